@@ -1,0 +1,106 @@
+// confer: one binary, one table of commands.
+#include <openssl/crypto.h>
+#include <curl/curl.h>
+
+#include <cstdio>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands/common.hpp"
+
+namespace confer::cli {
+namespace {
+
+// Adding a command is one file in commands/ and one row here.
+constexpr CommandSpec kCommands[] = {
+    {"verify-attestation", "Verify a confidential VM's attestation, every check spelled out",
+     setup_verify_attestation},
+    {"dev-evidence", "Write development SEV-SNP evidence signed by a local test chain (not AMD's)",
+     setup_dev_evidence},
+    {"paths", "Print the config, data and cache directories", setup_paths},
+};
+
+std::string version_text() {
+  return fmt::format(
+      "confer {}\n  OpenSSL {}\n  libcurl {}\n  fmt {}.{}.{}\n  nlohmann_json {}.{}.{}\n  CLI11 {}\n",
+      CONFER_VERSION, OpenSSL_version(OPENSSL_VERSION_STRING), curl_version_info(CURLVERSION_NOW)->version,
+      FMT_VERSION / 10000, FMT_VERSION / 100 % 100, FMT_VERSION % 100, NLOHMANN_JSON_VERSION_MAJOR,
+      NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH, CLI11_VERSION);
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"confer: an end-to-end encrypted AI assistant whose client verifies the confidential VM before any prompt leaves the machine"};
+  app.name("confer");
+  app.require_subcommand(0, 1);
+  app.fallthrough(false);
+  bool show_version = false;
+  app.add_flag("--version", show_version, "Print the version and the libraries built with");
+  std::string color = "auto";
+  app.add_option("--color", color, "Colour: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+
+  std::vector<std::pair<CLI::App*, Handler>> handlers;
+  for (const auto& cmd : kCommands) {
+    CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);
+    handlers.emplace_back(sub, cmd.setup(*sub));
+  }
+  CLI::App* help = app.add_subcommand("help", "Show help for confer or a command");
+  std::string help_topic;
+  help->add_option("command", help_topic, "The command to describe");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    // Help for the innermost command that was asked about.
+    CLI::App* target = &app;
+    for (auto* sub : app.get_subcommands()) target = sub;
+    std::fputs(target->help().c_str(), stdout);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::string where;
+    for (auto* sub : app.get_subcommands()) where = std::string(" ") + sub->get_name();
+    print_error(e.what(), {"run 'confer help" + where + "' for usage"});
+    return kExitUsage;
+  }
+  set_color_mode(color == "always" ? ColorMode::always
+                 : color == "never" ? ColorMode::never
+                                    : ColorMode::auto_);
+  if (show_version) {
+    std::fputs(version_text().c_str(), stdout);
+    return kExitOk;
+  }
+  if (help->parsed()) {
+    if (help_topic.empty()) {
+      std::fputs(app.help().c_str(), stdout);
+      return kExitOk;
+    }
+    for (auto& [sub, handler] : handlers) {
+      if (sub->get_name() == help_topic) {
+        std::fputs(sub->help().c_str(), stdout);
+        return kExitOk;
+      }
+    }
+    print_error(fmt::format("help: expected a command name, saw '{}'", help_topic),
+                {"run 'confer help' for the list of commands"});
+    return kExitUsage;
+  }
+  for (auto& [sub, handler] : handlers)
+    if (sub->parsed()) return handler();
+  std::fputs(app.help().c_str(), stderr);
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace confer::cli
+
+int main(int argc, char** argv) {
+  try {
+    return confer::cli::run(argc, argv);
+  } catch (const std::exception& e) {
+    confer::cli::print_error(std::string("internal: ") + e.what());
+    return confer::cli::kExitError;
+  }
+}

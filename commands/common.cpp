@@ -1,0 +1,73 @@
+#include "commands/common.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace confer::cli {
+
+namespace {
+ColorMode g_mode = ColorMode::auto_;
+
+bool auto_color(int fd) {
+  const char* no_color = std::getenv("NO_COLOR");
+  if (no_color != nullptr && no_color[0] != '\0') return false;
+  const char* term = std::getenv("TERM");
+  if (term != nullptr && std::strcmp(term, "dumb") == 0) return false;
+  return isatty(fd) == 1;
+}
+
+bool color_for(int fd) {
+  switch (g_mode) {
+    case ColorMode::always: return true;
+    case ColorMode::never: return false;
+    case ColorMode::auto_: return auto_color(fd);
+  }
+  return false;
+}
+}  // namespace
+
+int exit_code_for(Errc code) noexcept {
+  switch (code) {
+    case Errc::usage: return kExitUsage;
+    case Errc::parse:
+    case Errc::attestation: return kExitAttestation;
+    case Errc::key: return kExitKey;
+    case Errc::protocol: return kExitProtocol;
+    case Errc::io:
+    case Errc::network:
+    case Errc::internal: return kExitError;
+  }
+  return kExitError;
+}
+
+void set_color_mode(ColorMode mode) { g_mode = mode; }
+bool color_stdout() { return color_for(STDOUT_FILENO); }
+bool color_stderr() { return color_for(STDERR_FILENO); }
+
+std::string paint(const std::string& text, const char* sgr, bool on) {
+  if (!on) return text;
+  return std::string("\033[") + sgr + "m" + text + "\033[0m";
+}
+
+void print_error(const std::string& what, std::initializer_list<std::string> hints) {
+  bool c = color_stderr();
+  std::fprintf(stderr, "confer: %s %s\n", paint("error:", "1;31", c).c_str(), what.c_str());
+  for (const auto& h : hints)
+    std::fprintf(stderr, "confer: %s %s\n", paint("hint:", "1;36", c).c_str(), h.c_str());
+}
+
+void print_warning(const std::string& what) {
+  std::fprintf(stderr, "confer: %s %s\n", paint("warning:", "1;33", color_stderr()).c_str(), what.c_str());
+}
+
+void print_note(const std::string& what) { std::fprintf(stderr, "confer: %s\n", what.c_str()); }
+
+int fail(const Error& error, std::initializer_list<std::string> hints) {
+  print_error(error.message, hints);
+  return exit_code_for(error.code);
+}
+
+}  // namespace confer::cli

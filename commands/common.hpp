@@ -1,0 +1,54 @@
+// What every command shares: exit codes, stderr conventions, colour, the command table type.
+#pragma once
+
+#include <functional>
+#include <initializer_list>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "core/result.hpp"
+
+namespace confer::cli {
+
+// Documented in confer(1); scripts depend on them.
+enum Exit : int {
+  kExitOk = 0,
+  kExitError = 1,
+  kExitUsage = 2,
+  kExitAttestation = 3,
+  kExitKey = 4,
+  kExitProtocol = 5,
+};
+
+int exit_code_for(Errc code) noexcept;
+
+enum class ColorMode { auto_, always, never };
+void set_color_mode(ColorMode mode);
+bool color_stdout();
+bool color_stderr();
+// Wraps text in an SGR colour when `on`.
+std::string paint(const std::string& text, const char* sgr, bool on);
+
+// "confer: error: ..." then "confer: hint: ..." lines, on stderr.
+void print_error(const std::string& what, std::initializer_list<std::string> hints = {});
+void print_warning(const std::string& what);
+void print_note(const std::string& what);
+// Prints the error and returns its exit code.
+int fail(const Error& error, std::initializer_list<std::string> hints = {});
+
+// A command's handler, returned by its setup function once its options are declared.
+using Handler = std::function<int()>;
+using Setup = Handler (*)(CLI::App& app);
+
+struct CommandSpec {
+  const char* name;
+  const char* summary;
+  Setup setup;
+};
+
+Handler setup_verify_attestation(CLI::App& app);
+Handler setup_dev_evidence(CLI::App& app);
+Handler setup_paths(CLI::App& app);
+
+}  // namespace confer::cli

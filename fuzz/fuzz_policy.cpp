@@ -1,0 +1,11 @@
+// The policy file and the --min-tcb spec: user-supplied text.
+#include <string_view>
+
+#include "attest/snp_policy.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view text(reinterpret_cast<const char*>(data), size);
+  (void)confer::snp::parse_policy_json(text);
+  (void)confer::snp::parse_tcb_spec(text);
+  return 0;
+}

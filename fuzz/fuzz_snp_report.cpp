@@ -1,0 +1,17 @@
+// The SEV-SNP report parser: any bytes in, a report or an error out; a parsed report
+// must serialise back to the same bytes.
+#include <cstdlib>
+#include <cstring>
+
+#include "attest/snp_report.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  auto r = confer::snp::parse_report({data, size});
+  if (r) {
+    auto bytes = confer::snp::serialize_report(*r);
+    if (bytes.size() != size || std::memcmp(bytes.data(), data, size) != 0) std::abort();
+    (void)r->product_from_cpuid();
+    (void)confer::snp::decode_tcb(r->reported_tcb, confer::snp::Product::turin);
+  }
+  return 0;
+}

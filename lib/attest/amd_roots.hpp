@@ -1,0 +1,24 @@
+// AMD's SEV-SNP root (ARK) and intermediate (ASK, ASVK) certificates, compiled in.
+// Source: AMD KDS /vcek/v1/{product}/cert_chain and /vlek/v1/{product}/cert_chain.
+#pragma once
+
+#include <string_view>
+
+#include "attest/snp_report.hpp"
+
+namespace confer::snp {
+
+struct AmdRootSet {
+  Product product;
+  std::string_view ark_pem;
+  std::string_view ask_pem;
+  std::string_view asvk_pem;
+  std::string_view ark_sha256;  // pinned SHA-256 of the ARK's DER
+};
+
+// Null for Product::unknown.
+const AmdRootSet* amd_roots(Product product) noexcept;
+// The product whose pinned ARK has this DER SHA-256, or unknown.
+Product product_of_pinned_ark(std::string_view sha256_hex) noexcept;
+
+}  // namespace confer::snp

@@ -1,0 +1,163 @@
+#include "attest/evidence.hpp"
+
+#include <cctype>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "attest/snp_report.hpp"
+
+namespace confer::snp {
+
+const char* evidence_format_name(EvidenceFormat f) noexcept {
+  switch (f) {
+    case EvidenceFormat::raw: return "raw report";
+    case EvidenceFormat::base64: return "base64 report";
+    case EvidenceFormat::hcl: return "Azure HCL report";
+    case EvidenceFormat::json: return "evidence JSON";
+  }
+  return "unknown";
+}
+
+namespace {
+
+constexpr size_t kHclReportOffset = 0x20;
+constexpr size_t kHclRuntimeOffset = kHclReportOffset + kReportSize;  // 0x4C0
+constexpr size_t kHclRuntimeHeader = 20;  // data_size, version, report_type, hash_type, var_size
+
+bool starts_with_hcl_magic(ByteView b) {
+  return b.size() >= 4 && b[0] == 'H' && b[1] == 'C' && b[2] == 'L' && b[3] == 'A';
+}
+
+std::string_view trimmed(ByteView b) {
+  std::string_view s(reinterpret_cast<const char*>(b.data()), b.size());
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+Result<Evidence> from_report_or_hcl(Bytes bytes, EvidenceFormat format) {
+  if (starts_with_hcl_magic(bytes)) return parse_hcl_report(bytes);
+  if (bytes.size() != kReportSize)
+    return make_error(Errc::parse,
+                      fmt::format("evidence: expected a {}-byte SEV-SNP report, saw {} bytes",
+                                  kReportSize, bytes.size()));
+  Evidence e;
+  e.format = format;
+  e.report = std::move(bytes);
+  return e;
+}
+
+Result<Bytes> cert_field(const nlohmann::json& v, const char* name) {
+  if (!v.is_string())
+    return make_error(Errc::parse, fmt::format("evidence JSON: expected \"{}\" to be a string "
+                                               "(PEM or base64 DER), saw {}",
+                                               name, v.type_name()));
+  const std::string& s = v.get_ref<const std::string&>();
+  if (s.find("-----BEGIN") != std::string::npos) return Bytes(s.begin(), s.end());
+  auto der = from_base64(s);
+  if (!der)
+    return make_error(Errc::parse, fmt::format("evidence JSON: \"{}\": {}", name,
+                                               der.error().message));
+  return std::move(der).value();
+}
+
+Result<Evidence> from_json(std::string_view text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(Errc::parse, "evidence JSON: expected a JSON object, saw text that does not parse");
+  Evidence e;
+  if (doc.contains("platform")) {
+    const auto& p = doc["platform"];
+    if (!p.is_string() || p.get<std::string>() != "SEV-SNP")
+      return make_error(Errc::parse,
+                        fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}", p.dump()));
+  }
+  if (doc.contains("attestation")) {
+    const auto& a = doc["attestation"];
+    if (!a.is_string())
+      return make_error(Errc::parse, "evidence JSON: expected \"attestation\" to be a base64 string");
+    auto raw = from_base64(a.get_ref<const std::string&>());
+    if (!raw)
+      return make_error(Errc::parse, "evidence JSON: \"attestation\": " + raw.error().message);
+    CONFER_TRY(e, from_report_or_hcl(std::move(raw).value(), EvidenceFormat::json));
+  } else if (doc.contains("report") && doc["report"].is_array()) {
+    // Azure vTPM evidence (keys quote/report/vcek): the HCL report as a byte array.
+    Bytes raw;
+    for (const auto& v : doc["report"]) {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 255)
+        return make_error(Errc::parse, "evidence JSON: \"report\" must be an array of bytes");
+      raw.push_back(v.get<uint8_t>());
+    }
+    CONFER_TRY(e, from_report_or_hcl(std::move(raw), EvidenceFormat::json));
+  } else {
+    return make_error(Errc::parse, "evidence JSON: expected an \"attestation\" field (base64 report)");
+  }
+  e.format = EvidenceFormat::json;
+  const nlohmann::json* collateral = doc.contains("collateral") ? &doc["collateral"] : &doc;
+  if (!collateral->is_object())
+    return make_error(Errc::parse, "evidence JSON: expected \"collateral\" to be an object");
+  if (collateral->contains("vcek")) {
+    CONFER_TRY(e.vcek, cert_field((*collateral)["vcek"], "vcek"));
+  }
+  if (collateral->contains("chain")) {
+    CONFER_TRY(e.chain, cert_field((*collateral)["chain"], "chain"));
+  }
+  return e;
+}
+
+}  // namespace
+
+Result<Evidence> parse_hcl_report(ByteView b) {
+  if (b.size() < kHclRuntimeOffset + kHclRuntimeHeader)
+    return make_error(Errc::parse, fmt::format("HCL report: expected at least {} bytes, saw {}",
+                                               kHclRuntimeOffset + kHclRuntimeHeader, b.size()));
+  const uint8_t* rt = b.data() + kHclRuntimeOffset;
+  uint32_t data_size = load_le32(rt), version = load_le32(rt + 4), report_type = load_le32(rt + 8),
+           hash_type = load_le32(rt + 12), var_size = load_le32(rt + 16);
+  if (version != 1 || report_type != 2)
+    return make_error(Errc::parse, fmt::format("HCL report: expected runtime data version 1, "
+                                               "report type 2 (SEV-SNP), saw version {}, type {}",
+                                               version, report_type));
+  if (uint64_t(var_size) + kHclRuntimeHeader != data_size ||
+      kHclRuntimeOffset + kHclRuntimeHeader + uint64_t(var_size) > b.size())
+    return make_error(Errc::parse, fmt::format("HCL report: runtime data size {} (variable {}) does "
+                                               "not fit the {} bytes present",
+                                               data_size, var_size, b.size()));
+  Evidence e;
+  e.format = EvidenceFormat::hcl;
+  e.report.assign(b.begin() + kHclReportOffset, b.begin() + kHclRuntimeOffset);
+  const uint8_t* json = rt + kHclRuntimeHeader;
+  e.hcl = HclRuntimeData{Bytes(json, json + var_size), hash_type};
+  return e;
+}
+
+Result<Evidence> parse_evidence(ByteView bytes) {
+  if (starts_with_hcl_magic(bytes)) return parse_hcl_report(bytes);
+  if (bytes.size() == kReportSize) return from_report_or_hcl(Bytes(bytes.begin(), bytes.end()),
+                                                             EvidenceFormat::raw);
+  std::string_view text = trimmed(bytes);
+  if (!text.empty() && text.front() == '{') return from_json(text);
+  auto decoded = from_base64(text);
+  if (!decoded || decoded->empty())
+    return make_error(Errc::parse,
+                      fmt::format("evidence: expected a {}-byte SEV-SNP report, its base64, an "
+                                  "HCL report or an evidence JSON object; saw {} bytes of none "
+                                  "of these",
+                                  kReportSize, bytes.size()));
+  CONFER_TRY(Evidence e, from_report_or_hcl(std::move(decoded).value(), EvidenceFormat::base64));
+  if (e.format != EvidenceFormat::hcl) e.format = EvidenceFormat::base64;
+  return e;
+}
+
+std::string evidence_json(ByteView report, const std::string& vcek_pem,
+                          const std::string& chain_pem) {
+  nlohmann::json doc = {
+      {"platform", "SEV-SNP"},
+      {"attestation", to_base64(report)},
+      {"collateral", {{"vcek", vcek_pem}, {"chain", chain_pem}}},
+  };
+  return doc.dump(2) + "\n";
+}
+
+}  // namespace confer::snp

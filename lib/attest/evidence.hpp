@@ -1,0 +1,38 @@
+// What a user hands `verify-attestation --evidence`: a raw report, its base64, an Azure
+// HCL report, or an evidence JSON object (DESIGN §3); detected from the bytes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bytes.hpp"
+
+namespace confer::snp {
+
+enum class EvidenceFormat { raw, base64, hcl, json };
+const char* evidence_format_name(EvidenceFormat f) noexcept;
+
+struct HclRuntimeData {
+  Bytes json;  // the runtime-data document whose SHA-256 the report binds
+  uint32_t hash_type = 0;
+};
+
+struct Evidence {
+  EvidenceFormat format = EvidenceFormat::raw;
+  Bytes report;                         // exactly the report bytes (not yet parsed)
+  std::optional<HclRuntimeData> hcl;    // when the report came in an HCL wrapper
+  std::optional<Bytes> vcek;            // DER or PEM, from the JSON collateral
+  std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral
+};
+
+Result<Evidence> parse_evidence(ByteView bytes);
+
+// Azure HCL report: "HCLA", the SNP report at [0x20, 0x4C0), runtime data at 0x4C0.
+Result<Evidence> parse_hcl_report(ByteView bytes);
+
+// Serialises report + collateral as evidence JSON (what the dev provider writes).
+std::string evidence_json(ByteView report, const std::string& vcek_pem,
+                          const std::string& chain_pem);
+
+}  // namespace confer::snp

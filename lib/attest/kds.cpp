@@ -1,0 +1,133 @@
+#include "attest/kds.hpp"
+
+#include <curl/curl.h>
+
+#include <fmt/format.h>
+
+namespace confer::snp {
+
+Result<VcekRequest> vcek_request_for(const Report& report, Product product) {
+  if (product == Product::unknown)
+    return make_error(Errc::usage, "KDS: the product line is unknown (a version 2 report); "
+                                   "pass --vcek");
+  if (report.signing_key() != SigningKey::vcek)
+    return make_error(Errc::usage, "KDS: only VCEKs can be fetched; a VLEK-signed report needs "
+                                   "its VLEK passed with --vcek");
+  if (all_zero(report.chip_id))
+    return make_error(Errc::usage, "KDS: CHIP_ID is all zero (masked), so no VCEK can be looked up");
+  VcekRequest req;
+  req.product = product;
+  size_t n = product == Product::turin ? 8 : 64;
+  req.hwid.assign(report.chip_id.begin(), report.chip_id.begin() + n);
+  req.tcb = decode_tcb(report.reported_tcb, product);
+  return req;
+}
+
+std::string vcek_path(const VcekRequest& req) {
+  std::string path = fmt::format("/vcek/v1/{}/{}?blSPL={}&teeSPL={}&snpSPL={}&ucodeSPL={}",
+                                 product_name(req.product), to_hex(req.hwid), req.tcb.bootloader,
+                                 req.tcb.tee, req.tcb.snp, req.tcb.microcode);
+  if (req.product == Product::turin) path += fmt::format("&fmcSPL={}", req.tcb.fmc);
+  return path;
+}
+
+std::string vcek_cache_name(const VcekRequest& req) {
+  std::string name = fmt::format("kds/vcek/{}/{}-bl{}-tee{}-snp{}-ucode{}", product_name(req.product),
+                                 to_hex(req.hwid), req.tcb.bootloader, req.tcb.tee, req.tcb.snp,
+                                 req.tcb.microcode);
+  if (req.product == Product::turin) name += fmt::format("-fmc{}", req.tcb.fmc);
+  return name + ".der";
+}
+
+namespace {
+
+constexpr size_t kMaxResponse = 64 * 1024;
+
+size_t on_data(char* ptr, size_t size, size_t n, void* user) {
+  auto* out = static_cast<Bytes*>(user);
+  size_t len = size * n;
+  if (out->size() + len > kMaxResponse) return 0;  // aborts the transfer
+  out->insert(out->end(), ptr, ptr + len);
+  return len;
+}
+
+class CurlFetcher final : public Fetcher {
+ public:
+  Result<Bytes> get(const std::string& url) override {
+    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (!initialised) return make_error(Errc::internal, "libcurl failed to initialise");
+    CURL* curl = curl_easy_init();
+    if (curl == nullptr) return make_error(Errc::internal, "libcurl: no handle");
+    Bytes body;
+    char errbuf[CURL_ERROR_SIZE] = {};
+    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "confer");
+    CURLcode rc = curl_easy_perform(curl);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(curl);
+    if (rc != CURLE_OK)
+      return make_error(Errc::network, fmt::format("fetching {}: {}", url,
+                                                   errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc)));
+    if (status != 200)
+      return make_error(Errc::network, fmt::format("fetching {}: expected HTTP 200, saw {}", url, status));
+    return body;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Fetcher> make_curl_fetcher() { return std::make_unique<CurlFetcher>(); }
+
+}  // namespace confer::snp
+
+#include <filesystem>
+
+#include "attest/x509.hpp"
+
+namespace confer::snp {
+
+Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string& cache_root,
+                                      const std::string& kds_base_url, bool offline,
+                                      Fetcher& fetcher) {
+  namespace fs = std::filesystem;
+  VcekLookup out;
+  out.cache_path = (fs::path(cache_root) / vcek_cache_name(req)).string();
+  std::error_code ec;
+  if (fs::is_regular_file(out.cache_path, ec)) {
+    CONFER_TRY(out.der, read_file(out.cache_path));
+    out.origin = VcekLookup::Origin::cache;
+    return out;
+  }
+  if (offline)
+    return make_error(Errc::io, fmt::format("no VCEK: none was given, none is cached at {}, and "
+                                            "--offline forbids fetching it from AMD KDS",
+                                            out.cache_path));
+  std::string base = kds_base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  out.url = base + vcek_path(req);
+  out.origin = VcekLookup::Origin::fetched;
+  CONFER_TRY(out.der, fetcher.get(out.url));
+  auto cert = x509::Cert::from_der(out.der);
+  if (!cert)
+    return make_error(Errc::network, fmt::format("{} answered with {} bytes that are not a DER "
+                                                 "certificate ({})",
+                                                 out.url, out.der.size(), cert.error().message));
+  fs::create_directories(fs::path(out.cache_path).parent_path(), ec);
+  if (ec)
+    return make_error(Errc::io, fmt::format("creating the cache directory for {}: {}",
+                                            out.cache_path, ec.message()));
+  CONFER_TRY_VOID(write_file_atomic(out.cache_path, out.der, 0644));
+  return out;
+}
+
+}  // namespace confer::snp

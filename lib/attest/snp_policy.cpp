@@ -1,0 +1,176 @@
+#include "attest/snp_policy.hpp"
+
+#include <charconv>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace confer::snp {
+
+namespace {
+
+template <size_t N>
+Result<std::array<uint8_t, N>> fixed_hex(std::string_view hex, const char* what) {
+  auto bytes = from_hex(hex);
+  if (!bytes) return make_error(Errc::usage, fmt::format("{}: {}", what, bytes.error().message));
+  if (bytes->size() != N)
+    return make_error(Errc::usage, fmt::format("{}: expected {} bytes ({} hex digits), saw {} bytes",
+                                               what, N, 2 * N, bytes->size()));
+  std::array<uint8_t, N> out{};
+  std::memcpy(out.data(), bytes->data(), N);
+  return out;
+}
+
+Result<uint8_t> parse_u8(std::string_view s, const char* what) {
+  unsigned v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size() || v > 255)
+    return make_error(Errc::usage, fmt::format("{}: expected a number 0-255, saw '{}'", what, s));
+  return uint8_t(v);
+}
+
+Result<std::vector<uint8_t>> dotted(std::string_view s, size_t parts, const char* what) {
+  std::vector<uint8_t> out;
+  size_t start = 0;
+  for (;;) {
+    size_t dot = s.find('.', start);
+    auto part = s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    CONFER_TRY(uint8_t v, parse_u8(part, what));
+    out.push_back(v);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (out.size() != parts)
+    return make_error(Errc::usage, fmt::format("{}: expected {} dot-separated numbers, saw '{}'",
+                                               what, parts, s));
+  return out;
+}
+
+Result<const std::string*> string_value(const nlohmann::json& v, const std::string& key) {
+  if (!v.is_string())
+    return make_error(Errc::usage, fmt::format("policy: \"{}\" must be a string, saw {}", key,
+                                               v.type_name()));
+  return &v.get_ref<const std::string&>();
+}
+
+Result<bool> bool_value(const nlohmann::json& v, const std::string& key) {
+  if (!v.is_boolean())
+    return make_error(Errc::usage, fmt::format("policy: \"{}\" must be true or false, saw {}", key,
+                                               v.dump()));
+  return v.get<bool>();
+}
+
+}  // namespace
+
+Result<std::array<uint8_t, 48>> parse_measurement_hex(std::string_view hex) {
+  return fixed_hex<48>(hex, "measurement");
+}
+
+Result<Bytes> parse_report_data_hex(std::string_view hex) {
+  auto bytes = from_hex(hex);
+  if (!bytes) return make_error(Errc::usage, "report data: " + bytes.error().message);
+  if (bytes->empty() || bytes->size() > 64)
+    return make_error(Errc::usage, fmt::format("report data: expected 1 to 64 bytes, saw {}",
+                                               bytes->size()));
+  return std::move(bytes).value();
+}
+
+Result<Tcb> parse_tcb_spec(std::string_view spec) {
+  Tcb t;
+  bool seen[5] = {};
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    std::string_view item = spec.substr(start, comma == std::string_view::npos ? std::string_view::npos
+                                                                               : comma - start);
+    size_t eq = item.find('=');
+    if (eq == std::string_view::npos)
+      return make_error(Errc::usage, fmt::format("TCB: expected name=value such as bl=3, saw '{}'", item));
+    std::string_view name = item.substr(0, eq);
+    static constexpr std::string_view names[] = {"bl", "tee", "snp", "ucode", "fmc"};
+    uint8_t* fields[] = {&t.bootloader, &t.tee, &t.snp, &t.microcode, &t.fmc};
+    size_t i = 0;
+    while (i < 5 && names[i] != name) ++i;
+    if (i == 5)
+      return make_error(Errc::usage, fmt::format("TCB: expected one of bl, tee, snp, ucode, fmc, "
+                                                 "saw '{}'",
+                                                 name));
+    if (seen[i]) return make_error(Errc::usage, fmt::format("TCB: '{}' given twice", name));
+    seen[i] = true;
+    CONFER_TRY(*fields[i], parse_u8(item.substr(eq + 1), "TCB component"));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return t;
+}
+
+Result<Policy> parse_policy_json(std::string_view text) {
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(Errc::usage, "policy: expected a JSON object");
+  Policy p;
+  for (const auto& [key, v] : doc.items()) {
+    if (key == "vmpl") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 3)
+        return make_error(Errc::usage, fmt::format("policy: \"vmpl\" must be 0-3, saw {}", v.dump()));
+      p.vmpl = v.get<uint32_t>();
+    } else if (key == "allow_migrate_ma") {
+      CONFER_TRY(p.allow_migrate_ma, bool_value(v, key));
+    } else if (key == "allow_smt") {
+      CONFER_TRY(p.allow_smt, bool_value(v, key));
+    } else if (key == "require_single_socket") {
+      CONFER_TRY(p.require_single_socket, bool_value(v, key));
+    } else if (key == "min_tcb") {
+      if (!v.is_object()) return make_error(Errc::usage, "policy: \"min_tcb\" must be an object");
+      Tcb t;
+      for (const auto& [name, n] : v.items()) {
+        static constexpr std::string_view names[] = {"bl", "tee", "snp", "ucode", "fmc"};
+        uint8_t* fields[] = {&t.bootloader, &t.tee, &t.snp, &t.microcode, &t.fmc};
+        size_t i = 0;
+        while (i < 5 && names[i] != name) ++i;
+        if (i == 5)
+          return make_error(Errc::usage, fmt::format("policy: min_tcb: expected bl, tee, snp, ucode "
+                                                     "or fmc, saw \"{}\"",
+                                                     name));
+        if (!n.is_number_unsigned() || n.get<uint64_t>() > 255)
+          return make_error(Errc::usage, fmt::format("policy: min_tcb.{} must be 0-255", name));
+        *fields[i] = n.get<uint8_t>();
+      }
+      p.min_tcb = t;
+    } else if (key == "min_abi") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(auto parts, dotted(*s, 2, "policy: min_abi"));
+      p.min_abi = AbiVersion{parts[0], parts[1]};
+    } else if (key == "min_firmware") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(auto parts, dotted(*s, 3, "policy: min_firmware"));
+      p.min_firmware = FirmwareVersion{parts[0], parts[1], parts[2]};
+    } else if (key == "measurements" || key == "measurement") {
+      std::vector<nlohmann::json> items = v.is_array() ? v.get<std::vector<nlohmann::json>>()
+                                                       : std::vector<nlohmann::json>{v};
+      for (const auto& item : items) {
+        CONFER_TRY(const std::string* s, string_value(item, key));
+        CONFER_TRY(auto m, parse_measurement_hex(*s));
+        p.measurements.push_back(m);
+      }
+    } else if (key == "report_data") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(p.report_data, parse_report_data_hex(*s));
+    } else if (key == "host_data") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(p.host_data, (fixed_hex<32>(*s, "policy: host_data")));
+    } else if (key == "id_key_digest") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(p.id_key_digest, (fixed_hex<48>(*s, "policy: id_key_digest")));
+    } else if (key == "author_key_digest") {
+      CONFER_TRY(const std::string* s, string_value(v, key));
+      CONFER_TRY(p.author_key_digest, (fixed_hex<48>(*s, "policy: author_key_digest")));
+    } else {
+      return make_error(Errc::usage, fmt::format("policy: unknown key \"{}\"", key));
+    }
+  }
+  return p;
+}
+
+}  // namespace confer::snp

@@ -1,0 +1,513 @@
+#include "attest/snp_verify.hpp"
+
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/ecdsa.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "attest/amd_roots.hpp"
+#include "attest/vcek_ext.hpp"
+
+namespace confer::snp {
+
+const char* check_status_name(CheckStatus s) noexcept {
+  switch (s) {
+    case CheckStatus::ok: return "ok";
+    case CheckStatus::failed: return "failed";
+    case CheckStatus::skipped: return "skipped";
+  }
+  return "unknown";
+}
+
+bool Verification::verified() const noexcept {
+  if (!report || checks.empty()) return false;
+  for (const auto& c : checks)
+    if (c.status == CheckStatus::failed) return false;
+  return true;
+}
+
+const Check* Verification::first_failure() const noexcept {
+  for (const auto& c : checks)
+    if (c.status == CheckStatus::failed) return &c;
+  return nullptr;
+}
+
+Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& signer) {
+  if (report_bytes.size() != kReportSize)
+    return make_error(Errc::attestation, "report has the wrong size");
+  EVP_PKEY* key = X509_get0_pubkey(signer.get());
+  if (key == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC || EVP_PKEY_get_bits(key) != 384)
+    return make_error(Errc::attestation, "signing certificate does not hold an ECDSA P-384 key");
+  BIGNUM* r = BN_lebin2bn(report_bytes.data() + 0x2A0, 72, nullptr);
+  BIGNUM* s = BN_lebin2bn(report_bytes.data() + 0x2E8, 72, nullptr);
+  ECDSA_SIG* sig = ECDSA_SIG_new();
+  if (r == nullptr || s == nullptr || sig == nullptr || ECDSA_SIG_set0(sig, r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(sig);
+    return make_error(Errc::internal, "building the ECDSA signature failed");
+  }
+  unsigned char* der = nullptr;
+  int der_len = i2d_ECDSA_SIG(sig, &der);
+  ECDSA_SIG_free(sig);
+  if (der_len <= 0) return make_error(Errc::internal, "encoding the ECDSA signature failed");
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  int rc = ctx != nullptr && EVP_DigestVerifyInit(ctx, nullptr, EVP_sha384(), nullptr, key) == 1
+               ? EVP_DigestVerify(ctx, der, size_t(der_len), report_bytes.data(), kSignedSize)
+               : -1;
+  EVP_MD_CTX_free(ctx);
+  OPENSSL_free(der);
+  if (rc != 1) {
+    ERR_clear_error();
+    return make_error(Errc::attestation, "ECDSA P-384 signature over bytes 0x000-0x29F does not verify");
+  }
+  return {};
+}
+
+namespace {
+
+using x509::Cert;
+
+class Checks {
+ public:
+  explicit Checks(std::vector<Check>& out) : out_(out) {}
+  bool add(std::string name, bool ok, std::string expected, std::string seen) {
+    out_.push_back({std::move(name), ok ? CheckStatus::ok : CheckStatus::failed,
+                    std::move(expected), std::move(seen)});
+    return ok;
+  }
+  void skip(std::string name, std::string why, std::string seen) {
+    out_.push_back({std::move(name), CheckStatus::skipped, std::move(why), std::move(seen)});
+  }
+
+ private:
+  std::vector<Check>& out_;
+};
+
+std::string short_hex(ByteView b) { return to_hex(b); }
+
+const char* validity_word(x509::Validity v) {
+  return v == x509::Validity::expired ? "expired" : "not yet valid";
+}
+
+struct Chain {
+  std::optional<Cert> intermediate;
+  std::optional<Cert> ark;
+  std::string source;
+};
+
+Result<Cert> builtin_cert(std::string_view pem) {
+  return Cert::from_der_or_pem(as_bytes(pem));
+}
+
+Chain select_chain(const VerifyInput& in, Product product, SigningKey key) {
+  Chain c;
+  if (!in.chain.empty()) {
+    c.intermediate = in.chain[0];
+    if (in.chain.size() > 1) c.ark = in.chain[1];
+    c.source = "supplied chain";
+  }
+  const AmdRootSet* set = amd_roots(product);
+  if (set != nullptr) {
+    if (!c.intermediate) {
+      auto ask = builtin_cert(key == SigningKey::vlek ? set->asvk_pem : set->ask_pem);
+      if (ask) c.intermediate = std::move(ask).value();
+      c.source = "built-in AMD chain";
+    }
+    if (!c.ark) {
+      auto ark = builtin_cert(set->ark_pem);
+      if (ark) c.ark = std::move(ark).value();
+    }
+  }
+  return c;
+}
+
+// Picks the product line: CPUID (v3+) first, then the VCEK's productName, then its issuer.
+Product identify_product(const Report& r, const std::optional<VcekExtensions>& ext,
+                         const std::optional<Cert>& signer, std::string& how) {
+  if (Product p = r.product_from_cpuid(); p != Product::unknown) {
+    how = fmt::format("CPUID family 0x{:02x} model 0x{:02x}", r.cpuid_family, r.cpuid_model);
+    return p;
+  }
+  if (ext && ext->product_name) {
+    if (Product p = product_from_name(*ext->product_name); p != Product::unknown) {
+      how = "VCEK productName " + *ext->product_name;
+      return p;
+    }
+  }
+  if (signer) {
+    X509_NAME* issuer = X509_get_issuer_name(signer->get());
+    char cn[128] = {};
+    if (X509_NAME_get_text_by_NID(issuer, NID_commonName, cn, sizeof cn) > 0) {
+      std::string_view name(cn);
+      if (name.rfind("SEV-VLEK-", 0) == 0) name.remove_prefix(9);
+      else if (name.rfind("SEV-", 0) == 0) name.remove_prefix(4);
+      if (Product p = product_from_name(name); p != Product::unknown) {
+        how = std::string("VCEK issuer ") + cn;
+        return p;
+      }
+    }
+  }
+  how = "no CPUID (report version 2), productName or issuer names a known product";
+  return Product::unknown;
+}
+
+void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& r,
+                 Verification& v, Checks& checks) {
+  SigningKey key = r.signing_key();
+  const char* signer_name = key == SigningKey::vlek ? "VLEK" : "VCEK";
+  const char* inter_name = key == SigningKey::vlek ? "ASVK" : "ASK";
+  Chain chain = select_chain(in, v.product, key);
+
+  // chain.ark: the root must be AMD's pinned ARK for this product, or a root the user
+  // explicitly trusts (development chains).
+  if (!chain.ark) {
+    checks.add("chain.ark", false, "an ARK (from the chain or built in)",
+               "no ARK: the product is unknown and no chain was supplied");
+  } else {
+    v.root_sha256 = chain.ark->sha256_hex();
+    v.root_subject = chain.ark->subject_cn();
+    Product pinned = product_of_pinned_ark(v.root_sha256);
+    const AmdRootSet* want = amd_roots(v.product);
+    std::string expected = want != nullptr ? fmt::format("AMD ARK-{} sha256:{}",
+                                                         product_name(v.product), want->ark_sha256)
+                                           : "a pinned AMD ARK";
+    if (pinned != Product::unknown && pinned == v.product) {
+      checks.add("chain.ark", true, expected,
+                          fmt::format("AMD {} sha256:{}", v.root_subject, v.root_sha256));
+    } else if (pinned != Product::unknown) {
+      checks.add("chain.ark", false, expected,
+                 fmt::format("the ARK of {} (sha256:{})", product_name(pinned), v.root_sha256));
+    } else {
+      const Cert* extra = nullptr;
+      for (const auto& root : opt.extra_roots)
+        if (root.der() == chain.ark->der()) extra = &root;
+      if (extra != nullptr) {
+        // Trusted by identity (the exact DER the user named), like AMD's pinned roots.
+        v.development_root = true;
+        checks.add("chain.ark", true, expected + " or a --trust-root certificate",
+                   fmt::format("NOT AMD: trusted development root '{}' sha256:{}",
+                               v.root_subject, v.root_sha256));
+      } else {
+        checks.add("chain.ark", false, expected,
+                   fmt::format("unpinned root '{}' sha256:{}", v.root_subject, v.root_sha256));
+      }
+    }
+  }
+
+  // chain.ask: the intermediate is signed by the ARK and is the kind this signer needs.
+  if (!chain.intermediate) {
+    checks.add("chain.ask", false, std::string(inter_name) + " certificate", "none");
+  } else if (!chain.ark) {
+    checks.add("chain.ask", false, std::string(inter_name) + " signed by the ARK", "no ARK");
+  } else {
+    std::string cn = chain.intermediate->subject_cn();
+    bool kind_ok = key == SigningKey::vlek ? cn.rfind("SEV-VLEK-", 0) == 0
+                                           : (cn.rfind("SEV-", 0) == 0 && cn.rfind("SEV-VLEK-", 0) != 0);
+    auto signed_ok = x509::verify_issued_by(*chain.intermediate, *chain.ark);
+    bool ca_ok = X509_check_ca(chain.intermediate->get()) > 0;
+    std::string seen = fmt::format("'{}' ({})", cn, chain.source);
+    if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", inter_name, signer_name);
+    if (!signed_ok) seen += ", " + signed_ok.error().message;
+    if (!ca_ok) seen += ", not a CA certificate";
+    checks.add("chain.ask", kind_ok && signed_ok.ok() && ca_ok,
+                        fmt::format("{} signed by the ARK (RSASSA-PSS SHA-384)", inter_name), seen);
+  }
+
+  // chain.vcek: the report's signing certificate is signed by the intermediate.
+  if (!in.signer) {
+    checks.add("chain.vcek", false, fmt::format("{} signed by the {}", signer_name, inter_name),
+               fmt::format("no {} certificate", signer_name));
+  } else if (!chain.intermediate) {
+    checks.add("chain.vcek", false, fmt::format("{} signed by the {}", signer_name, inter_name),
+               fmt::format("no {}", inter_name));
+  } else {
+    auto signed_ok = x509::verify_issued_by(*in.signer, *chain.intermediate);
+    checks.add("chain.vcek", signed_ok.ok(),
+               fmt::format("{} signed by the {} (RSASSA-PSS SHA-384)", signer_name, inter_name),
+               signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(),
+                                       chain.intermediate->subject_cn())
+                         : signed_ok.error().message);
+  }
+
+  // chain.validity: every certificate at the verification time.
+  std::string problems;
+  std::string when = format_rfc3339(opt.at);
+  auto validity = [&](const std::optional<Cert>& c, const char* role) {
+    if (!c) return;
+    auto state = x509::validity_at(*c, opt.at);
+    if (state == x509::Validity::ok) return;
+    if (!problems.empty()) problems += "; ";
+    problems += fmt::format("{} {} (valid {} to {})", role, validity_word(state),
+                            format_rfc3339(c->not_before()), format_rfc3339(c->not_after()));
+  };
+  validity(chain.ark, "ARK");
+  validity(chain.intermediate, inter_name);
+  validity(in.signer, signer_name);
+  checks.add("chain.validity", problems.empty(), "every certificate valid at " + when,
+             problems.empty() ? "all valid at " + when : problems);
+}
+
+void check_signer_extensions(const Report& r, const std::optional<VcekExtensions>& ext,
+                             const std::string& ext_error, Verification& v, Checks& checks) {
+  bool vlek = r.signing_key() == SigningKey::vlek;
+  if (!ext) {
+    checks.add("vcek.product", false, "VCEK extensions that parse", ext_error);
+    checks.add("vcek.hwid", false, "VCEK hwID", ext_error);
+    checks.add("vcek.tcb", false, "VCEK TCB extensions", ext_error);
+    return;
+  }
+  // vcek.product
+  Product named = ext->product_name ? product_from_name(*ext->product_name) : Product::unknown;
+  checks.add("vcek.product", named != Product::unknown && named == v.product,
+             fmt::format("productName for {}", product_name(v.product)),
+             ext->product_name ? "productName " + *ext->product_name : "no productName extension");
+  // vcek.hwid
+  if (vlek) {
+    checks.skip("vcek.hwid", "a VLEK carries no hwID",
+                ext->csp_id ? "cspID " + *ext->csp_id : "no cspID");
+  } else {
+    size_t n = v.product == Product::turin ? 8 : 64;
+    ByteView chip = ByteView(r.chip_id).first(n);
+    if (all_zero(r.chip_id)) {
+      checks.add("vcek.hwid", false, "CHIP_ID set (VCEK-signed report)", "CHIP_ID all zero");
+    } else if (!ext->hwid) {
+      checks.add("vcek.hwid", false, "hwID == CHIP_ID " + short_hex(chip),
+                 "the certificate has no hwID extension (a VLEK?)");
+    } else {
+      bool same = equal_ct(*ext->hwid, chip);
+      checks.add("vcek.hwid", same, "hwID == CHIP_ID " + short_hex(chip),
+                 "hwID " + short_hex(*ext->hwid));
+    }
+  }
+  // vcek.tcb: the certificate is issued for REPORTED_TCB, never CURRENT_TCB.
+  Tcb reported = decode_tcb(r.reported_tcb, v.product);
+  auto cert_tcb = ext->tcb(v.product);
+  if (!cert_tcb) {
+    checks.add("vcek.tcb", false, "REPORTED_TCB " + tcb_string(reported, v.product),
+               cert_tcb.error().message);
+  } else {
+    checks.add("vcek.tcb", *cert_tcb == reported,
+               "REPORTED_TCB " + tcb_string(reported, v.product),
+               "certificate " + tcb_string(*cert_tcb, v.product));
+  }
+}
+
+void check_hcl(const VerifyInput& in, const Report& r, Checks& checks) {
+  if (!in.hcl) return;
+  Bytes digest;
+  std::string alg;
+  switch (in.hcl->hash_type) {
+    case 1: digest = x509::sha256(in.hcl->json); alg = "SHA-256"; break;
+    case 2: digest = x509::sha384(in.hcl->json); alg = "SHA-384"; break;
+    default: break;
+  }
+  if (digest.empty()) {
+    checks.add("hcl.runtime-data", false, "hash type 1 (SHA-256) or 2 (SHA-384)",
+               fmt::format("hash type {}", in.hcl->hash_type));
+    return;
+  }
+  Bytes want = digest;
+  want.resize(64, 0);
+  checks.add("hcl.runtime-data", equal_ct(want, r.report_data),
+             fmt::format("REPORT_DATA = {}(runtime data) || zeros: {}", alg, to_hex(want)),
+             "REPORT_DATA " + to_hex(r.report_data));
+}
+
+void check_policy(const Report& r, const Policy& p, Product product, Checks& checks) {
+  auto pol = fmt::format("policy 0x{:016x}", r.policy);
+  checks.add("policy.debug", !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
+             (r.policy & policy_bit::debug) ? "debug allowed by guest policy (" + pol + ")"
+                                            : "debug disallowed (" + pol + ")");
+  bool ma = r.policy & policy_bit::migrate_ma;
+  if (p.allow_migrate_ma)
+    checks.skip("policy.migrate-ma", "migration agent allowed by policy", ma ? "allowed" : "disallowed");
+  else
+    checks.add("policy.migrate-ma", !ma, "migration agent disallowed",
+               ma ? "migration agent allowed (" + pol + ")" : "disallowed");
+  if (p.vmpl)
+    checks.add("policy.vmpl", r.vmpl == *p.vmpl, fmt::format("VMPL {}", *p.vmpl),
+               fmt::format("VMPL {}", r.vmpl));
+  else
+    checks.skip("policy.vmpl", "any VMPL (not pinned)", fmt::format("VMPL {}", r.vmpl));
+  bool smt_on = r.platform_info & 1;
+  if (!p.allow_smt)
+    checks.add("policy.smt", !smt_on, "SMT disabled on the platform",
+               smt_on ? "SMT enabled" : "SMT disabled");
+  else
+    checks.skip("policy.smt", "SMT allowed", smt_on ? "SMT enabled" : "SMT disabled");
+  bool single = r.policy & policy_bit::single_socket;
+  if (p.require_single_socket)
+    checks.add("policy.single-socket", single, "single-socket guest policy",
+               single ? "single socket required" : "not required (" + pol + ")");
+  else
+    checks.skip("policy.single-socket", "not required", single ? "single socket" : "any socket");
+  unsigned abi_major = (r.policy >> 8) & 0xff, abi_minor = r.policy & 0xff;
+  if (p.min_abi) {
+    bool ok = std::pair(abi_major, abi_minor) >= std::pair(unsigned(p.min_abi->major), unsigned(p.min_abi->minor));
+    checks.add("policy.abi", ok, fmt::format("ABI >= {}.{}", p.min_abi->major, p.min_abi->minor),
+               fmt::format("ABI {}.{}", abi_major, abi_minor));
+  } else {
+    checks.skip("policy.abi", "no minimum", fmt::format("ABI {}.{}", abi_major, abi_minor));
+  }
+  const auto& fw = r.current_fw;
+  std::string fw_seen = fmt::format("firmware {}.{}.{}", fw.major, fw.minor, fw.build);
+  if (p.min_firmware) {
+    const auto& m = *p.min_firmware;
+    bool ok = std::tuple(fw.major, fw.minor, fw.build) >= std::tuple(m.major, m.minor, m.build);
+    checks.add("policy.firmware", ok, fmt::format("firmware >= {}.{}.{}", m.major, m.minor, m.build),
+               fw_seen);
+  } else {
+    checks.skip("policy.firmware", "no minimum", fw_seen);
+  }
+  Tcb reported = decode_tcb(r.reported_tcb, product);
+  if (p.min_tcb) {
+    const Tcb& m = *p.min_tcb;
+    bool ok = reported.bootloader >= m.bootloader && reported.tee >= m.tee &&
+              reported.snp >= m.snp && reported.microcode >= m.microcode &&
+              (product != Product::turin || reported.fmc >= m.fmc);
+    checks.add("policy.min-tcb", ok, "REPORTED_TCB >= " + tcb_string(m, product),
+               tcb_string(reported, product));
+  } else {
+    checks.skip("policy.min-tcb", "no minimum", tcb_string(reported, product));
+  }
+  if (!p.measurements.empty()) {
+    bool any = false;
+    std::string expected;
+    for (const auto& m : p.measurements) {
+      any |= equal_ct(m, r.measurement);
+      expected += (expected.empty() ? "" : " or ") + to_hex(m);
+    }
+    checks.add("policy.measurement", any, expected, to_hex(r.measurement));
+  } else {
+    checks.skip("policy.measurement", "not pinned", to_hex(r.measurement));
+  }
+  if (p.report_data) {
+    ByteView seen = ByteView(r.report_data).first(p.report_data->size());
+    std::string label = p.report_data->size() < 64
+                            ? fmt::format("REPORT_DATA[0:{}] = ", p.report_data->size())
+                            : "REPORT_DATA = ";
+    checks.add("policy.report-data", equal_ct(*p.report_data, seen), label + to_hex(*p.report_data),
+               to_hex(r.report_data));
+  } else {
+    checks.skip("policy.report-data", "not pinned", to_hex(r.report_data));
+  }
+  auto pin = [&](const char* name, const auto& want, ByteView seen) {
+    if (want)
+      checks.add(name, equal_ct(*want, seen), to_hex(*want), to_hex(seen));
+    else
+      checks.skip(name, "not pinned", to_hex(seen));
+  };
+  pin("policy.host-data", p.host_data, r.host_data);
+  pin("policy.id-key-digest", p.id_key_digest, r.id_key_digest);
+  pin("policy.author-key-digest", p.author_key_digest, r.author_key_digest);
+}
+
+}  // namespace
+
+Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
+  Verification v;
+  v.at = opt.at;
+  Checks checks(v.checks);
+
+  auto parsed = parse_report(in.report);
+  if (!checks.add("report.format", parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
+                  parsed ? fmt::format("version {}", parsed->version) : parsed.error().message))
+    return v;
+  const Report& r = *parsed;
+  v.report = r;
+
+  SigningKey key = r.signing_key();
+  if (!checks.add("report.signer", key == SigningKey::vcek || key == SigningKey::vlek,
+                  "signed by a VCEK or VLEK", signing_key_name(key)))
+    return v;
+
+  std::optional<VcekExtensions> ext;
+  std::string ext_error = "no signing certificate";
+  if (in.signer) {
+    auto parsed_ext = parse_vcek_extensions(*in.signer);
+    if (parsed_ext) ext = std::move(parsed_ext).value();
+    else ext_error = parsed_ext.error().message;
+  }
+  std::string how;
+  v.product = identify_product(r, ext, in.signer, how);
+
+  check_chain(in, opt, r, v, checks);
+  check_signer_extensions(r, ext, ext_error, v, checks);
+
+  if (in.signer) {
+    auto sig = verify_report_signature(in.report, *in.signer);
+    checks.add("report.signature", sig.ok(),
+               fmt::format("ECDSA P-384 SHA-384 by the {}", signing_key_name(key)),
+               sig ? "valid" : sig.error().message);
+  } else {
+    checks.add("report.signature", false, "a signing certificate", "none");
+  }
+  check_hcl(in, r, checks);
+  check_policy(r, opt.policy, v.product, checks);
+  return v;
+}
+
+std::string verification_json(const Verification& v, const std::string& evidence_format) {
+  using nlohmann::json;
+  json out;
+  out["verdict"] = v.verified() ? "verified" : "refused";
+  const Check* first = v.first_failure();
+  out["first_failure"] = first ? json(first->name) : json(nullptr);
+  out["platform"] = "SEV-SNP";
+  out["evidence_format"] = evidence_format;
+  out["product"] = product_name(v.product);
+  out["trust_root"] = v.development_root ? "development" : "amd";
+  out["root_sha256"] = v.root_sha256;
+  out["verification_time"] = format_rfc3339(v.at);
+  if (v.report) {
+    const Report& r = *v.report;
+    json rep;
+    rep["version"] = r.version;
+    rep["guest_svn"] = r.guest_svn;
+    rep["policy"] = fmt::format("0x{:016x}", r.policy);
+    rep["vmpl"] = r.vmpl;
+    rep["signing_key"] = signing_key_name(r.signing_key());
+    rep["measurement"] = to_hex(r.measurement);
+    rep["report_data"] = to_hex(r.report_data);
+    rep["host_data"] = to_hex(r.host_data);
+    rep["id_key_digest"] = to_hex(r.id_key_digest);
+    rep["author_key_digest"] = to_hex(r.author_key_digest);
+    rep["family_id"] = to_hex(r.family_id);
+    rep["image_id"] = to_hex(r.image_id);
+    rep["report_id"] = to_hex(r.report_id);
+    rep["chip_id"] = to_hex(r.chip_id);
+    rep["platform_info"] = fmt::format("0x{:016x}", r.platform_info);
+    auto tcb = [&](uint64_t raw) {
+      Tcb t = decode_tcb(raw, v.product);
+      json j = {{"raw", fmt::format("{:016x}", raw)}, {"bl", t.bootloader}, {"tee", t.tee},
+                {"snp", t.snp}, {"ucode", t.microcode}};
+      if (v.product == Product::turin) j["fmc"] = t.fmc;
+      return j;
+    };
+    rep["current_tcb"] = tcb(r.current_tcb);
+    rep["reported_tcb"] = tcb(r.reported_tcb);
+    rep["committed_tcb"] = tcb(r.committed_tcb);
+    rep["launch_tcb"] = tcb(r.launch_tcb);
+    rep["current_firmware"] = fmt::format("{}.{}.{}", r.current_fw.major, r.current_fw.minor,
+                                          r.current_fw.build);
+    if (r.version >= 3)
+      rep["cpuid"] = fmt::format("{:02x}/{:02x}/{:02x}", r.cpuid_family, r.cpuid_model,
+                                 r.cpuid_stepping);
+    out["report"] = rep;
+  } else {
+    out["report"] = nullptr;
+  }
+  json checks = json::array();
+  for (const auto& c : v.checks)
+    checks.push_back({{"name", c.name}, {"status", check_status_name(c.status)},
+                      {"expected", c.expected}, {"seen", c.seen}});
+  out["checks"] = checks;
+  return out.dump();
+}
+
+}  // namespace confer::snp

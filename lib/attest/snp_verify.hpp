@@ -1,0 +1,60 @@
+// SEV-SNP verification: every step of ATTESTATION §2.6 as a named check.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attest/evidence.hpp"
+#include "attest/snp_policy.hpp"
+#include "attest/snp_report.hpp"
+#include "attest/x509.hpp"
+#include "core/time.hpp"
+
+namespace confer::snp {
+
+enum class CheckStatus { ok, failed, skipped };
+const char* check_status_name(CheckStatus s) noexcept;  // "ok", "failed", "skipped"
+
+struct Check {
+  std::string name;  // stable, e.g. "policy.debug"; scripts match on it
+  CheckStatus status;
+  std::string expected;
+  std::string seen;
+};
+
+struct VerifyInput {
+  Bytes report;                          // the raw report
+  std::optional<HclRuntimeData> hcl;     // set when the report came in an HCL wrapper
+  std::optional<x509::Cert> signer;      // VCEK or VLEK
+  std::vector<x509::Cert> chain;         // [ASK or ASVK] or [ASK or ASVK, ARK]; empty: built in
+};
+
+struct VerifyOptions {
+  UnixTime at = 0;
+  Policy policy;
+  std::vector<x509::Cert> extra_roots;  // --trust-root: accepted, and marked not AMD's
+};
+
+struct Verification {
+  std::vector<Check> checks;
+  std::optional<Report> report;
+  Product product = Product::unknown;
+  bool development_root = false;  // the chain ended at an extra root, not AMD's
+  std::string root_sha256;
+  std::string root_subject;
+  UnixTime at = 0;
+
+  bool verified() const noexcept;
+  const Check* first_failure() const noexcept;
+};
+
+Verification verify_report(const VerifyInput& input, const VerifyOptions& options);
+
+// ECDSA P-384 / SHA-384 over [0, 0x2A0) with the report's little-endian R and S.
+Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& signer);
+
+// One JSON object with the verdict, the report's fields and every check (--json).
+std::string verification_json(const Verification& v, const std::string& evidence_format);
+
+}  // namespace confer::snp

@@ -1,0 +1,171 @@
+#include "attest/x509.hpp"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+namespace confer::x509 {
+
+namespace {
+struct BioFree { void operator()(BIO* p) const noexcept { BIO_free(p); } };
+using BioPtr = std::unique_ptr<BIO, BioFree>;
+
+UnixTime asn1_to_unix(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return static_cast<UnixTime>(timegm(&tm));
+}
+
+bool looks_like_pem(ByteView bytes) {
+  std::string_view s(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return s.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos;
+}
+}  // namespace
+
+std::string openssl_error() {
+  std::string out;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "no OpenSSL detail" : out;
+}
+
+Cert::Cert(const Cert& other) : der_(other.der_) {
+  if (other.cert_ && X509_up_ref(other.cert_.get()) == 1) cert_.reset(other.cert_.get());
+}
+
+Cert& Cert::operator=(const Cert& other) {
+  if (this != &other) {
+    Cert copy(other);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+Result<Cert> Cert::from_der(ByteView der) {
+  const unsigned char* p = der.data();
+  X509* raw = d2i_X509(nullptr, &p, long(der.size()));
+  if (raw == nullptr) {
+    ERR_clear_error();
+    return make_error(Errc::parse, fmt::format("certificate: expected DER X.509, saw {} bytes "
+                                               "that do not parse",
+                                               der.size()));
+  }
+  if (p != der.data() + der.size()) {
+    X509_free(raw);
+    return make_error(Errc::parse, fmt::format("certificate: {} trailing bytes after the DER "
+                                               "certificate",
+                                               der.data() + der.size() - p));
+  }
+  Cert c;
+  c.cert_.reset(raw);
+  c.der_.assign(der.begin(), der.end());
+  return c;
+}
+
+Result<std::vector<Cert>> Cert::all_from_pem(ByteView bytes) {
+  std::vector<Cert> out;
+  if (!looks_like_pem(bytes)) {
+    CONFER_TRY(Cert one, from_der(bytes));
+    out.push_back(std::move(one));
+    return out;
+  }
+  BioPtr bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
+  if (!bio) return make_error(Errc::internal, "BIO_new_mem_buf failed");
+  for (;;) {
+    X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
+    if (raw == nullptr) break;
+    CertPtr holder(raw);
+    unsigned char* der = nullptr;
+    int len = i2d_X509(raw, &der);
+    if (len <= 0) return make_error(Errc::internal, "i2d_X509 failed");
+    Bytes der_bytes(der, der + len);
+    OPENSSL_free(der);
+    CONFER_TRY(Cert c, from_der(der_bytes));
+    out.push_back(std::move(c));
+  }
+  ERR_clear_error();
+  if (out.empty())
+    return make_error(Errc::parse, "certificate: expected PEM certificates, found none that parse");
+  return out;
+}
+
+Result<Cert> Cert::from_der_or_pem(ByteView bytes) {
+  CONFER_TRY(auto all, all_from_pem(bytes));
+  if (all.size() != 1)
+    return make_error(Errc::parse, fmt::format("certificate: expected one certificate, saw {}",
+                                               all.size()));
+  return std::move(all.front());
+}
+
+std::string Cert::sha256_hex() const { return to_hex(sha256(der_)); }
+
+std::string Cert::subject_cn() const {
+  X509_NAME* name = X509_get_subject_name(cert_.get());
+  int idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+  if (idx < 0) return {};
+  ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int len = ASN1_STRING_to_UTF8(&utf8, s);
+  if (len < 0) return {};
+  std::string out(reinterpret_cast<char*>(utf8), size_t(len));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+std::string Cert::pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  PEM_write_bio_X509(bio.get(), cert_.get());
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, size_t(len));
+}
+
+UnixTime Cert::not_before() const { return asn1_to_unix(X509_get0_notBefore(cert_.get())); }
+UnixTime Cert::not_after() const { return asn1_to_unix(X509_get0_notAfter(cert_.get())); }
+
+Result<void> verify_issued_by(const Cert& child, const Cert& issuer) {
+  if (X509_NAME_cmp(X509_get_issuer_name(child.get()), X509_get_subject_name(issuer.get())) != 0)
+    return make_error(Errc::attestation,
+                      fmt::format("expected issuer '{}', saw a certificate issued by someone else",
+                                  issuer.subject_cn()));
+  EVP_PKEY* key = X509_get0_pubkey(issuer.get());
+  if (key == nullptr) return make_error(Errc::attestation, "issuer public key does not parse");
+  int rc = X509_verify(child.get(), key);
+  if (rc != 1) {
+    std::string detail = openssl_error();
+    return make_error(Errc::attestation,
+                      fmt::format("signature by '{}' does not verify ({})", issuer.subject_cn(),
+                                  detail));
+  }
+  return {};
+}
+
+Validity validity_at(const Cert& cert, UnixTime at) {
+  if (at < cert.not_before()) return Validity::not_yet_valid;
+  if (at > cert.not_after()) return Validity::expired;
+  return Validity::ok;
+}
+
+Bytes sha256(ByteView data) {
+  Bytes out(SHA256_DIGEST_LENGTH);
+  SHA256(data.data(), data.size(), out.data());
+  return out;
+}
+
+Bytes sha384(ByteView data) {
+  Bytes out(SHA384_DIGEST_LENGTH);
+  SHA384(data.data(), data.size(), out.data());
+  return out;
+}
+
+}  // namespace confer::x509

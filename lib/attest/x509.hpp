@@ -1,0 +1,61 @@
+// Small RAII layer over OpenSSL's X.509 and EVP APIs.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "core/bytes.hpp"
+#include "core/time.hpp"
+
+namespace confer::x509 {
+
+struct X509Free { void operator()(X509* p) const noexcept { X509_free(p); } };
+struct PkeyFree { void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); } };
+using CertPtr = std::unique_ptr<X509, X509Free>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+
+// A parsed certificate that keeps its DER encoding.
+class Cert {
+ public:
+  Cert() = default;
+  Cert(const Cert& other);
+  Cert& operator=(const Cert& other);
+  Cert(Cert&&) noexcept = default;
+  Cert& operator=(Cert&&) noexcept = default;
+
+  static Result<Cert> from_der(ByteView der);
+  // One certificate, DER or PEM.
+  static Result<Cert> from_der_or_pem(ByteView bytes);
+  // Every certificate in a PEM bundle, in order (or one DER certificate).
+  static Result<std::vector<Cert>> all_from_pem(ByteView bytes);
+
+  X509* get() const noexcept { return cert_.get(); }
+  const Bytes& der() const noexcept { return der_; }
+  std::string sha256_hex() const;
+  std::string subject_cn() const;
+  std::string pem() const;
+  UnixTime not_before() const;
+  UnixTime not_after() const;
+
+ private:
+  CertPtr cert_;
+  Bytes der_;
+};
+
+// Whether `child` carries a valid signature by `issuer`'s key (RSA-PSS parameters
+// are taken from the certificate) and names `issuer` as its issuer.
+Result<void> verify_issued_by(const Cert& child, const Cert& issuer);
+
+enum class Validity { ok, not_yet_valid, expired };
+Validity validity_at(const Cert& cert, UnixTime at);
+
+std::string openssl_error();  // drains the OpenSSL error queue into one line
+
+Bytes sha256(ByteView data);
+Bytes sha384(ByteView data);
+
+}  // namespace confer::x509

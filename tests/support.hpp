@@ -1,0 +1,77 @@
+// Shared test fixtures: the vectors folder, running the real binary, a loopback HTTP
+// server, and one development authority per process (RSA-4096 keys are slow to make).
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "attest/dev_provider.hpp"
+#include "core/bytes.hpp"
+
+namespace confer::test {
+
+// $CONFER_VECTORS, else <source>/../shared/vectors. Empty when absent; under CI=true
+// absence fails the calling test.
+std::string vectors_dir();
+// For a test that needs vectors: returns false (with a note) when they are absent.
+bool have_vectors();
+Bytes vector_file(const std::string& relative);
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+// Runs the built `confer` with `args`; `env` entries are added (value "" unsets).
+Run run_confer(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
+               const std::string& stdin_text = {});
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name, ByteView contents) const;
+  std::string file(const std::string& name, const std::string& contents) const;
+
+ private:
+  std::string path_;
+};
+
+// Serves canned responses on 127.0.0.1 and records each request line's target.
+class LoopbackHttp {
+ public:
+  LoopbackHttp(int status, Bytes body);
+  ~LoopbackHttp();
+  std::string base_url() const;
+  std::vector<std::string> targets() const;
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  int status_;
+  Bytes body_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::vector<std::string> targets_;
+  bool stop_ = false;
+};
+
+const snp::DevAuthority& dev_authority(snp::Product product = snp::Product::milan);
+
+// A signed development report plus its signer, built from a template the caller edits.
+struct DevEvidence {
+  snp::Report report;
+  Bytes bytes;
+  x509::Cert signer;
+};
+DevEvidence make_dev_evidence(const snp::Report& report, const snp::DevCertSpec* spec = nullptr,
+                              snp::Product product = snp::Product::milan);
+
+}  // namespace confer::test
