@@ -39,12 +39,16 @@ int run(int argc, char** argv) {
   bool show_version = false;
   app.add_flag("--version", show_version, "Print the version and the libraries built with");
   std::string color = "auto";
-  app.add_option("--color", color, "Colour: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  auto add_color = [&color](CLI::App& a) {
+    a.add_option("--color", color, "Colour: auto, always or never (NO_COLOR is honoured)")
+        ->check(CLI::IsMember({"auto", "always", "never"}));
+  };
+  add_color(app);
 
   std::vector<std::pair<CLI::App*, Handler>> handlers;
   for (const auto& cmd : kCommands) {
     CLI::App* sub = app.add_subcommand(cmd.name, cmd.summary);
+    add_color(*sub);
     handlers.emplace_back(sub, cmd.setup(*sub));
   }
   CLI::App* help = app.add_subcommand("help", "Show help for confer or a command");

@@ -1,0 +1,162 @@
+// The real `confer` binary: streams, exit codes, --json, and the development round trip.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "attest/evidence.hpp"
+#include "support.hpp"
+
+using namespace confer;
+using test::run_confer;
+
+TEST_CASE("cli: usage errors exit 2 with a hint") {
+  auto none = run_confer({});
+  CHECK(none.exit_code == 2);
+  auto unknown = run_confer({"verify-attestation", "--evidence", "x", "--bogus"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.rfind("confer: error: ", 0) == 0);
+  CHECK(unknown.err.find("confer: hint: run 'confer help verify-attestation'") != std::string::npos);
+  CHECK(unknown.out.empty());
+  CHECK(run_confer({"verify-attestation"}).exit_code == 2);             // --evidence is required
+  CHECK(run_confer({"frobnicate"}).exit_code == 2);
+  auto at = run_confer({"verify-attestation", "--evidence", "x", "--at", "2025-06-01"});
+  CHECK(at.exit_code == 2);
+  CHECK(at.err.find("RFC 3339") != std::string::npos);
+  auto m = run_confer({"verify-attestation", "--evidence", "x", "--expect-measurement", "abcd"});
+  CHECK(m.exit_code == 2);
+  CHECK(m.err.find("expected 48 bytes") != std::string::npos);
+  CHECK(run_confer({"verify-attestation", "--evidence", "x", "--vmpl", "4"}).exit_code == 2);
+  CHECK(run_confer({"verify-attestation", "--evidence", "x", "--min-tcb", "bl=x"}).exit_code == 2);
+  test::TempDir dir;
+  auto bad_policy = run_confer({"verify-attestation", "--evidence", "x", "--policy", dir.file("p.json", "{\"allow_debug\":true}")});
+  CHECK(bad_policy.exit_code == 2);
+  CHECK(bad_policy.err.find("unknown key \"allow_debug\"") != std::string::npos);
+  CHECK(run_confer({"help", "nope"}).exit_code == 2);
+}
+
+TEST_CASE("cli: help, version, paths") {
+  auto help = run_confer({"help", "verify-attestation"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--evidence") != std::string::npos);
+  auto top = run_confer({"--help"});
+  CHECK(top.exit_code == 0);
+  CHECK(top.out.find("verify-attestation") != std::string::npos);
+  auto sub = run_confer({"verify-attestation", "--help"});
+  CHECK(sub.exit_code == 0);
+  CHECK(sub.out.find("--trust-root") != std::string::npos);
+  auto version = run_confer({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("confer " CONFER_VERSION, 0) == 0);
+  CHECK(version.out.find("OpenSSL") != std::string::npos);
+  auto paths = run_confer({"paths"}, {{"XDG_CONFIG_HOME", "/x/config"}, {"XDG_DATA_HOME", "relative"},
+                                      {"XDG_CACHE_HOME", "/x/cache"}, {"HOME", "/home/u"}});
+  CHECK(paths.exit_code == 0);
+  CHECK(paths.out == "config  /x/config/confer\ndata    /home/u/.local/share/confer\ncache   /x/cache/confer\n");
+}
+
+TEST_CASE("cli: unreadable and malformed evidence") {
+  test::TempDir dir;
+  auto missing = run_confer({"verify-attestation", "--evidence", dir.path() + "/nope"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("nope") != std::string::npos);
+  auto garbage = run_confer({"verify-attestation", "--evidence", dir.file("g", "hello, world")});
+  CHECK(garbage.exit_code == 3);
+  CHECK(garbage.err.find("attestation refused: report.format") != std::string::npos);
+  CHECK(garbage.out.find("verdict: refused (report.format)") != std::string::npos);
+  auto json = run_confer({"verify-attestation", "--evidence", dir.file("g2", "hello"), "--json"});
+  CHECK(json.exit_code == 3);
+  auto j = nlohmann::json::parse(json.out);
+  CHECK(j["verdict"] == "refused");
+  CHECK(j["first_failure"] == "report.format");
+  CHECK(j["report"].is_null());
+}
+
+TEST_CASE("cli: development evidence round trip") {
+  test::TempDir dir;
+  std::string out = dir.path() + "/dev";
+  auto made = run_confer({"dev-evidence", "--out", out});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  std::string evidence = out + "/evidence.json";
+  std::string root = out + "/dev-root.pem";
+  CHECK(made.out == evidence + "\n" + root + "\n");
+  CHECK(made.err.find("NOT AMD") != std::string::npos);
+  auto before = read_file(evidence);
+  REQUIRE(before.ok());
+
+  // Refuses to overwrite without --force, and leaves the files as they were.
+  auto again = run_confer({"dev-evidence", "--out", out});
+  CHECK(again.exit_code == 1);
+  CHECK(again.err.find("--force") != std::string::npos);
+  CHECK(*read_file(evidence) == *before);
+
+  auto ok = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root});
+  CHECK_MESSAGE(ok.exit_code == 0, ok.err);
+  CHECK(ok.out.find("NOT AMD") != std::string::npos);
+  CHECK(ok.out.find("verdict: verified against a development root (NOT AMD)") != std::string::npos);
+  CHECK(ok.err.find("confer: warning:") != std::string::npos);
+  CHECK(ok.out.find("\033[") == std::string::npos);  // not a terminal: no colour
+
+  auto untrusted = run_confer({"verify-attestation", "--evidence", evidence});
+  CHECK(untrusted.exit_code == 3);
+  CHECK(untrusted.err.find("attestation refused: chain.ark") != std::string::npos);
+  CHECK(untrusted.err.find("--trust-root") != std::string::npos);
+
+  // The measurement dev-evidence prints can be pinned; another cannot.
+  auto ev = snp::parse_evidence(*before);
+  REQUIRE(ev.ok());
+  auto report = snp::parse_report(ev->report);
+  REQUIRE(report.ok());
+  std::string m = to_hex(report->measurement);
+  CHECK(made.err.find(m) != std::string::npos);
+  CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--expect-measurement", m}).exit_code == 0);
+  std::string other = m;
+  other[0] = other[0] == '0' ? '1' : '0';
+  auto wrong = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--expect-measurement", other});
+  CHECK(wrong.exit_code == 3);
+  CHECK(wrong.err.find("policy.measurement") != std::string::npos);
+  CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--expect-measurement", other,
+                    "--expect-measurement", m}).exit_code == 0);
+  CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vmpl", "1"}).exit_code == 3);
+  CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--min-tcb", "snp=200"}).exit_code == 3);
+
+  // --json: one object, the same checks, on stdout alone.
+  auto json = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--json"});
+  CHECK(json.exit_code == 0);
+  CHECK(std::count(json.out.begin(), json.out.end(), '\n') == 1);
+  auto j = nlohmann::json::parse(json.out);
+  CHECK(j["verdict"] == "verified");
+  CHECK(j["trust_root"] == "development");
+  CHECK(j["first_failure"].is_null());
+  CHECK(j["report"]["measurement"] == m);
+  CHECK(j["checks"].size() >= 20);
+  for (const auto& c : j["checks"]) {
+    CHECK(c.contains("name"));
+    CHECK(c.contains("expected"));
+    CHECK(c.contains("seen"));
+    CHECK((c["status"] == "ok" || c["status"] == "skipped"));
+  }
+
+  // Evidence on standard input; colour only when asked.
+  auto piped = run_confer({"verify-attestation", "--evidence", "-", "--trust-root", root, "--color", "always"}, {},
+                          std::string(before->begin(), before->end()));
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.out.find("\033[") != std::string::npos);
+
+  // A tampered report inside the JSON is refused.
+  Bytes raw = ev->report;
+  raw[0x90] ^= 1;  // measurement
+  std::string tampered = R"({"platform":"SEV-SNP","attestation":")" + to_base64(raw) +
+                         R"(","collateral":{"vcek":)" + nlohmann::json(std::string(ev->vcek->begin(), ev->vcek->end())).dump() +
+                         R"(,"chain":)" + nlohmann::json(std::string(ev->chain->begin(), ev->chain->end())).dump() + "}}";
+  auto t = run_confer({"verify-attestation", "--evidence", dir.file("t.json", tampered), "--trust-root", root});
+  CHECK(t.exit_code == 3);
+  CHECK(t.err.find("report.signature") != std::string::npos);
+
+  auto forced = run_confer({"dev-evidence", "--out", out, "--force", "--product", "genoa", "--vmpl", "1"});
+  CHECK(forced.exit_code == 0);
+  auto genoa = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--json"});
+  CHECK(genoa.exit_code == 0);
+  CHECK(nlohmann::json::parse(genoa.out)["product"] == "Genoa");
+  // The old root does not verify the new chain.
+  CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", dir.file("old.pem", "junk")}).exit_code == 2);
+}
