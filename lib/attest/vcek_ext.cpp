@@ -78,7 +78,9 @@ Result<Bytes> decode_hwid(ByteView value) {
 
 Result<VcekExtensions> parse_vcek_extensions(const std::vector<RawExtension>& extensions) {
   VcekExtensions out;
-  for (const auto& [oid, value] : extensions) {
+  for (const auto& entry : extensions) {
+    const std::string& oid = entry.first;
+    const Bytes& value = entry.second;
     if (oid.rfind(kAmdOidPrefix, 0) != 0) continue;
     std::string_view suffix = std::string_view(oid).substr(std::string_view(kAmdOidPrefix).size());
     auto dup = [&](bool present) -> Result<void> {
