@@ -2,6 +2,9 @@
 // and by tests/test_amd_roots.cpp against the DER of each embedded PEM.
 #include "attest/amd_roots.hpp"
 
+#include <utility>
+#include <vector>
+
 namespace confer::snp {
 
 namespace {
@@ -374,6 +377,23 @@ constexpr AmdRootSet kSets[] = {
 const AmdRootSet* amd_roots(Product product) noexcept {
   for (const auto& set : kSets)
     if (set.product == product) return &set;
+  return nullptr;
+}
+
+const AmdCerts* amd_certs(Product product) {
+  static const std::vector<std::pair<Product, AmdCerts>> parsed = [] {
+    std::vector<std::pair<Product, AmdCerts>> out;
+    for (const auto& set : kSets) {
+      auto ark = x509::Cert::from_der_or_pem(as_bytes(set.ark_pem));
+      auto ask = x509::Cert::from_der_or_pem(as_bytes(set.ask_pem));
+      auto asvk = x509::Cert::from_der_or_pem(as_bytes(set.asvk_pem));
+      // Compiled-in constants; tests/test_amd_roots.cpp proves they parse.
+      if (ark && ask && asvk) out.emplace_back(set.product, AmdCerts{*ark, *ask, *asvk});
+    }
+    return out;
+  }();
+  for (const auto& [p, certs] : parsed)
+    if (p == product) return &certs;
   return nullptr;
 }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "attest/snp_report.hpp"
+#include "attest/x509.hpp"
 
 namespace confer::snp {
 
@@ -18,6 +19,13 @@ struct AmdRootSet {
 
 // Null for Product::unknown.
 const AmdRootSet* amd_roots(Product product) noexcept;
+
+// The same certificates, parsed once per process (OpenSSL 3 key decoding is slow
+// enough to double a verification if done per call). Null for Product::unknown.
+struct AmdCerts {
+  x509::Cert ark, ask, asvk;
+};
+const AmdCerts* amd_certs(Product product);
 // The product whose pinned ARK has this DER SHA-256, or unknown.
 Product product_of_pinned_ark(std::string_view sha256_hex) noexcept;
 

@@ -100,10 +100,6 @@ struct Chain {
   std::string source;
 };
 
-Result<Cert> builtin_cert(std::string_view pem) {
-  return Cert::from_der_or_pem(as_bytes(pem));
-}
-
 Chain select_chain(const VerifyInput& in, Product product, SigningKey key) {
   Chain c;
   if (!in.chain.empty()) {
@@ -111,17 +107,12 @@ Chain select_chain(const VerifyInput& in, Product product, SigningKey key) {
     if (in.chain.size() > 1) c.ark = in.chain[1];
     c.source = "supplied chain";
   }
-  const AmdRootSet* set = amd_roots(product);
-  if (set != nullptr) {
+  if (const AmdCerts* amd = amd_certs(product)) {
     if (!c.intermediate) {
-      auto ask = builtin_cert(key == SigningKey::vlek ? set->asvk_pem : set->ask_pem);
-      if (ask) c.intermediate = std::move(ask).value();
+      c.intermediate = key == SigningKey::vlek ? amd->asvk : amd->ask;
       c.source = "built-in AMD chain";
     }
-    if (!c.ark) {
-      auto ark = builtin_cert(set->ark_pem);
-      if (ark) c.ark = std::move(ark).value();
-    }
+    if (!c.ark) c.ark = amd->ark;
   }
   return c;
 }
