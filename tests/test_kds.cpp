@@ -64,6 +64,15 @@ TEST_CASE("KDS through the binary: fetched once from loopback, cached, then used
   CHECK_MESSAGE(second.exit_code == 0, second.err);
   CHECK(second.err.find("using the cached VCEK") != std::string::npos);
   CHECK(kds.targets().size() == 1);  // no second request
+
+  // A damaged cache entry is fetched again and replaced; offline it is not trusted.
+  REQUIRE(write_file_atomic(cached, as_bytes("not a certificate")).ok());
+  auto damaged_offline = test::run_confer(again_args, env);
+  CHECK(damaged_offline.exit_code == 1);
+  auto refetched = test::run_confer(args, env);
+  CHECK_MESSAGE(refetched.exit_code == 0, refetched.err);
+  CHECK(kds.targets().size() == 2);
+  CHECK(*read_file(cached) == e.signer.der());
 }
 
 TEST_CASE("KDS through the binary: offline without a cache, errors and junk are not cached") {

@@ -157,7 +157,7 @@ std::string evidence_json(ByteView report, const std::string& vcek_pem,
       {"attestation", to_base64(report)},
       {"collateral", {{"vcek", vcek_pem}, {"chain", chain_pem}}},
   };
-  return doc.dump(2) + "\n";
+  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 }  // namespace confer::snp

@@ -104,9 +104,13 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
   out.cache_path = (fs::path(cache_root) / vcek_cache_name(req)).string();
   std::error_code ec;
   if (fs::is_regular_file(out.cache_path, ec)) {
-    CONFER_TRY(out.der, read_file(out.cache_path));
-    out.origin = VcekLookup::Origin::cache;
-    return out;
+    auto cached = read_file(out.cache_path);
+    // A damaged cache entry is replaced, not trusted or fatal.
+    if (cached && x509::Cert::from_der(*cached)) {
+      out.der = std::move(cached).value();
+      out.origin = VcekLookup::Origin::cache;
+      return out;
+    }
   }
   if (offline)
     return make_error(Errc::io, fmt::format("no VCEK: none was given, none is cached at {}, and "

@@ -47,6 +47,25 @@ Result<std::vector<uint8_t>> dotted(std::string_view s, size_t parts, const char
   return out;
 }
 
+constexpr std::string_view kTcbNames[] = {"bl", "tee", "snp", "ucode", "fmc"};
+
+// The index in kTcbNames of a component's name, or -1.
+int tcb_index(std::string_view name) {
+  for (int i = 0; i < 5; ++i)
+    if (kTcbNames[i] == name) return i;
+  return -1;
+}
+
+uint8_t& tcb_component(Tcb& t, int index) {
+  switch (index) {
+    case 0: return t.bootloader;
+    case 1: return t.tee;
+    case 2: return t.snp;
+    case 3: return t.microcode;
+    default: return t.fmc;
+  }
+}
+
 Result<const std::string*> string_value(const nlohmann::json& v, const std::string& key) {
   if (!v.is_string())
     return make_error(Errc::usage, fmt::format("policy: \"{}\" must be a string, saw {}", key,
@@ -88,17 +107,14 @@ Result<Tcb> parse_tcb_spec(std::string_view spec) {
     if (eq == std::string_view::npos)
       return make_error(Errc::usage, fmt::format("TCB: expected name=value such as bl=3, saw '{}'", item));
     std::string_view name = item.substr(0, eq);
-    static constexpr std::string_view names[] = {"bl", "tee", "snp", "ucode", "fmc"};
-    uint8_t* fields[] = {&t.bootloader, &t.tee, &t.snp, &t.microcode, &t.fmc};
-    size_t i = 0;
-    while (i < 5 && names[i] != name) ++i;
-    if (i == 5)
+    int index = tcb_index(name);
+    if (index < 0)
       return make_error(Errc::usage, fmt::format("TCB: expected one of bl, tee, snp, ucode, fmc, "
                                                  "saw '{}'",
                                                  name));
-    if (seen[i]) return make_error(Errc::usage, fmt::format("TCB: '{}' given twice", name));
-    seen[i] = true;
-    CONFER_TRY(*fields[i], parse_u8(item.substr(eq + 1), "TCB component"));
+    if (seen[index]) return make_error(Errc::usage, fmt::format("TCB: '{}' given twice", name));
+    seen[index] = true;
+    CONFER_TRY(tcb_component(t, index), parse_u8(item.substr(eq + 1), "TCB component"));
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -125,17 +141,14 @@ Result<Policy> parse_policy_json(std::string_view text) {
       if (!v.is_object()) return make_error(Errc::usage, "policy: \"min_tcb\" must be an object");
       Tcb t;
       for (const auto& [name, n] : v.items()) {
-        static constexpr std::string_view names[] = {"bl", "tee", "snp", "ucode", "fmc"};
-        uint8_t* fields[] = {&t.bootloader, &t.tee, &t.snp, &t.microcode, &t.fmc};
-        size_t i = 0;
-        while (i < 5 && names[i] != name) ++i;
-        if (i == 5)
+        int index = tcb_index(name);
+        if (index < 0)
           return make_error(Errc::usage, fmt::format("policy: min_tcb: expected bl, tee, snp, ucode "
                                                      "or fmc, saw \"{}\"",
                                                      name));
         if (!n.is_number_unsigned() || n.get<uint64_t>() > 255)
           return make_error(Errc::usage, fmt::format("policy: min_tcb.{} must be 0-255", name));
-        *fields[i] = n.get<uint8_t>();
+        tcb_component(t, index) = n.get<uint8_t>();
       }
       p.min_tcb = t;
     } else if (key == "min_abi") {

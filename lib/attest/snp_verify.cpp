@@ -498,7 +498,8 @@ std::string verification_json(const Verification& v, const std::string& evidence
     checks.push_back({{"name", c.name}, {"status", check_status_name(c.status)},
                       {"expected", c.expected}, {"seen", c.seen}});
   out["checks"] = checks;
-  return out.dump();
+  // Messages can quote file names, which need not be UTF-8: never throw over that.
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace confer::snp
