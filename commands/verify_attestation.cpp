@@ -141,6 +141,42 @@ Result<std::vector<x509::Cert>> load_certs(const std::string& path) {
   return certs;
 }
 
+struct CollateralSource {
+  std::optional<Bytes> bytes;
+  std::string origin;
+};
+
+// A flag's file wins over the evidence's own collateral; neither is fine too.
+Result<CollateralSource> collateral_source(const std::string& flag_path,
+                                           const std::optional<Bytes>& from_evidence) {
+  if (!flag_path.empty()) {
+    CONFER_TRY(Bytes bytes, read_file(flag_path));
+    return CollateralSource{std::move(bytes), flag_path};
+  }
+  if (from_evidence) return CollateralSource{from_evidence, "the evidence's collateral"};
+  return CollateralSource{};
+}
+
+// For a report that parses: its VCEK from the cache, else fetched from AMD KDS (or
+// CONFER_KDS_URL) and cached. Says on stderr which. Empty for a report that does not
+// parse: verification will name that.
+Result<CollateralSource> vcek_from_cache_or_kds(ByteView report_bytes, bool offline) {
+  auto report = parse_report(report_bytes);
+  if (!report) return CollateralSource{};
+  auto req = vcek_request_for(*report, report->product_from_cpuid());
+  if (!req) return make_error(Errc::io, "no VCEK given and none can be fetched: " + req.error().message);
+  const char* base = std::getenv("CONFER_KDS_URL");
+  auto fetcher = make_curl_fetcher();
+  CONFER_TRY(VcekLookup found, find_or_fetch_vcek(*req, cache_dir(),
+                                                  base != nullptr && *base != '\0' ? base : kDefaultKdsUrl,
+                                                  offline, *fetcher));
+  if (found.origin == VcekLookup::Origin::fetched)
+    print_note(fmt::format("fetched the VCEK from {} and cached it at {}", found.url, found.cache_path));
+  else
+    print_note("using the cached VCEK " + found.cache_path);
+  return CollateralSource{std::move(found.der), found.cache_path};
+}
+
 int run(const Options& o) {
   UnixTime at = now_utc();
   if (!o.at.empty()) {
@@ -176,35 +212,16 @@ int run(const Options& o) {
   input.hcl = evidence->hcl;
 
   // The signing certificate: --vcek, then the evidence's collateral, then the cache or KDS.
-  std::optional<Bytes> signer_bytes;
-  std::string signer_origin;
-  if (!o.vcek.empty()) {
-    auto bytes = read_file(o.vcek);
-    if (!bytes) return fail(bytes.error());
-    signer_bytes = std::move(bytes).value();
-    signer_origin = o.vcek;
-  } else if (evidence->vcek) {
-    signer_bytes = evidence->vcek;
-    signer_origin = "the evidence's collateral";
-  } else if (auto report = parse_report(input.report)) {
-    auto req = vcek_request_for(*report, report->product_from_cpuid());
-    if (!req)
-      return fail(make_error(Errc::io, "no VCEK given and none can be fetched: " + req.error().message),
-                  {"pass the signing certificate with --vcek FILE"});
-    const char* base = std::getenv("CONFER_KDS_URL");
-    auto fetcher = make_curl_fetcher();
-    auto found = find_or_fetch_vcek(*req, cache_dir(), base != nullptr && *base != '\0' ? base : kDefaultKdsUrl,
-                                    o.offline, *fetcher);
-    if (!found)
-      return fail(found.error(), {o.offline ? "pass --vcek FILE, or drop --offline to fetch the VCEK from AMD KDS"
-                                            : "pass --vcek FILE, or check the network and HTTPS_PROXY"});
-    if (found->origin == VcekLookup::Origin::fetched)
-      print_note(fmt::format("fetched the VCEK from {} and cached it at {}", found->url, found->cache_path));
-    else
-      print_note("using the cached VCEK " + found->cache_path);
-    signer_bytes = std::move(found->der);
-    signer_origin = found->cache_path;
+  auto signer_source = collateral_source(o.vcek, evidence->vcek);
+  if (signer_source && !signer_source->bytes) signer_source = vcek_from_cache_or_kds(input.report, o.offline);
+  if (!signer_source) {
+    std::string hint = "pass the signing certificate with --vcek FILE";
+    if (o.offline) hint += ", or drop --offline to fetch it from AMD KDS";
+    else if (signer_source.error().code == Errc::network) hint += ", or check the network and HTTPS_PROXY";
+    return fail(signer_source.error(), {hint});
   }
+  const std::optional<Bytes>& signer_bytes = signer_source->bytes;
+  const std::string& signer_origin = signer_source->origin;
   if (signer_bytes) {
     auto cert = x509::Cert::from_der_or_pem(*signer_bytes);
     if (!cert)
@@ -214,18 +231,10 @@ int run(const Options& o) {
     input.signer = std::move(cert).value();
   }
 
-  std::optional<Bytes> chain_bytes;
-  std::string chain_origin;
-  if (!o.chain.empty()) {
-    auto bytes = read_file(o.chain);
-    if (!bytes) return fail(bytes.error());
-    chain_bytes = std::move(bytes).value();
-    chain_origin = o.chain;
-  } else if (evidence->chain) {
-    chain_bytes = evidence->chain;
-    chain_origin = "the evidence's collateral";
-  }
-  if (chain_bytes) {
+  auto chain_source = collateral_source(o.chain, evidence->chain);
+  if (!chain_source) return fail(chain_source.error());
+  if (const auto& chain_bytes = chain_source->bytes) {
+    const std::string& chain_origin = chain_source->origin;
     auto certs = x509::Cert::all_from_pem(*chain_bytes);
     if (!certs || certs->size() > 2)
       return report_and_exit(refused_at("chain.ask", "a PEM chain: ASK (or ASVK) then ARK",
