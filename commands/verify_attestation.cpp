@@ -73,9 +73,8 @@ std::string hint_for(const Check& c) {
     return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
   if (c.name == "report.format")
     return "--evidence takes a raw 1184-byte report, its base64, an Azure HCL report or an evidence JSON";
-  if (c.name.rfind("policy.", 0) == 0)
-    return "the report is authentic but does not meet the policy; run with --json for every check";
-  return "run with --json to see every check";
+  if (c.name.rfind("policy.", 0) == 0) return "the report is authentic but does not meet the policy";
+  return "every check, with what was expected and seen, is in the report on standard output";
 }
 
 void print_human(const Verification& v, const std::string& evidence_format) {

@@ -444,7 +444,7 @@ Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
 }
 
 std::string verification_json(const Verification& v, const std::string& evidence_format) {
-  using nlohmann::json;
+  using json = nlohmann::ordered_json;  // verdict first, as a reader expects
   json out;
   out["verdict"] = v.verified() ? "verified" : "refused";
   const Check* first = v.first_failure();
@@ -499,7 +499,7 @@ std::string verification_json(const Verification& v, const std::string& evidence
                       {"expected", c.expected}, {"seen", c.seen}});
   out["checks"] = checks;
   // Messages can quote file names, which need not be UTF-8: never throw over that.
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace confer::snp
