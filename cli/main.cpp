@@ -16,6 +16,7 @@ namespace {
 
 // Adding a command is one file in commands/ and one row here.
 constexpr CommandSpec kCommands[] = {
+    {"chat", "Chat through the attested channel (one-shot or a REPL)", setup_chat},
     {"verify-attestation", "Verify a confidential VM's attestation, every check spelled out",
      setup_verify_attestation},
     {"dev-evidence", "Write development SEV-SNP evidence signed by a local test chain (not AMD's)",

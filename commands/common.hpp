@@ -50,5 +50,6 @@ struct CommandSpec {
 Handler setup_verify_attestation(CLI::App& app);
 Handler setup_dev_evidence(CLI::App& app);
 Handler setup_paths(CLI::App& app);
+Handler setup_chat(CLI::App& app);
 
 }  // namespace confer::cli

@@ -4,10 +4,13 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "attest/evidence.hpp"
 #include "attest/kds.hpp"
 #include "attest/snp_verify.hpp"
+#include "commands/attestation_input.hpp"
+#include "commands/attested_session.hpp"
 #include "commands/common.hpp"
 #include "core/paths.hpp"
 
@@ -18,6 +21,8 @@ namespace {
 using namespace confer::snp;
 
 struct Options {
+  std::string url;
+  std::string save;
   std::string evidence;
   std::string vcek;
   std::string chain;
@@ -31,15 +36,6 @@ struct Options {
   bool offline = false;
   bool json = false;
 };
-
-// Evidence or collateral that fails to parse is refused like any other failed check.
-Verification refused_at(const std::string& check, const std::string& expected,
-                        const std::string& seen, UnixTime at) {
-  Verification v;
-  v.at = at;
-  v.checks.push_back({check, CheckStatus::failed, expected, seen});
-  return v;
-}
 
 Result<Policy> build_policy(const Options& o) {
   Policy p;
@@ -64,17 +60,6 @@ Result<Policy> build_policy(const Options& o) {
     CONFER_TRY(p.min_tcb, parse_tcb_spec(o.min_tcb));
   }
   return p;
-}
-
-std::string hint_for(const Check& c) {
-  if (c.name == "chain.validity")
-    return "evidence and certificates age; re-verify at the time it was produced with --at TIME";
-  if (c.name == "chain.ark")
-    return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
-  if (c.name == "report.format")
-    return "--evidence takes a raw 1184-byte report, its base64, an Azure HCL report or an evidence JSON";
-  if (c.name.rfind("policy.", 0) == 0) return "the report is authentic but does not meet the policy";
-  return "every check, with what was expected and seen, is in the report on standard output";
 }
 
 void print_human(const Verification& v, const std::string& evidence_format) {
@@ -133,47 +118,34 @@ int report_and_exit(const Verification& v, const std::string& evidence_format, b
   return kExitOk;
 }
 
-Result<std::vector<x509::Cert>> load_certs(const std::string& path) {
-  CONFER_TRY(Bytes bytes, read_file(path));
-  auto certs = x509::Cert::all_from_pem(bytes);
-  if (!certs) return make_error(Errc::attestation, path + ": " + certs.error().message);
-  return certs;
-}
-
-struct CollateralSource {
-  std::optional<Bytes> bytes;
-  std::string origin;
-};
-
-// A flag's file wins over the evidence's own collateral; neither is fine too.
-Result<CollateralSource> collateral_source(const std::string& flag_path,
-                                           const std::optional<Bytes>& from_evidence) {
-  if (!flag_path.empty()) {
-    CONFER_TRY(Bytes bytes, read_file(flag_path));
-    return CollateralSource{std::move(bytes), flag_path};
+// Connects, completes the handshake only if the live evidence verifies, and reports it.
+int run_live(const Options& o, VerifyOptions options) {
+  auto url = transport::parse_server_url(o.url);
+  if (!url) return fail(url.error());
+  if (!o.vcek.empty() || !o.chain.empty())
+    return fail(make_error(Errc::usage, "--vcek and --chain go with --evidence; a live server sends its collateral"));
+  TrustConfig trust;
+  trust.extra_roots = std::move(options.extra_roots);
+  trust.policy = std::move(options.policy);
+  trust.offline = o.offline;
+  trust.require_release = false;
+  Verification refused;
+  auto session = open_attested_session(*url, trust, &refused);
+  const AttestedSession* live = session ? &*session : nullptr;
+  if (!session && session.error().code != Errc::attestation) return fail(session.error());
+  if (!o.save.empty() && (live != nullptr || !refused.checks.empty())) {
+    std::string payload = live != nullptr ? live->evidence_json : "";
+    nlohmann::json doc = nlohmann::json::parse(payload, nullptr, false);
+    if (!doc.is_discarded() && doc.is_object()) {
+      if (live != nullptr)
+        doc["channel"] = {{"server_static_key", to_hex(live->channel->server_static())},
+                          {"url", url->text()},
+                          {"received_at", format_rfc3339(now_utc())}};
+      if (auto w = write_file_atomic(o.save, as_bytes(doc.dump(2) + "\n")); !w) return fail(w.error());
+      print_note("saved the evidence to " + o.save);
+    }
   }
-  if (from_evidence) return CollateralSource{from_evidence, "the evidence's collateral"};
-  return CollateralSource{};
-}
-
-// For a report that parses: its VCEK from the cache, else fetched from AMD KDS (or
-// CONFER_KDS_URL) and cached. Says on stderr which. Empty for a report that does not
-// parse: verification will name that.
-Result<CollateralSource> vcek_from_cache_or_kds(ByteView report_bytes, bool offline) {
-  auto report = parse_report(report_bytes);
-  if (!report) return CollateralSource{};
-  auto req = vcek_request_for(*report, report->product_from_cpuid());
-  if (!req) return make_error(Errc::io, "no VCEK given and none can be fetched: " + req.error().message);
-  const char* base = std::getenv("CONFER_KDS_URL");
-  auto fetcher = make_curl_fetcher();
-  CONFER_TRY(VcekLookup found, find_or_fetch_vcek(*req, cache_dir(),
-                                                  base != nullptr && *base != '\0' ? base : kDefaultKdsUrl,
-                                                  offline, *fetcher));
-  if (found.origin == VcekLookup::Origin::fetched)
-    print_note(fmt::format("fetched the VCEK from {} and cached it at {}", found.url, found.cache_path));
-  else
-    print_note("using the cached VCEK " + found.cache_path);
-  return CollateralSource{std::move(found.der), found.cache_path};
+  return report_and_exit(live != nullptr ? live->verification : refused, "live evidence from " + url->text(), o.json);
 }
 
 int run(const Options& o) {
@@ -189,11 +161,14 @@ int run(const Options& o) {
   VerifyOptions options;
   options.at = at;
   options.policy = std::move(policy).value();
-  for (const auto& path : o.trust_roots) {
-    auto roots = load_certs(path);
-    if (!roots) return fail(make_error(Errc::usage, "--trust-root " + roots.error().message));
-    for (auto& r : *roots) options.extra_roots.push_back(std::move(r));
-  }
+  auto roots = load_trust_roots(o.trust_roots);
+  if (!roots) return fail(roots.error());
+  options.extra_roots = std::move(roots).value();
+
+  if (o.url.empty() == o.evidence.empty())
+    return fail(make_error(Errc::usage, "expected a server URL or --evidence FILE, and not both"),
+                {"confer verify-attestation https://host, or confer verify-attestation --evidence FILE"});
+  if (!o.url.empty()) return run_live(o, std::move(options));
 
   auto file = read_file(o.evidence);
   if (!file) return fail(file.error());
@@ -206,55 +181,26 @@ int run(const Options& o) {
                            "unrecognised", o.json);
   std::string format = evidence_format_name(evidence->format);
 
-  VerifyInput input;
-  input.report = evidence->report;
-  input.hcl = evidence->hcl;
-
-  // The signing certificate: --vcek, then the evidence's collateral, then the cache or KDS.
-  auto signer_source = collateral_source(o.vcek, evidence->vcek);
-  if (signer_source && !signer_source->bytes) signer_source = vcek_from_cache_or_kds(input.report, o.offline);
-  if (!signer_source) {
+  auto assembled = assemble_input(*evidence, {o.vcek, o.chain, o.offline}, at);
+  if (!assembled) {
     std::string hint = "pass the signing certificate with --vcek FILE";
     if (o.offline) hint += ", or drop --offline to fetch it from AMD KDS";
-    else if (signer_source.error().code == Errc::network) hint += ", or check the network and HTTPS_PROXY";
-    return fail(signer_source.error(), {hint});
+    else if (assembled.error().code == Errc::network) hint += ", or check the network and HTTPS_PROXY";
+    return fail(assembled.error(), {hint});
   }
-  const std::optional<Bytes>& signer_bytes = signer_source->bytes;
-  const std::string& signer_origin = signer_source->origin;
-  if (signer_bytes) {
-    auto cert = x509::Cert::from_der_or_pem(*signer_bytes);
-    if (!cert)
-      return report_and_exit(refused_at("chain.vcek", "a VCEK or VLEK certificate (DER or PEM)",
-                                        signer_origin + ": " + cert.error().message, at),
-                             format, o.json);
-    input.signer = std::move(cert).value();
-  }
-
-  auto chain_source = collateral_source(o.chain, evidence->chain);
-  if (!chain_source) return fail(chain_source.error());
-  if (const auto& chain_bytes = chain_source->bytes) {
-    const std::string& chain_origin = chain_source->origin;
-    auto certs = x509::Cert::all_from_pem(*chain_bytes);
-    if (!certs || certs->size() > 2)
-      return report_and_exit(refused_at("chain.ask", "a PEM chain: ASK (or ASVK) then ARK",
-                                        chain_origin + ": " +
-                                            (certs ? fmt::format("{} certificates", certs->size())
-                                                   : certs.error().message),
-                                        at),
-                             format, o.json);
-    input.chain = std::move(certs).value();
-  }
-
-  return report_and_exit(verify_report(input, options), format, o.json);
+  if (assembled->refused) return report_and_exit(*assembled->refused, format, o.json);
+  options.channel_key = evidence->channel_key;
+  return report_and_exit(verify_report(*assembled->input, options), format, o.json);
 }
 
 }  // namespace
 
 Handler setup_verify_attestation(CLI::App& app) {
   auto o = std::make_shared<Options>();
+  app.add_option("url", o->url, "A confer-server to connect to (ws://, wss://, http://, https://)");
   app.add_option("--evidence", o->evidence,
-                 "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)")
-      ->required();
+                 "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)");
+  app.add_option("--save", o->save, "With a URL: keep the server's evidence here for offline re-verification");
   app.add_option("--vcek", o->vcek, "VCEK or VLEK certificate (DER or PEM) that signed the report");
   app.add_option("--chain", o->chain, "PEM chain: ASK (or ASVK) then ARK; default: built in");
   app.add_option("--at", o->at, "Verification time, RFC 3339 (default: now)");

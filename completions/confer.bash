@@ -13,7 +13,7 @@ _confer()
         cword=$COMP_CWORD
     fi
 
-    local commands="verify-attestation dev-evidence paths help"
+    local commands="chat verify-attestation dev-evidence paths help"
 
     # Find the subcommand: the first word after "confer" that is not an option.
     local i cmd=
@@ -36,9 +36,31 @@ _confer()
             ((cword == i + 1)) &&
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
             ;;
+        chat)
+            case $prev in
+                --trust-root | --policy)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+                    return
+                    ;;
+                --server | -m | --model | -s | --system | --temperature | \
+                    --max-tokens | --expect-measurement | --timeout)
+                    return
+                    ;;
+            esac
+            COMPREPLY=($(compgen -W "--server -m --model -s --system
+                --temperature --max-tokens --trust-root --expect-measurement
+                --policy --json --no-stream -q --quiet --no-stdin --offline
+                --require-fresh --timeout --color --help" -- "$cur"))
+            ;;
         verify-attestation)
             case $prev in
-                --evidence | --vcek | --chain | --policy | --trust-root)
+                --evidence | --save | --vcek | --chain | --policy | --trust-root)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
@@ -48,7 +70,7 @@ _confer()
                     return
                     ;;
             esac
-            COMPREPLY=($(compgen -W "--evidence --vcek --chain --at --policy
+            COMPREPLY=($(compgen -W "--evidence --save --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
                 --trust-root --offline --json --help" -- "$cur"))
             ;;

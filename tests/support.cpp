@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -186,6 +187,45 @@ std::string LoopbackHttp::base_url() const { return "http://127.0.0.1:" + std::t
 std::vector<std::string> LoopbackHttp::targets() const {
   std::lock_guard<std::mutex> lock(mu_);
   return targets_;
+}
+
+Child::Child(const std::string& bin, const std::vector<std::string>& args,
+             const std::map<std::string, std::string>& env) {
+  pid_ = ::fork();
+  REQUIRE(pid_ >= 0);
+  if (pid_ == 0) {
+    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    std::string b = bin;
+    argv.push_back(b.data());
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(b.c_str(), argv.data());
+    _exit(127);
+  }
+}
+
+int Child::stop() {
+  if (pid_ <= 0) return -1;
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+Child::~Child() { stop(); }
+
+std::string wait_for_file(const std::string& path, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto bytes = read_file(path);
+    if (bytes && !bytes->empty()) return std::string(bytes->begin(), bytes->end());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("timed out waiting for " << path);
+  return {};
 }
 
 const snp::DevAuthority& dev_authority(snp::Product product) {

@@ -63,6 +63,24 @@ class LoopbackHttp {
   bool stop_ = false;
 };
 
+// A background process (a server) stopped with SIGTERM when the object goes.
+class Child {
+ public:
+  Child(const std::string& bin, const std::vector<std::string>& args,
+        const std::map<std::string, std::string>& env = {});
+  ~Child();
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  int stop();  // SIGTERM, then the exit status
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+};
+
+// Waits up to `seconds` for `path` to exist and be non-empty; returns its text.
+std::string wait_for_file(const std::string& path, int seconds = 60);
+
 const snp::DevAuthority& dev_authority(snp::Product product = snp::Product::milan);
 
 // A signed development report plus its signer, built from a template the caller edits.

@@ -103,6 +103,15 @@ Result<Evidence> from_json(std::string_view text) {
   if (collateral->contains("chain")) {
     CONFER_TRY(e.chain, cert_field((*collateral)["chain"], "chain"));
   }
+  if (doc.contains("channel") && doc["channel"].is_object() && doc["channel"].contains("server_static_key")) {
+    const auto& k = doc["channel"]["server_static_key"];
+    auto key = k.is_string() ? from_hex(k.get_ref<const std::string&>()) : Result<Bytes>(make_error(Errc::parse, ""));
+    if (!key || key->size() != 32)
+      return make_error(Errc::parse, "evidence JSON: channel.server_static_key must be 32 bytes of hex");
+    std::array<uint8_t, 32> a{};
+    std::copy(key->begin(), key->end(), a.begin());
+    e.channel_key = a;
+  }
   return e;
 }
 

@@ -2,6 +2,7 @@
 // HCL report, or an evidence JSON object (DESIGN §3); detected from the bytes.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,8 @@ struct Evidence {
   std::optional<HclRuntimeData> hcl;    // when the report came in an HCL wrapper
   std::optional<Bytes> vcek;            // DER or PEM, from the JSON collateral
   std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral
+  // Saved by `verify-attestation URL --save`: the channel key the evidence must bind.
+  std::optional<std::array<uint8_t, 32>> channel_key;
 };
 
 Result<Evidence> parse_evidence(ByteView bytes);

@@ -4,6 +4,7 @@
 #include <openssl/ec.h>
 #include <openssl/ecdsa.h>
 #include <openssl/err.h>
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include <fmt/format.h>
@@ -400,6 +401,16 @@ void check_policy(const Report& r, const Policy& p, Product product, Checks& che
 
 }  // namespace
 
+Bytes fresh_report_data(ByteView server_static, ByteView nonce) {
+  static constexpr std::string_view kLabel = "confer-attest-v1";
+  Bytes msg(kLabel.begin(), kLabel.end());
+  msg.insert(msg.end(), server_static.begin(), server_static.end());
+  msg.insert(msg.end(), nonce.begin(), nonce.end());
+  Bytes out(64);
+  SHA512(msg.data(), msg.size(), out.data());
+  return out;
+}
+
 Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
   Verification v;
   v.at = opt.at;
@@ -439,6 +450,14 @@ Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
     checks.add("report.signature", false, "a signing certificate", "none");
   }
   check_hcl(in, r, checks);
+  if (opt.channel_key) {
+    Bytes want = opt.fresh_nonce ? fresh_report_data(*opt.channel_key, *opt.fresh_nonce) : Bytes(64, 0);
+    if (!opt.fresh_nonce) std::copy(opt.channel_key->begin(), opt.channel_key->end(), want.begin());
+    checks.add("channel.binding", equal_ct(want, r.report_data),
+               opt.fresh_nonce ? "REPORT_DATA = SHA-512(\"confer-attest-v1\" || server key || nonce) = " + to_hex(want)
+                               : "REPORT_DATA = server static key || zeros = " + to_hex(want),
+               "REPORT_DATA " + to_hex(r.report_data));
+  }
   check_policy(r, opt.policy, v.product, checks);
   return v;
 }

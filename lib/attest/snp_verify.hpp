@@ -34,6 +34,10 @@ struct VerifyOptions {
   UnixTime at = 0;
   Policy policy;
   std::vector<x509::Cert> extra_roots;  // --trust-root: accepted, and marked not AMD's
+  // The channel's server static key: REPORT_DATA must be exactly key || 32 zero bytes
+  // (DESIGN §3), or, with `fresh_nonce`, SHA-512("confer-attest-v1" || key || nonce).
+  std::optional<std::array<uint8_t, 32>> channel_key;
+  std::optional<Bytes> fresh_nonce;
 };
 
 struct Verification {
@@ -53,6 +57,9 @@ Verification verify_report(const VerifyInput& input, const VerifyOptions& option
 
 // ECDSA P-384 / SHA-384 over [0, 0x2A0) with the report's little-endian R and S.
 Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& signer);
+
+// The fresh-attestation binding (DESIGN §3): SHA-512("confer-attest-v1" || key || nonce).
+Bytes fresh_report_data(ByteView server_static, ByteView nonce);
 
 // One JSON object with the verdict, the report's fields and every check (--json).
 std::string verification_json(const Verification& v, const std::string& evidence_format);

@@ -1,0 +1,38 @@
+// Turning evidence plus flags into what the verifier takes: the signing certificate
+// (--vcek, the evidence's collateral, the cache, or AMD KDS) and the chain. Shared by
+// verify-attestation and chat.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "attest/evidence.hpp"
+#include "attest/snp_verify.hpp"
+
+namespace confer::cli {
+
+struct CollateralFlags {
+  std::string vcek;   // --vcek FILE, or empty
+  std::string chain;  // --chain FILE, or empty
+  bool offline = false;
+};
+
+// Either an input ready to verify, or a verification already refused because collateral
+// did not parse (a named check), or an error (I/O, network: no verdict possible).
+struct AssembledInput {
+  std::optional<snp::VerifyInput> input;
+  std::optional<snp::Verification> refused;
+};
+
+Result<AssembledInput> assemble_input(const snp::Evidence& evidence, const CollateralFlags& flags, UnixTime at);
+
+// A verification holding one failed check (for input that never reached the verifier).
+snp::Verification refused_at(const std::string& check, const std::string& expected, const std::string& seen,
+                             UnixTime at);
+
+// The hint that goes with a refusal.
+std::string hint_for(const snp::Check& check);
+
+Result<std::vector<x509::Cert>> load_trust_roots(const std::vector<std::string>& paths);
+
+}  // namespace confer::cli

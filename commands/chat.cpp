@@ -1,0 +1,319 @@
+// confer chat: prompts through the attested channel; one-shot for scripts, a REPL for people.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "attest/snp_policy.hpp"
+#include "commands/attestation_input.hpp"
+#include "commands/attested_session.hpp"
+#include "commands/common.hpp"
+#include "commands/user_config.hpp"
+
+namespace confer::cli {
+
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_interrupted{false};
+void on_sigint(int) { g_interrupted = true; }
+
+struct Options {
+  std::string prompt;
+  std::string server;
+  std::string model;
+  std::string system;
+  std::optional<double> temperature;
+  std::optional<int64_t> max_tokens;
+  std::vector<std::string> trust_roots;
+  std::vector<std::string> measurements;
+  std::string policy;
+  bool json = false;
+  bool no_stream = false;
+  bool quiet = false;
+  bool no_stdin = false;
+  bool offline = false;
+  bool require_fresh = false;
+  int timeout = 120;
+};
+
+struct Message {
+  std::string role;
+  std::string content;
+};
+
+struct Settings {
+  std::string model;
+  std::string system;
+};
+
+enum class Outcome { done, interrupted };
+
+// Sends the conversation and renders the answer as it streams. Returns the reply text.
+Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, const Options& o,
+                                            const Settings& s, const std::vector<Message>& history) {
+  json messages = json::array();
+  if (!s.system.empty()) messages.push_back({{"role", "system"}, {"content", s.system}});
+  for (const auto& m : history) messages.push_back({{"role", m.role}, {"content", m.content}});
+  json body = {{"messages", messages}, {"stream", !o.no_stream}};
+  if (!s.model.empty()) body["model"] = s.model;
+  if (o.temperature) body["temperature"] = *o.temperature;
+  if (o.max_tokens) body["maxTokens"] = *o.max_tokens;
+  std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+
+  transport::Request req;
+  req.id = transport::random_id();
+  req.verb = "POST";
+  req.path = "/v1/vllm/chat/completions";
+  req.body.assign(text.begin(), text.end());
+  channel.send(req);
+
+  std::string reply;
+  auto last = std::chrono::steady_clock::now();
+  for (;;) {
+    if (g_interrupted.exchange(false)) return std::pair(Outcome::interrupted, reply);
+    CONFER_TRY(auto next, channel.next(std::chrono::milliseconds(50)));
+    if (!next) {
+      if (std::chrono::steady_clock::now() - last > std::chrono::seconds(o.timeout))
+        return make_error(Errc::protocol, fmt::format("the server sent nothing for {} s", o.timeout));
+      continue;
+    }
+    last = std::chrono::steady_clock::now();
+    if (next->id != req.id) continue;  // a stopped answer's leftovers
+    std::string payload(next->body.begin(), next->body.end());
+    if (next->status != 200)
+      return make_error(Errc::protocol, fmt::format("server refused the request: {} {}", next->status, payload));
+    if (o.no_stream) {
+      if (o.json) std::printf("%s\n", json{{"type", "message"}, {"content", payload}}.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      else std::fwrite(payload.data(), 1, payload.size(), stdout);
+      return std::pair(Outcome::done, payload);
+    }
+    json event = json::parse(payload, nullptr, false);
+    if (event.is_discarded() || !event.is_object() || !event.contains("type") || !event["type"].is_string())
+      return make_error(Errc::protocol, "server sent an event that is not a JSON object with a type");
+    std::string type = event["type"].get<std::string>();
+    if (o.json) {
+      std::printf("%s\n", event.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      std::fflush(stdout);
+    }
+    if (type == "token" && event.contains("content") && event["content"].is_string()) {
+      const auto& piece = event["content"].get_ref<const std::string&>();
+      reply += piece;
+      if (!o.json) {
+        std::fwrite(piece.data(), 1, piece.size(), stdout);
+        std::fflush(stdout);
+      }
+    } else if (type == "completion") {
+      return std::pair(Outcome::done, reply);
+    }
+    // Unknown event types are ignored (CONFER-PROTOCOL §17).
+  }
+}
+
+void end_line(const std::string& reply, const Options& o) {
+  if (!o.json && (reply.empty() || reply.back() != '\n')) std::fputc('\n', stdout);
+  std::fflush(stdout);
+}
+
+std::string read_all_stdin() {
+  std::string s;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) s.append(buf, n);
+  return s;
+}
+
+// $EDITOR on a 0600 file in a private directory, removed afterwards.
+Result<std::string> edit_in_editor() {
+  namespace fs = std::filesystem;
+  std::string tmpl = (fs::temp_directory_path() / "confer-edit-XXXXXX").string();
+  if (::mkdtemp(tmpl.data()) == nullptr) return make_error(Errc::io, "creating a private directory for /edit failed");
+  std::string file = tmpl + "/prompt.md";
+  auto cleanup = [&] {
+    std::error_code ec;
+    fs::remove_all(tmpl, ec);
+  };
+  if (auto w = write_file_atomic(file, {}, 0600); !w) {
+    cleanup();
+    return std::move(w).error();
+  }
+  const char* editor = std::getenv("VISUAL");
+  if (editor == nullptr || *editor == '\0') editor = std::getenv("EDITOR");
+  if (editor == nullptr || *editor == '\0') editor = "vi";
+  std::string command = std::string(editor) + " '" + file + "'";
+  int rc = std::system(command.c_str());
+  auto text = read_file(file);
+  cleanup();
+  if (rc != 0) return make_error(Errc::io, fmt::format("{} exited with status {}", editor, rc));
+  if (!text) return std::move(text).error();
+  return std::string(text->begin(), text->end());
+}
+
+int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
+  std::vector<Message> history;
+  std::fprintf(stderr, "confer: type a message; \"\"\" for several lines; /new, /model NAME, /system TEXT, /edit, /exit; "
+                       "Ctrl-C stops an answer, Ctrl-D leaves\n");
+  for (;;) {
+    std::fputs("> ", stdout);
+    std::fflush(stdout);
+    std::string line;
+    if (!std::getline(std::cin, line)) {
+      if (g_interrupted.exchange(false)) {  // Ctrl-C at the prompt: a fresh prompt
+        std::cin.clear();
+        std::fputc('\n', stdout);
+        continue;
+      }
+      std::fputc('\n', stdout);
+      return kExitOk;
+    }
+    if (line == "/exit" || line == "/quit") return kExitOk;
+    if (line == "/new") {
+      history.clear();
+      print_note("new conversation");
+      continue;
+    }
+    if (line.rfind("/model", 0) == 0) {
+      s.model = line.size() > 7 ? line.substr(7) : "";
+      print_note(s.model.empty() ? "model: the server's default" : "model: " + s.model);
+      continue;
+    }
+    if (line.rfind("/system", 0) == 0) {
+      s.system = line.size() > 8 ? line.substr(8) : "";
+      print_note(s.system.empty() ? "system prompt cleared" : "system prompt set");
+      continue;
+    }
+    std::string prompt = line;
+    if (line == "/edit") {
+      auto text = edit_in_editor();
+      if (!text) {
+        print_error(text.error().message);
+        continue;
+      }
+      prompt = *text;
+    } else if (line == "\"\"\"") {
+      prompt.clear();
+      std::string more;
+      while (std::getline(std::cin, more) && more != "\"\"\"") prompt += more + "\n";
+    } else if (!line.empty() && line.front() == '/') {
+      print_error(fmt::format("unknown command '{}'", line), {"commands: /new, /model NAME, /system TEXT, /edit, /exit"});
+      continue;
+    }
+    if (prompt.find_first_not_of(" \t\n") == std::string::npos) continue;
+    history.push_back({"user", prompt});
+    auto answer = ask(channel, o, s, history);
+    if (!answer) return fail(answer.error(), {"the session ended; start confer chat again"});
+    end_line(answer->second, o);
+    if (answer->first == Outcome::interrupted) print_note("stopped");
+    history.push_back({"assistant", answer->second});
+  }
+}
+
+int run(const Options& flags) {
+  auto cfg = load_user_config();
+  if (!cfg) return fail(cfg.error());
+  Options o = flags;
+  if (o.server.empty()) o.server = cfg->server;
+  if (o.model.empty()) o.model = cfg->model;
+  if (o.trust_roots.empty()) o.trust_roots = cfg->trust_roots;
+  if (o.measurements.empty()) o.measurements = cfg->measurements;
+  if (o.policy.empty()) o.policy = cfg->policy;
+  if (o.server.empty())
+    return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"),
+                {"for a local development server: confer-server --attestation dev --upstream demo"});
+  auto url = transport::parse_server_url(o.server);
+  if (!url) return fail(url.error());
+
+  TrustConfig trust;
+  trust.offline = o.offline;
+  trust.require_fresh = o.require_fresh;
+  auto roots = load_trust_roots(o.trust_roots);
+  if (!roots) return fail(roots.error());
+  trust.extra_roots = std::move(roots).value();
+  if (!o.policy.empty()) {
+    auto text = read_file(o.policy);
+    if (!text) return fail(text.error());
+    auto p = snp::parse_policy_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+    if (!p) return fail(make_error(Errc::usage, o.policy + ": " + p.error().message));
+    trust.policy = std::move(p).value();
+  }
+  for (const auto& m : o.measurements) {
+    auto bytes = snp::parse_measurement_hex(m);
+    if (!bytes) return fail(bytes.error());
+    if (&m == &o.measurements.front()) trust.policy.measurements.clear();
+    trust.policy.measurements.push_back(*bytes);
+  }
+
+  bool stdin_tty = isatty(STDIN_FILENO) == 1;
+  bool one_shot = !o.prompt.empty() || (!stdin_tty && !o.no_stdin);
+  std::string prompt;
+  if (!stdin_tty && !o.no_stdin) prompt = read_all_stdin();
+  if (!o.prompt.empty()) prompt += (prompt.empty() || prompt.back() == '\n' ? "" : "\n") + o.prompt;
+  if (one_shot && prompt.find_first_not_of(" \t\r\n") == std::string::npos)
+    return fail(make_error(Errc::usage, "empty prompt: expected a PROMPT argument or text on standard input"));
+
+  snp::Verification refused;
+  auto session = open_attested_session(*url, trust, &refused);
+  if (!session) {
+    if (session.error().code == Errc::attestation) {
+      const snp::Check* f = refused.first_failure();
+      return fail(session.error(), {f ? hint_for(*f) : "see confer verify-attestation " + o.server});
+    }
+    return fail(session.error(), {"is confer-server running at " + url->text() + "?"});
+  }
+  if (session->verification.development_root)
+    print_warning("the server's evidence chains to a development root, NOT to AMD");
+  if (!o.quiet) print_note(session_summary(*session));
+
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a read at the prompt returns on Ctrl-C
+  sigaction(SIGINT, &sa, nullptr);
+
+  Settings settings{o.model, o.system};
+  if (!one_shot) return repl(*session->channel, o, settings);
+  auto answer = ask(*session->channel, o, settings, {{"user", prompt}});
+  if (!answer) return fail(answer.error());
+  end_line(answer->second, o);
+  if (answer->first == Outcome::interrupted) {
+    print_note("stopped");
+    return 130;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+Handler setup_chat(CLI::App& app) {
+  auto o = std::make_shared<Options>();
+  app.add_option("prompt", o->prompt, "The prompt (stdin text, when piped, comes first)");
+  app.add_option("--server", o->server, "ws://, wss://, http:// or https:// URL of confer-server (default: config)");
+  app.add_option("-m,--model", o->model, "Model name");
+  app.add_option("-s,--system", o->system, "System prompt");
+  app.add_option("--temperature", o->temperature, "Sampling temperature")->check(CLI::Range(0.0, 2.0));
+  app.add_option("--max-tokens", o->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
+  app.add_option("--trust-root", o->trust_roots, "Also trust this root (development servers; NOT AMD)")
+      ->allow_extra_args(false);
+  app.add_option("--expect-measurement", o->measurements, "Pin the launch measurement (96 hex digits); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--policy", o->policy, "JSON attestation policy file");
+  app.add_flag("--json", o->json, "One JSON event per line on stdout");
+  app.add_flag("--no-stream", o->no_stream, "Print the answer once, at the end");
+  app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");
+  app.add_flag("--no-stdin", o->no_stdin, "Never read standard input");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  app.add_flag("--require-fresh", o->require_fresh, "Refuse servers that do not offer fresh attestation");
+  app.add_option("--timeout", o->timeout, "Seconds to wait for the server before giving up")->check(CLI::Range(1, 3600));
+  return [o] { return run(*o); };
+}
+
+}  // namespace confer::cli

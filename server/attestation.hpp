@@ -1,0 +1,41 @@
+// Where confer-server's evidence comes from: the kernel's configfs-tsm interface on real
+// hardware, or the development provider (a local chain that clients refuse unless told).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/bytes.hpp"
+
+namespace confer::server {
+
+struct ReleaseManifest {
+  std::string manifest;  // exact bytes of the signed manifest
+  std::string bundle;    // its Sigstore bundle JSON
+};
+
+class AttestationProvider {
+ public:
+  virtual ~AttestationProvider() = default;
+  // The message-2 / POST /v1/attestation JSON for this report_data (64 bytes):
+  // {"platform", "attestation", "manifest", "manifestBundle", "collateral"}.
+  [[nodiscard]] virtual Result<std::string> evidence(ByteView report_data) = 0;
+  virtual std::string describe() const = 0;
+};
+
+// Development: a fresh chain for `product` ("milan", "genoa", "turin") whose root is
+// written to `dev_root_path`; reports carry `measurement` (48 bytes).
+Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string& product,
+                                                               const std::string& dev_root_path,
+                                                               ByteView measurement,
+                                                               std::optional<ReleaseManifest> manifest);
+// configfs-tsm under `root` (default /sys/kernel/config/tsm/report).
+std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root,
+                                                       std::optional<ReleaseManifest> manifest);
+
+// The SEV-SNP certificate table in configfs-tsm's auxblob (GUID, offset, length
+// entries): the VCEK or VLEK DER, if present.
+Result<std::optional<Bytes>> vcek_from_cert_table(ByteView auxblob);
+
+}  // namespace confer::server

@@ -1,0 +1,42 @@
+// confer-server's listener: plain HTTP GET /v1/ping, and the attested channel at
+// /websocket (Noise XX responder, framed RPC, routes).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "noise/noise.hpp"
+#include "server/attestation.hpp"
+#include "server/upstream.hpp"
+
+namespace confer::server {
+
+struct ServerConfig {
+  std::string host = "127.0.0.1";
+  unsigned short port = 8080;
+  UpstreamOptions upstream;
+  int io_threads = 2;
+  int upstream_threads = 8;            // concurrent upstream calls across all sessions
+  size_t max_connections = 256;
+  size_t max_streams_per_connection = 4;
+  size_t max_request_bytes = 1 << 20;
+  std::chrono::seconds idle_timeout{300};
+  std::chrono::seconds handshake_timeout{30};
+  int64_t max_context_tokens = 262144;
+};
+
+class Server {
+ public:
+  virtual ~Server() = default;
+  virtual unsigned short port() const = 0;  // the bound port (useful with port 0)
+  virtual void run() = 0;                   // blocks until stop()
+  virtual void stop() = 0;
+  virtual const noise::PublicKey& static_key() const = 0;
+};
+
+// Generates the process's static X25519 key (guarded memory), asks `provider` for the
+// evidence binding it, and binds the listener.
+Result<std::unique_ptr<Server>> make_server(const ServerConfig& config, std::unique_ptr<AttestationProvider> provider);
+
+}  // namespace confer::server

@@ -1,0 +1,285 @@
+#include "server/upstream.hpp"
+
+#include <curl/curl.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace confer::server {
+
+using nlohmann::json;
+
+namespace {
+constexpr size_t kMaxSseLine = 1 << 20;
+constexpr size_t kMaxErrorBody = 4096;
+}  // namespace
+
+Result<ChatRequest> parse_chat_request(ByteView body) {
+  json doc = json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(Errc::usage, "chat request: expected a JSON object");
+  ChatRequest r;
+  if (!doc.contains("messages") || !doc["messages"].is_array() || doc["messages"].empty())
+    return make_error(Errc::usage, "chat request: expected a non-empty \"messages\" array");
+  for (const auto& m : doc["messages"]) {
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
+        !m["content"].is_string())
+      return make_error(Errc::usage, "chat request: each message needs string \"role\" and \"content\"");
+    std::string role = m["role"].get<std::string>();
+    if (role != "user" && role != "assistant" && role != "system" && role != "developer")
+      return make_error(Errc::usage, fmt::format("chat request: unsupported role \"{}\"", role));
+    r.messages.push_back({role, m["content"].get<std::string>()});
+  }
+  if (doc.contains("model") && doc["model"].is_string()) r.model = doc["model"].get<std::string>();
+  if (doc.contains("temperature") && doc["temperature"].is_number()) r.temperature = doc["temperature"].get<double>();
+  if (doc.contains("maxTokens") && doc["maxTokens"].is_number_integer()) r.max_tokens = doc["maxTokens"].get<int64_t>();
+  if (!doc.contains("stream") || !doc["stream"].is_boolean())
+    return make_error(Errc::usage, "chat request: expected a boolean \"stream\"");
+  r.stream = doc["stream"].get<bool>();
+  return r;
+}
+
+bool SseParser::feed(std::string_view bytes) {
+  for (char c : bytes) {
+    if (c == '\n') {
+      std::string_view l(pending_);
+      if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+      line(l);
+      pending_.clear();
+    } else {
+      pending_.push_back(c);
+      if (pending_.size() > kMaxSseLine || data_.size() > kMaxSseLine) return false;
+    }
+  }
+  return true;
+}
+
+void SseParser::line(std::string_view l) {
+  if (l.empty()) {  // blank line: dispatch
+    if (!data_.empty()) {
+      if (data_.back() == '\n') data_.pop_back();
+      on_data_(data_);
+    }
+    data_.clear();
+    return;
+  }
+  if (l.front() == ':') return;  // comment
+  size_t colon = l.find(':');
+  std::string_view field = l.substr(0, colon);
+  std::string_view value = colon == std::string_view::npos ? std::string_view() : l.substr(colon + 1);
+  if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  if (field == "data") {
+    data_.append(value);
+    data_.push_back('\n');
+  }
+}
+
+Result<UpstreamDelta> parse_upstream_chunk(std::string_view data) {
+  UpstreamDelta d;
+  if (data == "[DONE]") {
+    d.done = true;
+    return d;
+  }
+  json doc = json::parse(data, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return make_error(Errc::protocol, "upstream: expected a JSON chunk in the event stream");
+  if (doc.contains("error")) {
+    const auto& e = doc["error"];
+    std::string msg = e.is_object() && e.contains("message") && e["message"].is_string()
+                          ? e["message"].get<std::string>()
+                          : e.dump();
+    return make_error(Errc::protocol, "upstream error: " + msg);
+  }
+  if (doc.contains("choices") && doc["choices"].is_array()) {
+    for (const auto& c : doc["choices"]) {
+      if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) continue;
+      const auto& delta = c["delta"];
+      if (delta.contains("content") && delta["content"].is_string()) d.content += delta["content"].get<std::string>();
+    }
+  }
+  if (doc.contains("usage") && doc["usage"].is_object() && doc["usage"].contains("total_tokens") &&
+      doc["usage"]["total_tokens"].is_number_integer())
+    d.total_tokens = doc["usage"]["total_tokens"].get<int64_t>();
+  return d;
+}
+
+std::string chat_completions_url(std::string base) {
+  if (base == "demo") return base;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  auto ends = [&](std::string_view s) { return base.size() >= s.size() && base.compare(base.size() - s.size(), s.size(), s) == 0; };
+  if (ends("/chat/completions")) return base;
+  if (ends("/v1")) return base + "/chat/completions";
+  return base + "/v1/chat/completions";
+}
+
+namespace {
+
+struct Transfer {
+  bool stream = false;
+  long status = 0;
+  std::string raw;  // non-stream body, or an error body
+  SseParser* sse = nullptr;
+  bool sse_overflow = false;
+  const bool* halt = nullptr;  // set once the consumer stopped or the stream failed
+};
+
+size_t on_body(char* ptr, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  if (t->status == 0) t->status = 200;
+  if (t->stream && t->sse != nullptr && t->status == 200) {
+    if (!t->sse->feed(std::string_view(ptr, len))) {
+      t->sse_overflow = true;
+      return 0;
+    }
+    return *t->halt ? 0 : len;
+  }
+  if (t->raw.size() + len > (t->status == 200 ? (16u << 20) : kMaxErrorBody)) return len;  // keep a bounded prefix
+  t->raw.append(ptr, len);
+  return len;
+}
+
+size_t on_header(char* ptr, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view h(ptr, size * n);
+  if (h.rfind("HTTP/", 0) == 0) {
+    size_t sp = h.find(' ');
+    if (sp != std::string_view::npos) t->status = std::strtol(std::string(h.substr(sp + 1, 3)).c_str(), nullptr, 10);
+  }
+  return size * n;
+}
+
+std::string error_message(const std::string& body) {
+  json doc = json::parse(body, nullptr, false);
+  if (!doc.is_discarded() && doc.is_object() && doc.contains("error")) {
+    const auto& e = doc["error"];
+    if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
+    if (e.is_string()) return e.get<std::string>();
+  }
+  std::string s = body.substr(0, 200);
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s.empty() ? "no body" : s;
+}
+
+}  // namespace
+
+namespace {
+
+// The built-in demo upstream: no model, and it says so, word by word.
+UpstreamResult demo_answer(const ChatRequest& request, const std::function<bool(std::string_view)>& on_token) {
+  std::string last;
+  for (const auto& m : request.messages)
+    if (m.role == "user") last = m.content;
+  std::string text = "This is confer-server's built-in demo upstream, not a model. Your message of " +
+                     std::to_string(last.size()) +
+                     " bytes crossed the attested channel intact. Start confer-server with --upstream "
+                     "pointing at an OpenAI-compatible server (llama.cpp, Ollama, vLLM) for real answers.";
+  UpstreamResult r;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start + 1);
+    if (end == std::string::npos) end = text.size();
+    std::string_view piece(text.data() + start, end - start);
+    r.text.append(piece);
+    if (request.stream && !on_token(piece)) break;
+    start = end;
+  }
+  r.total_tokens = static_cast<int64_t>(r.text.size() / 4);
+  return r;
+}
+
+}  // namespace
+
+Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
+                                     const std::function<bool(std::string_view)>& on_token) {
+  if (options.url == "demo") return demo_answer(request, on_token);
+  json body;
+  body["model"] = request.model.empty() ? options.default_model : request.model;
+  json messages = json::array();
+  for (const auto& m : request.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
+  body["messages"] = messages;
+  body["stream"] = request.stream;
+  if (request.stream) body["stream_options"] = {{"include_usage", true}};
+  if (request.temperature) body["temperature"] = *request.temperature;
+  if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
+  std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
+
+  UpstreamResult result;
+  Error stream_error{Errc::internal, {}};
+  bool stopped = false, failed = false, done = false, halt = false;
+  SseParser sse([&](std::string_view data) {
+    if (failed || stopped || done) return;
+    auto delta = parse_upstream_chunk(data);
+    if (!delta) {
+      failed = halt = true;
+      stream_error = std::move(delta).error();
+      return;
+    }
+    if (delta->done) {
+      done = true;
+      return;
+    }
+    if (delta->total_tokens) result.total_tokens = *delta->total_tokens;
+    if (!delta->content.empty()) {
+      result.text += delta->content;
+      if (!on_token(delta->content)) stopped = halt = true;
+    }
+  });
+  Transfer t;
+  t.stream = request.stream;
+  t.sse = &sse;
+  t.halt = &halt;
+
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return make_error(Errc::internal, "libcurl: no handle");
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  headers = curl_slist_append(headers, request.stream ? "Accept: text/event-stream" : "Accept: application/json");
+  char errbuf[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_URL, options.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, options.connect_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options.idle_timeout_s);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  CURLcode rc = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+
+  if (stopped) return result;
+  if (failed) return stream_error;
+  if (t.sse_overflow) return make_error(Errc::protocol, "upstream: an event-stream line exceeded 1 MiB");
+  if (rc != CURLE_OK)
+    return make_error(Errc::network, fmt::format("upstream {}: {}", options.url, errbuf[0] ? errbuf : curl_easy_strerror(rc)));
+  if (status != 200)
+    return make_error(Errc::protocol, fmt::format("upstream answered HTTP {}: {}", status, error_message(t.raw)));
+  if (request.stream) {
+    if (!done && result.text.empty())
+      return make_error(Errc::protocol, "upstream: the event stream ended without data");
+    return result;
+  }
+  json doc = json::parse(t.raw, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() ||
+      doc["choices"].empty())
+    return make_error(Errc::protocol, "upstream: expected a chat.completion object with choices");
+  const auto& c = doc["choices"][0];
+  if (c.is_object() && c.contains("message") && c["message"].is_object() && c["message"].contains("content") &&
+      c["message"]["content"].is_string())
+    result.text = c["message"]["content"].get<std::string>();
+  if (doc.contains("usage") && doc["usage"].is_object() && doc["usage"].contains("total_tokens") &&
+      doc["usage"]["total_tokens"].is_number_integer())
+    result.total_tokens = doc["usage"]["total_tokens"].get<int64_t>();
+  return result;
+}
+
+}  // namespace confer::server

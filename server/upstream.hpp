@@ -1,0 +1,73 @@
+// The model upstream: any OpenAI-compatible /v1/chat/completions endpoint, streamed
+// with server-sent events through libcurl.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bytes.hpp"
+
+namespace confer::server {
+
+struct ChatMessage {
+  std::string role;
+  std::string content;
+};
+
+struct ChatRequest {
+  std::vector<ChatMessage> messages;
+  std::string model;
+  std::optional<double> temperature;
+  std::optional<int64_t> max_tokens;
+  bool stream = false;
+};
+
+// The client's body (DESIGN §3: {messages, model, temperature, maxTokens, stream}).
+Result<ChatRequest> parse_chat_request(ByteView body);
+
+// Server-sent events: feed bytes as they come, get each event's data field.
+class SseParser {
+ public:
+  explicit SseParser(std::function<void(std::string_view data)> on_data) : on_data_(std::move(on_data)) {}
+  // False once the buffered line would exceed the bound (a broken or hostile upstream).
+  bool feed(std::string_view bytes);
+
+ private:
+  void line(std::string_view l);
+  std::function<void(std::string_view)> on_data_;
+  std::string pending_;
+  std::string data_;
+};
+
+struct UpstreamDelta {
+  std::string content;                 // token text, possibly empty
+  std::optional<int64_t> total_tokens;  // from a usage object
+  bool done = false;                   // "[DONE]"
+};
+// One streamed chunk's data (an OpenAI chat.completion.chunk) or "[DONE]".
+Result<UpstreamDelta> parse_upstream_chunk(std::string_view data);
+
+struct UpstreamOptions {
+  std::string url;  // resolved .../v1/chat/completions, or "demo" for the built-in demo
+  std::string default_model;
+  long connect_timeout_s = 10;
+  long idle_timeout_s = 120;  // no byte for this long: give up
+};
+// "http://h:p" -> "http://h:p/v1/chat/completions"; ".../v1" and full paths are kept.
+std::string chat_completions_url(std::string base);
+
+struct UpstreamResult {
+  std::string text;
+  int64_t total_tokens = 0;
+};
+
+// Calls the upstream. For a stream, `on_token` gets each piece as it arrives and may
+// return false to stop. Errors name the upstream's status and message; never hangs
+// past the idle timeout.
+Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
+                                     const std::function<bool(std::string_view)>& on_token);
+
+}  // namespace confer::server

@@ -1,0 +1,70 @@
+// A confer-server whose evidence lies, for the client's refusal tests:
+//   --mode wrong-binding    a valid report that binds some other key
+//   --mode tampered-report  a report with one measurement bit flipped after signing
+// It otherwise runs the real server code in front of the real upstream client.
+#include <csignal>
+#include <cstdio>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "server/server.hpp"
+
+using namespace confer;
+
+namespace {
+
+class LyingProvider final : public server::AttestationProvider {
+ public:
+  LyingProvider(std::unique_ptr<server::AttestationProvider> inner, std::string mode)
+      : inner_(std::move(inner)), mode_(std::move(mode)) {}
+
+  Result<std::string> evidence(ByteView report_data) override {
+    if (mode_ == "wrong-binding") {
+      Bytes other(report_data.begin(), report_data.end());
+      other[0] ^= 0xff;
+      return inner_->evidence(other);
+    }
+    CONFER_TRY(std::string text, inner_->evidence(report_data));
+    auto doc = nlohmann::json::parse(text);
+    auto report = *from_base64(doc["attestation"].get<std::string>());
+    report[0x90] ^= 0x01;  // MEASUREMENT
+    doc["attestation"] = to_base64(report);
+    return doc.dump();
+  }
+  std::string describe() const override { return "lying (" + mode_ + ")"; }
+
+ private:
+  std::unique_ptr<server::AttestationProvider> inner_;
+  std::string mode_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode, upstream, port_file, dev_root;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--mode") mode = argv[i + 1];
+    else if (flag == "--upstream") upstream = argv[i + 1];
+    else if (flag == "--port-file") port_file = argv[i + 1];
+    else if (flag == "--dev-root") dev_root = argv[i + 1];
+  }
+  if (mode != "wrong-binding" && mode != "tampered-report") {
+    std::fprintf(stderr, "evil_server: --mode wrong-binding|tampered-report\n");
+    return 2;
+  }
+  auto inner = server::make_dev_provider("milan", dev_root, Bytes(48, 0x42), std::nullopt);
+  if (!inner) return 1;
+  server::ServerConfig config;
+  config.port = 0;
+  config.upstream.url = server::chat_completions_url(upstream);
+  auto srv = server::make_server(config, std::make_unique<LyingProvider>(std::move(inner).value(), mode));
+  if (!srv) {
+    std::fprintf(stderr, "evil_server: %s\n", srv.error().message.c_str());
+    return 1;
+  }
+  if (!write_file_atomic(port_file, as_bytes(std::to_string((*srv)->port()) + "\n"))) return 1;
+  (*srv)->run();
+  return 0;
+}

@@ -1,0 +1,271 @@
+// End to end: the real confer-server (development attestation) in front of a fake
+// OpenAI-compatible upstream, driven by the real confer binary.
+#include <doctest/doctest.h>
+
+#include <poll.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+#include "attest/kds.hpp"
+#include "attest/x509.hpp"
+#include "support.hpp"
+
+using namespace confer;
+using test::run_confer;
+
+namespace {
+
+struct Upstream {
+  test::TempDir dir;
+  std::string log = dir.path() + "/upstream.log";
+  std::unique_ptr<test::Child> child;
+  std::string url;
+
+  explicit Upstream(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log};
+    args.insert(args.end(), extra.begin(), extra.end());
+    child = std::make_unique<test::Child>(FAKE_UPSTREAM_BIN, args);
+    url = "http://127.0.0.1:" + trim(test::wait_for_file(dir.path() + "/port"));
+  }
+  // Every request body the upstream received, one per line.
+  std::vector<std::string> requests() const {
+    std::vector<std::string> out;
+    auto bytes = read_file(log);
+    if (!bytes) return out;
+    std::istringstream in(std::string(bytes->begin(), bytes->end()));
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(line);
+    return out;
+  }
+  static std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+  }
+};
+
+struct Server {
+  test::TempDir dir;
+  std::string root = dir.path() + "/dev-root.pem";
+  std::unique_ptr<test::Child> child;
+  std::string url;
+
+  Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args;
+    if (bin == CONFER_SERVER_BIN)
+      args = {"--listen", "127.0.0.1:0", "--attestation", "dev", "--dev-root", root, "--upstream", upstream,
+              "--port-file", dir.path() + "/port"};
+    else
+      args = {"--upstream", upstream, "--dev-root", root, "--port-file", dir.path() + "/port"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    child = std::make_unique<test::Child>(bin, args);
+    url = "ws://127.0.0.1:" + Upstream::trim(test::wait_for_file(dir.path() + "/port"));
+  }
+};
+
+// The development provider measures the server binary itself.
+std::string server_measurement() {
+  return to_hex(x509::sha384(*read_file(CONFER_SERVER_BIN)));
+}
+
+std::vector<std::string> trusted(const Server& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {"chat", "--server", s.url, "--trust-root", s.root, "--expect-measurement",
+                             server_measurement()});
+  return args;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: one-shot, stdin pipeline, --json and --no-stream") {
+  Upstream upstream;
+  Server server(upstream.url);
+
+  auto one = run_confer(trusted(server, {"hello attested world"}));
+  CHECK_MESSAGE(one.exit_code == 0, one.err);
+  CHECK(one.out == "echo: hello attested world\n");
+  CHECK(one.err.find("verified SEV-SNP Milan") != std::string::npos);
+  CHECK(one.err.find("NOT AMD") != std::string::npos);
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(upstream.requests()[0].find("hello attested world") != std::string::npos);
+
+  // stdin comes first, then the argument.
+  auto piped = run_confer(trusted(server, {"-q", "and the argument"}), {}, "from stdin\n");
+  CHECK_MESSAGE(piped.exit_code == 0, piped.err);
+  CHECK(piped.out == "echo: from stdin and the argument\n");
+  // -q drops the summary; the development-root warning stays, as every safety warning does.
+  CHECK(piped.err.find("verified SEV-SNP") == std::string::npos);
+  CHECK(piped.err == "confer: warning: the server's evidence chains to a development root, NOT to AMD\n");
+  auto body = nlohmann::json::parse(upstream.requests().back());
+  CHECK(body["messages"].back()["content"] == "from stdin\nand the argument");
+
+  auto json = run_confer(trusted(server, {"--json", "-q", "one two three"}));
+  CHECK(json.exit_code == 0);
+  std::istringstream lines(json.out);
+  std::vector<nlohmann::json> events;
+  for (std::string line; std::getline(lines, line);) events.push_back(nlohmann::json::parse(line));
+  REQUIRE(events.size() == 5);  // echo:, one, two, three, completion
+  for (size_t i = 0; i + 1 < events.size(); ++i) CHECK(events[i]["type"] == "token");
+  CHECK(events.back()["type"] == "completion");
+  CHECK(events.back()["context_tokens"].is_number());
+
+  auto whole = run_confer(trusted(server, {"--no-stream", "-q", "all at once"}));
+  CHECK(whole.exit_code == 0);
+  CHECK(whole.out == "echo: all at once\n");
+
+  // Model, system prompt, temperature and max tokens reach the upstream.
+  auto opts = run_confer(trusted(server, {"-q", "-m", "m1", "-s", "be brief", "--temperature", "0.5",
+                                          "--max-tokens", "7", "x"}));
+  CHECK(opts.exit_code == 0);
+  auto sent = nlohmann::json::parse(upstream.requests().back());
+  CHECK(sent["model"] == "m1");
+  CHECK(sent["messages"][0]["role"] == "system");
+  CHECK(sent["temperature"] == 0.5);
+  CHECK(sent["max_tokens"] == 7);
+
+  // Plain GET /v1/ping outside the channel.
+  auto fetcher = snp::make_curl_fetcher();
+  auto ping = fetcher->get("http://" + server.url.substr(std::string("ws://").size()) + "/v1/ping");
+  REQUIRE_MESSAGE(ping.ok(), ping.error().message);
+  CHECK(std::string(ping->begin(), ping->end()) == "PONG");
+}
+
+TEST_CASE("e2e: refusals exit 3 before any prompt byte reaches the upstream") {
+  Upstream upstream;
+  Server server(upstream.url);
+
+  auto untrusted = run_confer({"chat", "--server", server.url, "--expect-measurement", server_measurement(), "secret one"});
+  CHECK(untrusted.exit_code == 3);
+  CHECK(untrusted.err.find("attestation refused: chain.ark") != std::string::npos);
+  CHECK(untrusted.out.empty());
+
+  auto unpinned = run_confer({"chat", "--server", server.url, "--trust-root", server.root, "secret two"});
+  CHECK(unpinned.exit_code == 3);
+  CHECK(unpinned.err.find("release.manifest") != std::string::npos);
+
+  std::string other = server_measurement();
+  other[0] = other[0] == 'a' ? 'b' : 'a';
+  auto wrong = run_confer({"chat", "--server", server.url, "--trust-root", server.root, "--expect-measurement", other,
+                           "secret three"});
+  CHECK(wrong.exit_code == 3);
+  CHECK(wrong.err.find("policy.measurement") != std::string::npos);
+
+  Server lying_binding(upstream.url, EVIL_SERVER_BIN, {"--mode", "wrong-binding"});
+  auto bound = run_confer({"chat", "--server", lying_binding.url, "--trust-root", lying_binding.root,
+                           "--expect-measurement", to_hex(Bytes(48, 0x42)), "secret four"});
+  CHECK(bound.exit_code == 3);
+  CHECK(bound.err.find("attestation refused: channel.binding") != std::string::npos);
+
+  Server tampered(upstream.url, EVIL_SERVER_BIN, {"--mode", "tampered-report"});
+  auto t = run_confer({"chat", "--server", tampered.url, "--trust-root", tampered.root, "--expect-measurement",
+                       to_hex(Bytes(48, 0x42)), "secret five"});
+  CHECK(t.exit_code == 3);
+  CHECK(t.err.find("attestation refused: report.signature") != std::string::npos);
+
+  CHECK(upstream.requests().empty());
+}
+
+TEST_CASE("e2e: server and upstream failures have their exit codes") {
+  Upstream failing({"--fail-status", "500"});
+  Server server(failing.url);
+  auto r = run_confer(trusted(server, {"-q", "hello"}));
+  CHECK(r.exit_code == 5);
+  CHECK(r.err.find("502") != std::string::npos);
+  CHECK(r.err.find("fake upstream failure") != std::string::npos);
+
+  auto nobody = run_confer({"chat", "--server", "ws://127.0.0.1:9", "hello"});
+  CHECK(nobody.exit_code == 1);
+  auto usage = run_confer({"chat", "--server", "ftp://x", "hello"});
+  CHECK(usage.exit_code == 2);
+  auto no_server = run_confer({"chat", "hello"}, {{"XDG_CONFIG_HOME", "/nonexistent"}, {"CONFER_SERVER", ""}});
+  CHECK(no_server.exit_code == 2);
+}
+
+TEST_CASE("e2e: verify-attestation against a live server, saved and re-verified offline") {
+  Upstream upstream;
+  Server server(upstream.url);
+  test::TempDir dir;
+  std::string saved = dir.path() + "/evidence.json";
+  auto live = run_confer({"verify-attestation", server.url, "--trust-root", server.root, "--save", saved});
+  CHECK_MESSAGE(live.exit_code == 0, live.err);
+  CHECK(live.out.find("channel.binding") != std::string::npos);
+  CHECK(live.out.find("verdict: verified") != std::string::npos);
+  auto again = run_confer({"verify-attestation", "--evidence", saved, "--trust-root", server.root, "--offline"});
+  CHECK_MESSAGE(again.exit_code == 0, again.err);
+  auto refused = run_confer({"verify-attestation", server.url});
+  CHECK(refused.exit_code == 3);
+  CHECK(upstream.requests().empty());
+}
+
+namespace {
+
+// Reads from a pty until `needle` shows up or `seconds` pass; returns all read.
+std::string expect(int fd, const std::string& needle, std::string& seen, int seconds = 30) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, size_t(n));
+  }
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
+  Upstream slow({"--tokens", "60", "--delay-ms", "100"});
+  Server server(slow.url);
+  std::vector<std::string> args = trusted(server, {});
+  int master = -1;
+  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string bin = CONFER_BIN;
+    argv.push_back(bin.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::setenv("NO_COLOR", "1", 1);
+    ::execv(bin.c_str(), argv.data());
+    _exit(127);
+  }
+  std::string seen;
+  expect(master, "> ", seen);
+  REQUIRE_MESSAGE(seen.find("> ") != std::string::npos, seen);
+  CHECK(seen.find("verified SEV-SNP") != std::string::npos);
+
+  std::string first = "hi\n";
+  REQUIRE(::write(master, first.data(), first.size()) == ssize_t(first.size()));
+  expect(master, "echo: hi hi", seen);
+  CHECK(seen.find("echo: hi hi") != std::string::npos);
+  // Ctrl-C while the answer streams: the answer stops, the session stays.
+  REQUIRE(::write(master, "\x03", 1) == 1);
+  size_t mark = seen.size();
+  expect(master, "stopped", seen);
+  CHECK(seen.find("stopped", mark) != std::string::npos);
+  expect(master, "> ", seen);
+  // A multi-line message and /exit.
+  std::string multi = "\"\"\"\nline one\nline two\n\"\"\"\n";
+  REQUIRE(::write(master, multi.data(), multi.size()) == ssize_t(multi.size()));
+  expect(master, "echo: line one line two", seen);
+  CHECK(seen.find("echo: line one line two") != std::string::npos);
+  REQUIRE(::write(master, "\x03", 1) == 1);
+  expect(master, "> ", seen);
+  std::string bye = "/exit\n";
+  REQUIRE(::write(master, bye.data(), bye.size()) == ssize_t(bye.size()));
+  int status = 0;
+  for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  ::close(master);
+  // The second message carried the first exchange as history.
+  auto requests = slow.requests();
+  REQUIRE(requests.size() == 2);
+  CHECK(nlohmann::json::parse(requests[1])["messages"].size() == 3);
+}
