@@ -92,6 +92,7 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
   };
   transport::ChannelOptions options;
   options.proxy = transport::proxy_for(url);
+  options.connect_timeout = trust.connect_timeout;
   CONFER_TRY(s.channel, transport::connect_channel(url, verifier, options));
 
   // Fresh evidence for a nonce of ours, when the server offers it (DESIGN §3).

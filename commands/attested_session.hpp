@@ -19,6 +19,7 @@ struct TrustConfig {
   // chat refuses a measurement that neither a verified manifest nor the user vouches
   // for; verify-attestation reports it as skipped, as for files.
   bool require_release = true;
+  std::chrono::seconds connect_timeout{15};
 };
 
 struct AttestedSession {

@@ -44,6 +44,7 @@ struct Options {
   bool offline = false;
   bool require_fresh = false;
   int timeout = 120;
+  int connect_timeout = 15;
 };
 
 struct Message {
@@ -169,6 +170,7 @@ int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
     if (!std::getline(std::cin, line)) {
       if (g_interrupted.exchange(false)) {  // Ctrl-C at the prompt: a fresh prompt
         std::cin.clear();
+        std::clearerr(stdin);
         std::fputc('\n', stdout);
         continue;
       }
@@ -235,6 +237,7 @@ int run(const Options& flags) {
   TrustConfig trust;
   trust.offline = o.offline;
   trust.require_fresh = o.require_fresh;
+  trust.connect_timeout = std::chrono::seconds(o.connect_timeout);
   auto roots = load_trust_roots(o.trust_roots);
   if (!roots) return fail(roots.error());
   trust.extra_roots = std::move(roots).value();
@@ -313,6 +316,8 @@ Handler setup_chat(CLI::App& app) {
   app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
   app.add_flag("--require-fresh", o->require_fresh, "Refuse servers that do not offer fresh attestation");
   app.add_option("--timeout", o->timeout, "Seconds to wait for the server before giving up")->check(CLI::Range(1, 3600));
+  app.add_option("--connect-timeout", o->connect_timeout, "Seconds to connect (the handshake gets twice that plus 30)")
+      ->check(CLI::Range(1, 600));
   return [o] { return run(*o); };
 }
 

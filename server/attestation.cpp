@@ -6,6 +6,7 @@
 
 #include "attest/dev_provider.hpp"
 #include "attest/tsm.hpp"
+#include "attest/x509.hpp"
 
 namespace confer::server {
 
@@ -67,8 +68,17 @@ class TsmProvider final : public AttestationProvider {
     if (report.provider.rfind("sev_guest", 0) == 0) {
       j["platform"] = "SEV-SNP";
       j["attestation"] = to_base64(report.outblob);
-      CONFER_TRY(auto vcek, vcek_from_cert_table(report.auxblob));
-      if (vcek) j["collateral"] = {{"vcek", to_base64(*vcek)}};
+      if (!report.auxblob.empty()) {
+        CONFER_TRY(CertTable table, parse_cert_table(report.auxblob));
+        json collateral = json::object();
+        if (table.vcek) collateral["vcek"] = to_base64(*table.vcek);
+        if (table.ask && table.ark) {
+          auto ask = x509::Cert::from_der(*table.ask);
+          auto ark = x509::Cert::from_der(*table.ark);
+          if (ask && ark) collateral["chain"] = ask->pem() + ark->pem();
+        }
+        if (!collateral.empty()) j["collateral"] = collateral;
+      }
     } else if (report.provider.rfind("tdx_guest", 0) == 0) {
       j["platform"] = "TDX";
       j["attestation"] = "dcap:" + to_base64(report.outblob);
@@ -88,22 +98,50 @@ class TsmProvider final : public AttestationProvider {
 
 }  // namespace
 
-Result<std::optional<Bytes>> vcek_from_cert_table(ByteView aux) {
-  // GUIDs in RFC 4122 byte order, as go-sev-guest and virtee/sev read the table:
-  // VCEK 63da758d-e664-4564-adc5-f4b93be8accd, VLEK a8074bc2-a25a-483e-aae6-39c045a0b8a1.
-  static const Bytes kVcek = *from_hex("63da758de6644564adc5f4b93be8accd");
-  static const Bytes kVlek = *from_hex("a8074bc2a25a483eaae639c045a0b8a1");
-  for (size_t at = 0; at + 24 <= aux.size(); at += 24) {
+namespace {
+
+// GUIDs in RFC 4122 byte order, as go-sev-guest and virtee/sev read the table.
+const Bytes& guid_vcek() { static const Bytes g = *from_hex("63da758de6644564adc5f4b93be8accd"); return g; }
+const Bytes& guid_vlek() { static const Bytes g = *from_hex("a8074bc2a25a483eaae639c045a0b8a1"); return g; }
+const Bytes& guid_ask() { static const Bytes g = *from_hex("4ab7b379bbac4fe4a02f05aef327c782"); return g; }
+const Bytes& guid_ark() { static const Bytes g = *from_hex("c0b406a4a803495297433fb6014cd0ae"); return g; }
+
+}  // namespace
+
+Result<CertTable> parse_cert_table(ByteView aux) {
+  CertTable t;
+  constexpr size_t kEntry = 24;
+  for (size_t at = 0;; at += kEntry) {
+    if (at + kEntry > aux.size())
+      return make_error(Errc::attestation, "certificate table: expected an all-zero terminating entry");
     ByteView guid = aux.subspan(at, 16);
-    uint32_t offset = load_le32(aux.data() + at + 16), length = load_le32(aux.data() + at + 20);
     if (all_zero(guid)) break;
-    if (!equal_ct(guid, kVcek) && !equal_ct(guid, kVlek)) continue;
+    uint32_t offset = load_le32(aux.data() + at + 16), length = load_le32(aux.data() + at + 20);
     if (uint64_t(offset) + length > aux.size())
       return make_error(Errc::attestation, fmt::format("certificate table: entry at {} points past the {} bytes",
                                                        at, aux.size()));
-    return std::optional<Bytes>(Bytes(aux.begin() + offset, aux.begin() + offset + length));
+    Bytes der(aux.begin() + offset, aux.begin() + offset + length);
+    if (equal_ct(guid, guid_vcek()) || equal_ct(guid, guid_vlek())) t.vcek = std::move(der);
+    else if (equal_ct(guid, guid_ask())) t.ask = std::move(der);
+    else if (equal_ct(guid, guid_ark())) t.ark = std::move(der);
   }
-  return std::optional<Bytes>();
+  return t;
+}
+
+Bytes make_cert_table(const CertTable& table) {
+  std::vector<std::pair<const Bytes*, const Bytes*>> entries;
+  if (table.vcek) entries.emplace_back(&guid_vcek(), &*table.vcek);
+  if (table.ask) entries.emplace_back(&guid_ask(), &*table.ask);
+  if (table.ark) entries.emplace_back(&guid_ark(), &*table.ark);
+  size_t header = (entries.size() + 1) * 24;
+  Bytes out(header, 0);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    std::copy(entries[i].first->begin(), entries[i].first->end(), out.begin() + i * 24);
+    store_le32(out.data() + i * 24 + 16, uint32_t(out.size()));
+    store_le32(out.data() + i * 24 + 20, uint32_t(entries[i].second->size()));
+    out.insert(out.end(), entries[i].second->begin(), entries[i].second->end());
+  }
+  return out;
 }
 
 Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string& product,

@@ -34,8 +34,15 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
 std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root,
                                                        std::optional<ReleaseManifest> manifest);
 
-// The SEV-SNP certificate table in configfs-tsm's auxblob (GUID, offset, length
-// entries): the VCEK or VLEK DER, if present.
-Result<std::optional<Bytes>> vcek_from_cert_table(ByteView auxblob);
+// The SEV-SNP certificate table in configfs-tsm's auxblob: 24-byte entries (GUID,
+// u32 offset, u32 length) ending with an all-zero GUID, then the DER certificates.
+struct CertTable {
+  std::optional<Bytes> vcek;  // or the VLEK
+  std::optional<Bytes> ask;   // or the ASVK
+  std::optional<Bytes> ark;
+};
+Result<CertTable> parse_cert_table(ByteView auxblob);
+// The inverse, for tests and the development provider.
+Bytes make_cert_table(const CertTable& table);
 
 }  // namespace confer::server

@@ -7,11 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <sstream>
 
 #include "attest/kds.hpp"
 #include "attest/x509.hpp"
+#include "server/attestation.hpp"
 #include "support.hpp"
 
 using namespace confer;
@@ -268,4 +270,93 @@ TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
   auto requests = slow.requests();
   REQUIRE(requests.size() == 2);
   CHECK(nlohmann::json::parse(requests[1])["messages"].size() == 3);
+}
+
+namespace {
+
+// Plays the kernel's part of configfs-tsm in a plain directory: for each new entry with
+// a 64-byte inblob, a SEV-SNP report over it, signed by the development chain, with the
+// SEV certificate table (VCEK, ASK, ARK) as auxblob.
+class FakeSevKernel {
+ public:
+  FakeSevKernel(std::string root, std::array<uint8_t, 48> measurement)
+      : root_(std::move(root)), measurement_(measurement), thread_([this] { loop(); }) {}
+  ~FakeSevKernel() {
+    stop_ = true;
+    thread_.join();
+  }
+  int served() const { return served_; }
+
+ private:
+  void loop() {
+    namespace fs = std::filesystem;
+    const auto& authority = test::dev_authority();
+    snp::Report base = snp::dev_report_template(snp::Product::milan);
+    base.measurement = measurement_;
+    auto signer = authority.issue(authority.spec_for(base));
+    if (!signer) return;
+    server::CertTable table{signer->cert.der(), authority.ask().der(), authority.ark().der()};
+    Bytes aux = server::make_cert_table(table);
+    while (!stop_) {
+      std::error_code ec;
+      for (const auto& entry : fs::directory_iterator(root_, ec)) {
+        std::string dir = entry.path().string();
+        if (fs::exists(dir + "/outblob", ec)) continue;
+        auto in = read_file(dir + "/inblob");
+        if (!in || in->size() != 64) continue;
+        snp::Report r = base;
+        std::copy(in->begin(), in->end(), r.report_data.begin());
+        auto bytes = snp::sign_report(r, signer->key.get());
+        if (!bytes) continue;
+        (void)write_file_atomic(dir + "/generation", as_bytes("1\n"));
+        (void)write_file_atomic(dir + "/provider", as_bytes("sev_guest\n"));
+        (void)write_file_atomic(dir + "/auxblob", aux);
+        (void)write_file_atomic(dir + "/outblob", *bytes);
+        ++served_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  std::string root_;
+  std::array<uint8_t, 48> measurement_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> served_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST_CASE("e2e: confer-server --attestation tsm against a directory that mimics configfs") {
+  Upstream upstream;
+  test::TempDir configfs;
+  std::array<uint8_t, 48> measurement{};
+  measurement.fill(0x5a);
+  FakeSevKernel kernel(configfs.path(), measurement);
+  test::TempDir dir;
+  std::string root = dir.file("root.pem", test::dev_authority().ark().pem());
+  test::Child server(CONFER_SERVER_BIN, {"--listen", "127.0.0.1:0", "--attestation", "tsm", "--tsm-root",
+                                         configfs.path(), "--upstream", upstream.url, "--port-file",
+                                         dir.path() + "/port"});
+  std::string url = "ws://127.0.0.1:" + Upstream::trim(test::wait_for_file(dir.path() + "/port"));
+  auto r = run_confer({"chat", "--server", url, "--trust-root", root, "--expect-measurement", to_hex(measurement),
+                       "-q", "via configfs"});
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out == "echo: via configfs\n");
+  CHECK(kernel.served() >= 2);  // message 2's evidence and the fresh, nonce-bound one
+  // Every entry directory was removed again.
+  CHECK(std::filesystem::is_empty(configfs.path()));
+}
+
+TEST_CASE("SEV certificate table round trip") {
+  server::CertTable t{Bytes{1, 2, 3}, Bytes{4, 5}, Bytes{6}};
+  auto back = server::parse_cert_table(server::make_cert_table(t));
+  REQUIRE(back.ok());
+  CHECK(*back->vcek == Bytes{1, 2, 3});
+  CHECK(*back->ask == Bytes{4, 5});
+  CHECK(*back->ark == Bytes{6});
+  Bytes bad = server::make_cert_table(t);
+  store_le32(bad.data() + 16, 100000);  // offset past the end
+  CHECK_FALSE(server::parse_cert_table(bad).ok());
+  CHECK_FALSE(server::parse_cert_table(Bytes(10, 1)).ok());  // no terminator
 }

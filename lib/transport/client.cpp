@@ -1,5 +1,7 @@
 #include "transport/client.hpp"
 
+#include <sys/socket.h>
+
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -97,7 +99,8 @@ constexpr size_t kMaxResponseMessage = 16 * 1024 * 1024;
 constexpr size_t kMaxOpenGroups = 16;
 
 // Opens TCP to the server, or through an HTTP CONNECT proxy.
-Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl& url, const std::string& proxy) {
+Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl& url, const std::string& proxy,
+                      std::chrono::seconds timeout) {
   std::string host = url.host, port = url.port;
   if (!proxy.empty()) {
     auto p = parse_server_url(proxy.rfind("http://", 0) == 0 || proxy.rfind("https://", 0) == 0 ? proxy
@@ -110,7 +113,19 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
   tcp::resolver resolver(ioc);
   auto results = resolver.resolve(host, port, ec);
   if (ec) return make_error(Errc::network, fmt::format("resolving {}: {}", host, ec.message()));
-  net::connect(socket, results, ec);
+  // Connect with a deadline: a black-holed address must not hang the user for minutes.
+  bool connected = false;
+  net::async_connect(socket, results, [&](const beast::error_code& e, const tcp::endpoint&) {
+    ec = e;
+    connected = true;
+  });
+  ioc.run_for(timeout);
+  ioc.restart();
+  if (!connected) {
+    socket.close(ec);
+    return make_error(Errc::network, fmt::format("connecting to {}:{}: no answer within {} s", host, port,
+                                                 timeout.count()));
+  }
   if (ec) return make_error(Errc::network, fmt::format("connecting to {}:{}: {}", host, port, ec.message()));
   if (proxy.empty()) return {};
   http::request<http::empty_body> req{http::verb::connect, url.host + ":" + url.port, 11};
@@ -125,6 +140,36 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
     return make_error(Errc::network, fmt::format("proxy {}: CONNECT answered {}", proxy, parser.get().result_int()));
   return {};
 }
+
+// The handshake runs on blocking calls; if the server goes silent, shutting the socket
+// down from this thread makes them return instead of waiting forever.
+class Watchdog {
+ public:
+  Watchdog(int fd, std::chrono::seconds timeout)
+      : thread_([this, fd, timeout] {
+          std::unique_lock<std::mutex> lock(mu_);
+          if (!cv_.wait_for(lock, timeout, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+        }) {}
+  ~Watchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+// The handshake includes the verifier, which may fetch a VCEK (30 s at most).
+std::chrono::seconds handshake_budget(const ChannelOptions& o) { return 2 * o.connect_timeout + std::chrono::seconds(30); }
 
 template <class Ws>
 class Channel final : public ClientChannel, public std::enable_shared_from_this<Channel<Ws>> {
@@ -304,7 +349,8 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
   std::string proxy = options.proxy;
   if (!url.tls) {
     auto ws = std::make_unique<websocket::stream<tcp::socket>>(*ioc);
-    CONFER_TRY_VOID(open_tcp(*ioc, ws->next_layer(), url, proxy));
+    CONFER_TRY_VOID(open_tcp(*ioc, ws->next_layer(), url, proxy, options.connect_timeout));
+    Watchdog watchdog(ws->next_layer().native_handle(), handshake_budget(options));
     return handshake(std::move(ioc), std::move(ws), url, verify);
   }
   static net::ssl::context tls_ctx = [] {
@@ -314,7 +360,8 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
     return ctx;
   }();
   auto ws = std::make_unique<websocket::stream<beast::ssl_stream<tcp::socket>>>(*ioc, tls_ctx);
-  CONFER_TRY_VOID(open_tcp(*ioc, beast::get_lowest_layer(*ws), url, proxy));
+  CONFER_TRY_VOID(open_tcp(*ioc, beast::get_lowest_layer(*ws), url, proxy, options.connect_timeout));
+  Watchdog watchdog(beast::get_lowest_layer(*ws).native_handle(), handshake_budget(options));
   auto& tls = ws->next_layer();
   if (!SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str()))
     return make_error(Errc::internal, "TLS: setting SNI failed");

@@ -1,0 +1,120 @@
+#include "sigstore/crypto.hpp"
+
+#include <memory>
+
+#include <openssl/bio.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fmt/format.h>
+
+namespace confer::sigstore {
+
+namespace {
+
+struct BioFree {
+  void operator()(BIO* p) const noexcept { BIO_free(p); }
+};
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
+};
+
+std::string group_name(EVP_PKEY* key) {
+  char name[80] = {0};
+  size_t len = 0;
+  if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof name, &len) != 1)
+    return {};
+  return std::string(name, len);
+}
+
+}  // namespace
+
+Result<x509::PkeyPtr> public_key_from_spki(ByteView der) {
+  const unsigned char* p = der.data();
+  EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, long(der.size()));
+  if (key == nullptr || p != der.data() + der.size()) {
+    EVP_PKEY_free(key);
+    (void)x509::openssl_error();
+    return make_error(Errc::parse, fmt::format("expected a DER SubjectPublicKeyInfo, saw {} bytes that do not "
+                                               "parse as one",
+                                               der.size()));
+  }
+  return x509::PkeyPtr(key);
+}
+
+Result<x509::PkeyPtr> public_key_from_pem_or_der(ByteView bytes) {
+  std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  if (text.find("-----BEGIN") == std::string_view::npos) return public_key_from_spki(bytes);
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
+  if (!bio) return make_error(Errc::internal, "BIO_new_mem_buf failed");
+  EVP_PKEY* key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
+  if (key == nullptr) {
+    (void)x509::openssl_error();
+    return make_error(Errc::parse, "expected a PEM PUBLIC KEY block, saw one that does not parse");
+  }
+  return x509::PkeyPtr(key);
+}
+
+Result<Bytes> spki_of(EVP_PKEY* key) {
+  unsigned char* out = nullptr;
+  int len = i2d_PUBKEY(key, &out);
+  if (len <= 0) return make_error(Errc::internal, "i2d_PUBKEY failed: " + x509::openssl_error());
+  Bytes der(out, out + len);
+  OPENSSL_free(out);
+  return der;
+}
+
+std::string key_description(EVP_PKEY* key) {
+  if (key == nullptr) return "none";
+  switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_EC: {
+      std::string g = group_name(key);
+      if (g == "prime256v1" || g == "P-256") return "ECDSA P-256";
+      if (g == "secp384r1" || g == "P-384") return "ECDSA P-384";
+      if (g == "secp521r1" || g == "P-521") return "ECDSA P-521";
+      return "ECDSA " + g;
+    }
+    case EVP_PKEY_ED25519: return "Ed25519";
+    case EVP_PKEY_RSA: return fmt::format("RSA {}", EVP_PKEY_get_bits(key));
+    default: return fmt::format("key type {}", EVP_PKEY_get_base_id(key));
+  }
+}
+
+Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig, const std::string& digest) {
+  if (key == nullptr) return make_error(Errc::usage, "no public key to verify with");
+  if (sig.empty()) return make_error(Errc::attestation, "expected a signature, saw an empty one");
+  const EVP_MD* md = nullptr;
+  int type = EVP_PKEY_get_base_id(key);
+  if (type == EVP_PKEY_ED25519) {
+    md = nullptr;
+  } else if (!digest.empty()) {
+    if (digest == "sha256") md = EVP_sha256();
+    else if (digest == "sha384") md = EVP_sha384();
+    else if (digest == "sha512") md = EVP_sha512();
+    else return make_error(Errc::usage, "unsupported digest " + digest);
+  } else if (type == EVP_PKEY_EC) {
+    std::string desc = key_description(key);
+    md = desc == "ECDSA P-384" ? EVP_sha384() : desc == "ECDSA P-521" ? EVP_sha512() : EVP_sha256();
+  } else if (type == EVP_PKEY_RSA) {
+    md = EVP_sha256();
+  } else {
+    return make_error(Errc::attestation,
+                      fmt::format("expected an ECDSA, Ed25519 or RSA key, saw {}", key_description(key)));
+  }
+  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx) return make_error(Errc::internal, "EVP_MD_CTX_new failed");
+  if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1)
+    return make_error(Errc::internal, "EVP_DigestVerifyInit failed: " + x509::openssl_error());
+  int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), message.data(), message.size());
+  if (rc != 1) {
+    std::string detail = x509::openssl_error();
+    return make_error(Errc::attestation,
+                      fmt::format("{} signature does not verify{}", key_description(key),
+                                  detail.empty() ? "" : " (" + detail + ")"));
+  }
+  return {};
+}
+
+}  // namespace confer::sigstore

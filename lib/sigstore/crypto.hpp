@@ -1,0 +1,27 @@
+// Public keys and signature checks used by the Sigstore verifier (OpenSSL 3).
+#pragma once
+
+#include <string>
+
+#include "attest/x509.hpp"
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+
+namespace confer::sigstore {
+
+// A DER SubjectPublicKeyInfo.
+Result<x509::PkeyPtr> public_key_from_spki(ByteView der);
+// A PEM "PUBLIC KEY" block or DER SPKI.
+Result<x509::PkeyPtr> public_key_from_pem_or_der(ByteView bytes);
+// DER SPKI of a key.
+Result<Bytes> spki_of(EVP_PKEY* key);
+// "ECDSA P-256", "Ed25519", "RSA 2048", ...
+std::string key_description(EVP_PKEY* key);
+
+// Verifies `sig` over `message`: ECDSA (DER signature) with SHA-256 for P-256 and
+// SHA-384 for P-384 unless `digest` names one ("sha256", "sha384", "sha512"),
+// Ed25519 (pure), RSA PKCS#1 v1.5 with SHA-256.
+Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig,
+                              const std::string& digest = {});
+
+}  // namespace confer::sigstore

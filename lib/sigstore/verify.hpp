@@ -1,0 +1,81 @@
+// Sigstore bundle verification (ATTESTATION §5.3) as a list of named checks.
+//
+// Supported: Rekor v1 entries of kind hashedrekord 0.0.1 with a messageSignature,
+// signed by a Fulcio certificate (v0.1 x509CertificateChain, v0.2, v0.3 certificate)
+// or by a managed key given in VerifyOptions. Refused with a named failed check:
+// DSSE envelopes, Rekor v2 (hashedrekord 0.0.2), other entry kinds. RFC 3161
+// timestamps are not verified (reported as skipped); embedded SCTs are
+// required when the trusted root lists CT logs. The signing
+// time is the integratedTime authenticated by the SET.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+#include "core/time.hpp"
+#include "sigstore/bundle.hpp"
+#include "sigstore/trusted_root.hpp"
+
+namespace confer::sigstore {
+
+// Exact match of the Fulcio leaf's SAN (e-mail or URI) and OIDC issuer.
+struct Identity {
+  std::string san;
+  std::string issuer;
+};
+
+enum class CheckStatus { ok, failed, skipped };
+const char* check_status_name(CheckStatus s) noexcept;  // "ok", "failed", "skipped"
+
+struct Check {
+  std::string name;  // stable, e.g. "tlog.set"
+  CheckStatus status;
+  std::string expected;
+  std::string seen;
+};
+
+struct Verification {
+  std::vector<Check> checks;
+  std::string san;       // from the leaf, when parsed
+  std::string issuer;    // from the leaf, when parsed
+  UnixTime integrated_time = 0;
+  int64_t log_index = -1;
+  std::string leaf_sha256;
+
+  // Every check passed (none failed) and there was at least one.
+  bool verified() const noexcept;
+  const Check* first_failure() const noexcept;
+};
+
+struct VerifyOptions {
+  // "Now": integratedTime after this is refused. Unset: the wall clock.
+  std::optional<UnixTime> now;
+  // A managed key (PEM or DER SPKI) for bundles whose material is a publicKey; such
+  // bundles are refused without one, and certificate bundles are refused with one.
+  std::optional<Bytes> public_key;
+};
+
+// Errors are reserved for internal failures; a refused bundle is a Verification whose
+// verified() is false and whose first_failure() names the check.
+Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
+                                   const Identity& expected, const VerifyOptions& options = {});
+Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
+                                   const Identity& expected, UnixTime now);
+
+// The canonical JSON the Rekor v1 SET signs.
+std::string set_payload(ByteView canonicalized_body, int64_t integrated_time, ByteView log_id,
+                        int64_t log_index);
+
+// RFC 6962 §3.2 precertificate SCT input: the leaf's TBS without the SCT extension,
+// and the signed structure (v1, certificate_timestamp, precert_entry).
+Result<Bytes> precert_tbs(const x509::Cert& leaf);
+Bytes sct_signed_data(uint64_t timestamp_ms, ByteView issuer_key_hash, ByteView tbs, ByteView extensions);
+
+// The leaf's SANs (e-mail and URI) and OIDC issuer (1.3.6.1.4.1.57264.1.8, else .1.1).
+std::vector<std::string> certificate_sans(const x509::Cert& cert);
+std::optional<std::string> certificate_oidc_issuer(const x509::Cert& cert);
+
+}  // namespace confer::sigstore
