@@ -61,9 +61,11 @@ int main(int argc, char** argv) {
   }
   while (!std::filesystem::exists(dir + "/port")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  std::string port = std::string(read_file(dir + "/port")->begin(), read_file(dir + "/port")->end());
+  Bytes port_file = *read_file(dir + "/port");
+  std::string port(port_file.begin(), port_file.end());
   while (!port.empty() && port.back() == '\n') port.pop_back();
 
+  std::fprintf(stderr, "bench: upstream on port %s; generating the development chain\n", port.c_str());
   server::ServerConfig config;
   config.port = 0;
   config.upstream.url = server::chat_completions_url("http://127.0.0.1:" + port);
@@ -74,6 +76,7 @@ int main(int argc, char** argv) {
   x509::Cert root = *x509::Cert::from_der_or_pem(*read_file(dir + "/root.pem"));
   auto url = *transport::parse_server_url("ws://127.0.0.1:" + std::to_string((*srv)->port()));
 
+  std::fprintf(stderr, "bench: server on port %u\n", (*srv)->port());
   // 1. Sessions: connect, handshake, verify message 2.
   Bytes last_payload;
   noise::PublicKey last_key{};
@@ -95,6 +98,7 @@ int main(int argc, char** argv) {
     if (!verify(last_payload, last_key, root).verified()) return 1;
   double per_verify = since(t0) / sessions;
 
+  std::fprintf(stderr, "bench: sessions measured\n");
   // 2. Tokens: direct upstream call against the same call through the channel.
   server::ChatRequest chat;
   chat.messages = {{"user", "a b c d"}};
@@ -116,6 +120,7 @@ int main(int argc, char** argv) {
     for (;;) {
       auto next = (*channel)->next(std::chrono::seconds(30));
       if (!next || !*next) return false;
+      if ((*next)->status != 200) return false;
       auto ev = nlohmann::json::parse((*next)->body.begin(), (*next)->body.end());
       if (ev["type"] == "token") ++proxied_tokens;
       if (ev["type"] == "completion") return true;

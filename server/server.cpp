@@ -309,7 +309,11 @@ class Listener final : public Server {
   void accept() {
     acceptor_.async_accept(net::make_strand(*ioc_), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == net::error::operation_aborted) return;
-      if (!ec) std::make_shared<HttpSession>(std::move(socket), shared_)->start();
+      if (!ec) {
+        beast::error_code nodelay_ec;  // streamed tokens are small writes: no Nagle delay
+        socket.set_option(tcp::no_delay(true), nodelay_ec);
+        std::make_shared<HttpSession>(std::move(socket), shared_)->start();
+      }
       accept();
     });
   }

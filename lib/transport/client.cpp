@@ -127,6 +127,8 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
                                                  timeout.count()));
   }
   if (ec) return make_error(Errc::network, fmt::format("connecting to {}:{}: {}", host, port, ec.message()));
+  // Small Noise messages back to back: Nagle plus delayed ACKs would add ~40 ms each.
+  socket.set_option(tcp::no_delay(true), ec);
   if (proxy.empty()) return {};
   http::request<http::empty_body> req{http::verb::connect, url.host + ":" + url.port, 11};
   req.set(http::field::host, url.host + ":" + url.port);
