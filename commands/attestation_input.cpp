@@ -85,6 +85,19 @@ Result<std::vector<x509::Cert>> load_trust_roots(const std::vector<std::string>&
   return out;
 }
 
+Result<std::optional<release::ReleaseTrust>> load_release_trust(const std::string& sigstore_root,
+                                                                const std::string& identity,
+                                                                const std::string& issuer) {
+  if (sigstore_root.empty() && identity.empty()) return std::optional<release::ReleaseTrust>();
+  if (sigstore_root.empty() || identity.empty())
+    return make_error(Errc::usage, "--sigstore-root and --release-identity go together");
+  CONFER_TRY(Bytes text, read_file(sigstore_root));
+  auto root = sigstore::TrustedRoot::parse(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+  if (!root) return make_error(Errc::usage, sigstore_root + ": " + root.error().message);
+  return std::optional<release::ReleaseTrust>(
+      release::ReleaseTrust{std::move(root).value(), {identity, issuer.empty() ? kDefaultReleaseIssuer : issuer}});
+}
+
 Result<AssembledInput> assemble_input(const Evidence& evidence, const CollateralFlags& flags, UnixTime at) {
   AssembledInput out;
   VerifyInput input;

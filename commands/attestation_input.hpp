@@ -8,6 +8,7 @@
 
 #include "attest/evidence.hpp"
 #include "attest/snp_verify.hpp"
+#include "release/manifest.hpp"
 
 namespace confer::cli {
 
@@ -34,5 +35,12 @@ snp::Verification refused_at(const std::string& check, const std::string& expect
 std::string hint_for(const snp::Check& check);
 
 Result<std::vector<x509::Cert>> load_trust_roots(const std::vector<std::string>& paths);
+
+inline constexpr const char* kDefaultReleaseIssuer = "https://accounts.google.com";
+// Who signs releases, from --sigstore-root FILE and --release-identity SAN (both or
+// neither) and --release-issuer URL. Empty when neither is given.
+Result<std::optional<release::ReleaseTrust>> load_release_trust(const std::string& sigstore_root,
+                                                                const std::string& identity,
+                                                                const std::string& issuer);
 
 }  // namespace confer::cli

@@ -15,24 +15,35 @@ using nlohmann::json;
 
 namespace {
 
-// The release the measurement belongs to. Without a signed manifest (or with one we
-// cannot verify yet: Sigstore bundles are a later issue) only a pinned measurement will do.
-void check_release(ByteView payload, const Policy& policy, bool required, Verification& v) {
+// The release the measurement belongs to: a pinned measurement, or a release manifest
+// whose Sigstore bundle verifies with the pinned release identity and lists it.
+void check_release(ByteView payload, const TrustConfig& trust, Verification& v) {
   json doc = json::parse(payload.begin(), payload.end(), nullptr, false);
   bool has_manifest = !doc.is_discarded() && doc.is_object() && doc.contains("manifest") &&
                       doc["manifest"].is_string() && doc.contains("manifestBundle") &&
                       doc["manifestBundle"].is_string();
   std::string measurement = v.report ? to_hex(v.report->measurement) : "";
-  if (!policy.measurements.empty()) {
+  CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
+  if (!trust.policy.measurements.empty()) {
     v.checks.push_back({"release.manifest", CheckStatus::skipped, "measurement pinned by the user",
                         has_manifest ? "manifest present, not needed" : "no manifest"});
     return;
   }
-  v.checks.push_back({"release.manifest", required ? CheckStatus::failed : CheckStatus::skipped,
-                      "a release manifest verified by its Sigstore bundle, or a pinned measurement",
-                      has_manifest ? "a manifest whose Sigstore bundle this build cannot verify yet (measurement " +
-                                         measurement + ")"
-                                   : "no manifest (measurement " + measurement + ")"});
+  if (!has_manifest) {
+    v.checks.push_back({"release.manifest", refuse, "a signed release manifest, or a pinned measurement",
+                        "no manifest (measurement " + measurement + ")"});
+    return;
+  }
+  if (!trust.release) {
+    v.checks.push_back({"release.manifest", refuse,
+                        "a release identity to check the manifest against (--release-identity, --sigstore-root)",
+                        "a manifest, but no release identity is configured"});
+    return;
+  }
+  if (!v.report) return;
+  const std::string& manifest = doc["manifest"].get_ref<const std::string&>();
+  v.checks.push_back(release::check_release(as_bytes(manifest), doc["manifestBundle"].get_ref<const std::string&>(),
+                                            *trust.release, v.report->measurement, now_utc()));
 }
 
 Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
@@ -50,7 +61,7 @@ Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& ke
   options.channel_key = key;
   options.fresh_nonce = std::move(nonce);
   Verification v = verify_report(*assembled.input, options);
-  check_release(payload, trust.policy, trust.require_release, v);
+  check_release(payload, trust, v);
   return v;
 }
 

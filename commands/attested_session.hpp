@@ -7,6 +7,7 @@
 #include <string>
 
 #include "attest/snp_verify.hpp"
+#include "release/manifest.hpp"
 #include "transport/client.hpp"
 
 namespace confer::cli {
@@ -20,6 +21,7 @@ struct TrustConfig {
   // for; verify-attestation reports it as skipped, as for files.
   bool require_release = true;
   std::chrono::seconds connect_timeout{15};
+  std::optional<release::ReleaseTrust> release;  // who signs releases (--sigstore-root, --release-identity)
 };
 
 struct AttestedSession {

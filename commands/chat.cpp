@@ -37,6 +37,9 @@ struct Options {
   std::vector<std::string> trust_roots;
   std::vector<std::string> measurements;
   std::string policy;
+  std::string sigstore_root;
+  std::string release_identity;
+  std::string release_issuer;
   bool json = false;
   bool no_stream = false;
   bool quiet = false;
@@ -228,6 +231,9 @@ int run(const Options& flags) {
   if (o.trust_roots.empty()) o.trust_roots = cfg->trust_roots;
   if (o.measurements.empty()) o.measurements = cfg->measurements;
   if (o.policy.empty()) o.policy = cfg->policy;
+  if (o.sigstore_root.empty()) o.sigstore_root = cfg->sigstore_root;
+  if (o.release_identity.empty()) o.release_identity = cfg->release_identity;
+  if (o.release_issuer.empty()) o.release_issuer = cfg->release_issuer;
   if (o.server.empty())
     return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"),
                 {"for a local development server: confer-server --attestation dev --upstream demo"});
@@ -238,6 +244,9 @@ int run(const Options& flags) {
   trust.offline = o.offline;
   trust.require_fresh = o.require_fresh;
   trust.connect_timeout = std::chrono::seconds(o.connect_timeout);
+  auto release = load_release_trust(o.sigstore_root, o.release_identity, o.release_issuer);
+  if (!release) return fail(release.error());
+  trust.release = std::move(release).value();
   auto roots = load_trust_roots(o.trust_roots);
   if (!roots) return fail(roots.error());
   trust.extra_roots = std::move(roots).value();
@@ -309,6 +318,9 @@ Handler setup_chat(CLI::App& app) {
   app.add_option("--expect-measurement", o->measurements, "Pin the launch measurement (96 hex digits); repeatable")
       ->allow_extra_args(false);
   app.add_option("--policy", o->policy, "JSON attestation policy file");
+  app.add_option("--sigstore-root", o->sigstore_root, "Sigstore trusted_root.json to check release manifests with");
+  app.add_option("--release-identity", o->release_identity, "The release signer's certificate SAN (e-mail or URI)");
+  app.add_option("--release-issuer", o->release_issuer, "The release signer's OIDC issuer (default https://accounts.google.com)");
   app.add_flag("--json", o->json, "One JSON event per line on stdout");
   app.add_flag("--no-stream", o->no_stream, "Print the answer once, at the end");
   app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");

@@ -25,6 +25,12 @@ Result<void> assign(UserConfig& c, const std::string& key, const std::vector<std
     CONFER_TRY(c.model, one());
   } else if (key == "policy") {
     CONFER_TRY(c.policy, one());
+  } else if (key == "sigstore_root") {
+    CONFER_TRY(c.sigstore_root, one());
+  } else if (key == "release_identity") {
+    CONFER_TRY(c.release_identity, one());
+  } else if (key == "release_issuer") {
+    CONFER_TRY(c.release_issuer, one());
   } else if (key == "trust_root") {
     c.trust_roots = values;
   } else if (key == "expect_measurement") {

@@ -15,6 +15,9 @@ struct UserConfig {
   std::vector<std::string> trust_roots;   // trust_root = "path"      CONFER_TRUST_ROOT
   std::vector<std::string> measurements;  // expect_measurement = ["hex", ...]  CONFER_EXPECT_MEASUREMENT
   std::string policy;                     // policy = "path"          CONFER_POLICY
+  std::string sigstore_root;              // sigstore_root = "trusted_root.json"
+  std::string release_identity;           // release_identity = "releases@example.iam..."
+  std::string release_issuer;             // release_issuer = "https://accounts.google.com"
   std::string source;                     // the file read, if any
 };
 

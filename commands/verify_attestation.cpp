@@ -21,6 +21,9 @@ namespace {
 using namespace confer::snp;
 
 struct Options {
+  std::string sigstore_root;
+  std::string release_identity;
+  std::string release_issuer;
   std::string url;
   std::string save;
   std::string evidence;
@@ -129,6 +132,9 @@ int run_live(const Options& o, VerifyOptions options) {
   trust.policy = std::move(options.policy);
   trust.offline = o.offline;
   trust.require_release = false;
+  auto release = load_release_trust(o.sigstore_root, o.release_identity, o.release_issuer);
+  if (!release) return fail(release.error());
+  trust.release = std::move(release).value();
   Verification refused;
   auto session = open_attested_session(*url, trust, &refused);
   const AttestedSession* live = session ? &*session : nullptr;
@@ -200,6 +206,9 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_option("url", o->url, "A confer-server to connect to (ws://, wss://, http://, https://)");
   app.add_option("--evidence", o->evidence,
                  "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)");
+  app.add_option("--sigstore-root", o->sigstore_root, "With a URL: Sigstore trusted_root.json for the release manifest");
+  app.add_option("--release-identity", o->release_identity, "With a URL: the release signer's certificate SAN");
+  app.add_option("--release-issuer", o->release_issuer, "With a URL: the release signer's OIDC issuer");
   app.add_option("--save", o->save, "With a URL: keep the server's evidence here for offline re-verification");
   app.add_option("--vcek", o->vcek, "VCEK or VLEK certificate (DER or PEM) that signed the report");
   app.add_option("--chain", o->chain, "PEM chain: ASK (or ASVK) then ARK; default: built in");

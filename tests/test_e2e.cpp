@@ -14,6 +14,7 @@
 #include "attest/kds.hpp"
 #include "attest/x509.hpp"
 #include "server/attestation.hpp"
+#include "sigstore/dev_signer.hpp"
 #include "support.hpp"
 
 using namespace confer;
@@ -359,4 +360,54 @@ TEST_CASE("SEV certificate table round trip") {
   store_le32(bad.data() + 16, 100000);  // offset past the end
   CHECK_FALSE(server::parse_cert_table(bad).ok());
   CHECK_FALSE(server::parse_cert_table(Bytes(10, 1)).ok());  // no terminator
+}
+
+TEST_CASE("e2e: a signed release manifest vouches for the measurement, or the server is refused") {
+  Upstream upstream;
+  auto sigstore = sigstore::DevSigstore::create();
+  REQUIRE(sigstore.ok());
+  sigstore::Identity releases{"releases@confer.test", "https://accounts.google.com"};
+  test::TempDir dir;
+  std::string trusted_root = dir.file("trusted_root.json", sigstore->trusted_root_json());
+  auto release = [&](const std::string& name, const std::string& measurement, const sigstore::Identity& signer) {
+    std::string manifest = "{\n  \"imageVersion\": \"0.1.0\",\n  \"proxyVersion\": \"0.1.0\",\n"
+                           "  \"snpMeasurements\": [\n    \"" + measurement + "\"\n  ]\n}\n";
+    auto bundle = sigstore->sign(as_bytes(manifest), signer, now_utc());
+    REQUIRE(bundle.ok());
+    return std::vector<std::string>{"--manifest", dir.file(name + ".json", manifest), "--manifest-bundle",
+                                    dir.file(name + ".bundle.json", *bundle)};
+  };
+  auto chat = [&](const Server& s, const std::string& prompt) {
+    return run_confer({"chat", "--server", s.url, "--trust-root", s.root, "--sigstore-root", trusted_root,
+                       "--release-identity", releases.san, prompt});
+  };
+
+  Server listed(upstream.url, CONFER_SERVER_BIN, release("listed", server_measurement(), releases));
+  auto ok = chat(listed, "vouched for");
+  CHECK_MESSAGE(ok.exit_code == 0, ok.err);
+  CHECK(ok.out == "echo: vouched for\n");
+  CHECK(ok.err.find("release: signed manifest") != std::string::npos);
+
+  std::string other = server_measurement();
+  other[5] = other[5] == '0' ? '1' : '0';
+  Server unlisted(upstream.url, CONFER_SERVER_BIN, release("unlisted", other, releases));
+  auto not_listed = chat(unlisted, "secret six");
+  CHECK(not_listed.exit_code == 3);
+  CHECK(not_listed.err.find("attestation refused: release.manifest") != std::string::npos);
+  CHECK(not_listed.err.find("measurement not in the signed manifest") != std::string::npos);
+
+  Server impostor(upstream.url, CONFER_SERVER_BIN,
+                  release("impostor", server_measurement(), {"mallory@confer.test", releases.issuer}));
+  auto wrong_signer = chat(impostor, "secret seven");
+  CHECK(wrong_signer.exit_code == 3);
+  CHECK(wrong_signer.err.find("identity.san") != std::string::npos);
+
+  // A manifest without a configured release identity proves nothing.
+  auto unconfigured = run_confer({"chat", "--server", listed.url, "--trust-root", listed.root, "secret eight"});
+  CHECK(unconfigured.exit_code == 3);
+  CHECK(unconfigured.err.find("release.manifest") != std::string::npos);
+
+  // Only the vouched-for prompt ever reached the model.
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(upstream.requests()[0].find("vouched for") != std::string::npos);
 }
