@@ -38,7 +38,7 @@ _confer()
             ;;
         chat)
             case $prev in
-                --trust-root | --policy)
+                --trust-root | --policy | --sigstore-root)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
@@ -49,28 +49,34 @@ _confer()
                     return
                     ;;
                 --server | -m | --model | -s | --system | --temperature | \
-                    --max-tokens | --expect-measurement | --timeout)
+                    --max-tokens | --expect-measurement | --timeout | \
+                    --connect-timeout | --release-identity | --release-issuer)
                     return
                     ;;
             esac
             COMPREPLY=($(compgen -W "--server -m --model -s --system
                 --temperature --max-tokens --trust-root --expect-measurement
-                --policy --json --no-stream -q --quiet --no-stdin --offline
-                --require-fresh --timeout --color --help" -- "$cur"))
+                --policy --sigstore-root --release-identity --release-issuer
+                --json --no-stream -q --quiet --no-stdin --offline
+                --require-fresh --timeout --connect-timeout --color
+                --help" -- "$cur"))
             ;;
         verify-attestation)
             case $prev in
-                --evidence | --save | --vcek | --chain | --policy | --trust-root)
+                --evidence | --save | --vcek | --chain | --policy | --trust-root | \
+                    --sigstore-root)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
                     return
                     ;;
-                --at | --expect-measurement | --expect-report-data | --vmpl | --min-tcb)
+                --at | --expect-measurement | --expect-report-data | --vmpl | --min-tcb | \
+                    --release-identity | --release-issuer)
                     return
                     ;;
             esac
-            COMPREPLY=($(compgen -W "--evidence --save --vcek --chain --at --policy
+            COMPREPLY=($(compgen -W "--evidence --save --sigstore-root
+                --release-identity --release-issuer --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
                 --trust-root --offline --json --help" -- "$cur"))
             ;;
