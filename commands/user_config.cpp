@@ -78,8 +78,14 @@ Result<UserConfig> parse_user_config(std::string_view text, bool json) {
     std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     ++line_no;
     start = end == std::string_view::npos ? text.size() + 1 : end + 1;
-    size_t hash = line.find('#');
-    if (hash != std::string_view::npos && line.substr(0, hash).find('"') == std::string_view::npos) line = line.substr(0, hash);
+    bool quoted = false;  // a '#' outside a string starts a comment
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '"') quoted = !quoted;
+      if (line[i] == '#' && !quoted) {
+        line = line.substr(0, i);
+        break;
+      }
+    }
     line = trim(line);
     if (line.empty()) continue;
     size_t eq = line.find('=');
