@@ -137,7 +137,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void dispatch(transport::Request req) {
     if (req.verb == "GET" && req.path == "/ping") return send_now(text_response(req.id, 200, "PONG"));
-    if (req.verb == "POST" && req.path == "/v1/attestation") return fresh_attestation(req);
+    if (req.verb == "POST" && req.path == "/v1/attestation" && shared_->config.offer_fresh_attestation)
+      return fresh_attestation(req);
     if (req.verb == "POST" && req.path == "/v1/vllm/chat/completions") return chat(std::move(req));
     send_now(text_response(req.id, 404, "Route not found"));
   }

@@ -24,6 +24,8 @@ struct ServerConfig {
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds handshake_timeout{30};
   int64_t max_context_tokens = 262144;
+  // POST /v1/attestation (DESIGN §3). Off only to imitate servers without it in tests.
+  bool offer_fresh_attestation = true;
 };
 
 class Server {

@@ -1,6 +1,7 @@
 // A confer-server whose evidence lies, for the client's refusal tests:
 //   --mode wrong-binding    a valid report that binds some other key
 //   --mode tampered-report  a report with one measurement bit flipped after signing
+//   --mode no-fresh         honest evidence, but no POST /v1/attestation (like Confer's proxy)
 // It otherwise runs the real server code in front of the real upstream client.
 #include <csignal>
 #include <cstdio>
@@ -50,8 +51,8 @@ int main(int argc, char** argv) {
     else if (flag == "--port-file") port_file = argv[i + 1];
     else if (flag == "--dev-root") dev_root = argv[i + 1];
   }
-  if (mode != "wrong-binding" && mode != "tampered-report") {
-    std::fprintf(stderr, "evil_server: --mode wrong-binding|tampered-report\n");
+  if (mode != "wrong-binding" && mode != "tampered-report" && mode != "no-fresh") {
+    std::fprintf(stderr, "evil_server: --mode wrong-binding|tampered-report|no-fresh\n");
     return 2;
   }
   auto inner = server::make_dev_provider("milan", dev_root, Bytes(48, 0x42), std::nullopt);
@@ -59,7 +60,10 @@ int main(int argc, char** argv) {
   server::ServerConfig config;
   config.port = 0;
   config.upstream.url = server::chat_completions_url(upstream);
-  auto srv = server::make_server(config, std::make_unique<LyingProvider>(std::move(inner).value(), mode));
+  std::unique_ptr<server::AttestationProvider> provider = std::move(inner).value();
+  if (mode == "no-fresh") config.offer_fresh_attestation = false;
+  else provider = std::make_unique<LyingProvider>(std::move(provider), mode);
+  auto srv = server::make_server(config, std::move(provider));
   if (!srv) {
     std::fprintf(stderr, "evil_server: %s\n", srv.error().message.c_str());
     return 1;

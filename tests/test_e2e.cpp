@@ -411,3 +411,21 @@ TEST_CASE("e2e: a signed release manifest vouches for the measurement, or the se
   REQUIRE(upstream.requests().size() == 1);
   CHECK(upstream.requests()[0].find("vouched for") != std::string::npos);
 }
+
+TEST_CASE("e2e: --require-fresh refuses a server without POST /v1/attestation") {
+  Upstream upstream;
+  Server plain(upstream.url, EVIL_SERVER_BIN, {"--mode", "no-fresh"});
+  std::vector<std::string> base{"chat", "--server", plain.url, "--trust-root", plain.root, "--expect-measurement",
+                                to_hex(Bytes(48, 0x42))};
+  auto without = base;
+  without.push_back("allowed without fresh");
+  auto ok = run_confer(without);
+  CHECK_MESSAGE(ok.exit_code == 0, ok.err);
+  CHECK(ok.err.find(", fresh") == std::string::npos);  // the summary does not claim freshness
+  auto strict = base;
+  strict.insert(strict.end(), {"--require-fresh", "secret nine"});
+  auto refused = run_confer(strict);
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("--require-fresh") != std::string::npos);
+  REQUIRE(upstream.requests().size() == 1);
+}
