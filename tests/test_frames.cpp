@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include "transport/client.hpp"
 #include "transport/frames.hpp"
 
@@ -92,4 +94,24 @@ TEST_CASE("proxies from the environment, with NO_PROXY") {
   CHECK(proxy_for(url) == "");
   ::unsetenv("HTTPS_PROXY");
   ::unsetenv("NO_PROXY");
+}
+
+TEST_CASE("hostile frames are refused without writing to stderr") {
+  // WebsocketRequest {id: 1, verb: "GET", path: "\xff"}: invalid UTF-8 in a string field.
+  Bytes hostile{0x08, 0x01, 0x12, 0x03, 'G', 'E', 'T', 0x1a, 0x01, 0xff};
+  int pipefd[2];
+  REQUIRE(::pipe(pipefd) == 0);
+  int saved = ::dup(2);
+  ::dup2(pipefd[1], 2);
+  auto r = decode_request(hostile);
+  auto frame = FrameAssembler(1 << 20, 4).add(encode_frames(hostile, 3)[0]);
+  ::dup2(saved, 2);
+  ::close(saved);
+  ::close(pipefd[1]);
+  char buf[256];
+  ssize_t n = ::read(pipefd[0], buf, sizeof buf);
+  ::close(pipefd[0]);
+  CHECK_FALSE(r.ok());
+  CHECK(frame.ok());  // the frame itself is fine; its payload is what is refused
+  CHECK(n == 0);
 }

@@ -4,9 +4,25 @@
 
 #include <fmt/format.h>
 
+#include <google/protobuf/stubs/logging.h>
+
 #include "confer.pb.h"
 
 namespace confer::transport {
+
+namespace {
+
+// libprotobuf logs an ERROR line for every string field with invalid UTF-8, so a hostile
+// peer could flood our stderr; the parse fails either way, which is all we need.
+void quiet_protobuf() {
+  static const bool once = [] {
+    google::protobuf::SetLogHandler(nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
+}  // namespace
 
 int64_t random_id() {
   int64_t v = 0;
@@ -36,6 +52,7 @@ FrameAssembler::FrameAssembler(size_t max_message_size, size_t max_open_groups)
     : max_message_size_(max_message_size), max_open_groups_(max_open_groups) {}
 
 Result<std::optional<Bytes>> FrameAssembler::add(ByteView bytes) {
+  quiet_protobuf();
   confer::NoiseTransportFrame f;
   if (!f.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return make_error(Errc::protocol, "frame: expected a NoiseTransportFrame, saw bytes that do not decode");
@@ -94,6 +111,7 @@ Bytes encode_request(const Request& r) {
 }
 
 Result<Request> decode_request(ByteView bytes) {
+  quiet_protobuf();
   confer::WebsocketRequest m;
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return make_error(Errc::protocol, "request: expected a WebsocketRequest, saw bytes that do not decode");
@@ -121,6 +139,7 @@ Bytes encode_response(const Response& r) {
 }
 
 Result<Response> decode_response(ByteView bytes) {
+  quiet_protobuf();
   confer::WebsocketResponse m;
   if (!m.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return make_error(Errc::protocol, "response: expected a WebsocketResponse, saw bytes that do not decode");
