@@ -27,17 +27,17 @@ namespace {
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-snp::Verification verify(ByteView payload, const noise::PublicKey& key, const x509::Cert& root) {
-  auto ev = snp::parse_evidence(payload);
-  snp::VerifyInput in;
+attest::SnpVerification verify(ByteView payload, const noise::PublicKey& key, const crypto::Cert& root) {
+  auto ev = attest::parse_evidence(payload);
+  attest::SnpInput in;
   in.report = ev->report;
-  in.signer = *x509::Cert::from_der_or_pem(*ev->vcek);
-  in.chain = *x509::Cert::all_from_pem(*ev->chain);
-  snp::VerifyOptions opt;
+  in.signer = *crypto::Cert::from_der_or_pem(*ev->vcek);
+  in.chain = *crypto::Cert::all_from_pem(*ev->chain);
+  attest::SnpVerifyOptions opt;
   opt.at = now_utc();
   opt.extra_roots = {root};
   opt.channel_key = key;
-  return snp::verify_report(in, opt);
+  return attest::verify_report(in, opt);
 }
 
 }  // namespace
@@ -73,7 +73,7 @@ int main(int argc, char** argv) {
   auto srv = server::make_server(config, std::move(provider).value());
   if (!srv) return 1;
   std::thread serving([&] { (*srv)->run(); });
-  x509::Cert root = *x509::Cert::from_der_or_pem(*read_file(dir + "/root.pem"));
+  crypto::Cert root = *crypto::Cert::from_der_or_pem(*read_file(dir + "/root.pem"));
   auto url = *transport::parse_server_url("ws://127.0.0.1:" + std::to_string((*srv)->port()));
 
   std::fprintf(stderr, "bench: server on port %u\n", (*srv)->port());

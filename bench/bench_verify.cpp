@@ -8,11 +8,12 @@
 #include <filesystem>
 
 #include "attest/amd_roots.hpp"
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "attest/snp_verify.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 using Clock = std::chrono::steady_clock;
 
 namespace {
@@ -30,17 +31,17 @@ int main(int argc, char** argv) {
   int iterations = argc > 1 ? std::atoi(argv[1]) : 200;
   auto authority = DevAuthority::create(Product::milan);
   if (!authority) return 1;
-  Report report = dev_report_template(Product::milan);
+  SnpReport report = dev_report_template(Product::milan);
   auto signer = authority->issue(authority->spec_for(report));
   if (!signer) return 1;
   auto bytes = sign_report(report, signer->key.get());
   if (!bytes) return 1;
 
-  VerifyInput input;
+  SnpInput input;
   input.report = *bytes;
   input.signer = signer->cert;
   input.chain = {authority->ask(), authority->ark()};
-  VerifyOptions options;
+  SnpVerifyOptions options;
   options.at = now_utc();
   options.extra_roots = {authority->ark()};
 
@@ -54,8 +55,8 @@ int main(int argc, char** argv) {
     (void)verify_report_signature(*bytes, signer->cert);
   }
   double sigs = seconds_per_op(iterations, [&] {
-    bool ok = x509::verify_issued_by(authority->ask(), authority->ark()).ok() &&
-              x509::verify_issued_by(signer->cert, authority->ask()).ok() &&
+    bool ok = crypto::verify_issued_by(authority->ask(), authority->ark()).ok() &&
+              crypto::verify_issued_by(signer->cert, authority->ask()).ok() &&
               verify_report_signature(*bytes, signer->cert).ok();
     if (!ok) std::abort();
   });
@@ -74,16 +75,16 @@ int main(int argc, char** argv) {
     std::printf("real-vector path skipped: %s not found\n", dir.c_str());
     return 0;
   }
-  VerifyInput real;
+  SnpInput real;
   real.report = *read_file(dir + "/report.bin");
-  real.signer = *x509::Cert::from_der(*read_file(dir + "/vcek.der"));
-  VerifyOptions real_opt;
+  real.signer = *crypto::Cert::from_der(*read_file(dir + "/vcek.der"));
+  SnpVerifyOptions real_opt;
   real_opt.at = now_utc();
-  auto ark = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ark_pem));
-  auto ask = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ask_pem));
+  auto ark = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ark_pem));
+  auto ask = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ask_pem));
   if (!ark || !ask || !verify_report(real, real_opt).verified()) return 1;
   double real_sigs = seconds_per_op(iterations, [&] {
-    bool ok = x509::verify_issued_by(*ask, *ark).ok() && x509::verify_issued_by(*real.signer, *ask).ok() &&
+    bool ok = crypto::verify_issued_by(*ask, *ark).ok() && crypto::verify_issued_by(*real.signer, *ask).ok() &&
               verify_report_signature(real.report, *real.signer).ok();
     if (!ok) std::abort();
   });

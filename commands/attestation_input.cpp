@@ -10,7 +10,7 @@
 
 namespace confer::cli {
 
-using namespace confer::snp;
+using namespace confer::attest;
 
 namespace {
 
@@ -51,11 +51,11 @@ Result<CollateralSource> vcek_from_cache_or_kds(ByteView report_bytes, bool offl
 
 }  // namespace
 
-Verification refused_at(const std::string& check, const std::string& expected, const std::string& seen,
+SnpVerification refused_at(const std::string& check, const std::string& expected, const std::string& seen,
                         UnixTime at) {
-  Verification v;
+  SnpVerification v;
   v.at = at;
-  v.checks.push_back({check, CheckStatus::failed, expected, seen});
+  v.checks.fail(check, expected, seen);
   return v;
 }
 
@@ -74,11 +74,11 @@ std::string hint_for(const Check& c) {
   return "every check, with what was expected and seen, is in the report on standard output";
 }
 
-Result<std::vector<x509::Cert>> load_trust_roots(const std::vector<std::string>& paths) {
-  std::vector<x509::Cert> out;
+Result<std::vector<crypto::Cert>> load_trust_roots(const std::vector<std::string>& paths) {
+  std::vector<crypto::Cert> out;
   for (const auto& path : paths) {
     CONFER_TRY(Bytes bytes, read_file(path));
-    auto certs = x509::Cert::all_from_pem(bytes);
+    auto certs = crypto::Cert::all_from_pem(bytes);
     if (!certs) return make_error(Errc::usage, "--trust-root " + path + ": " + certs.error().message);
     for (auto& c : *certs) out.push_back(std::move(c));
   }
@@ -100,7 +100,7 @@ Result<std::optional<release::ReleaseTrust>> load_release_trust(const std::strin
 
 Result<AssembledInput> assemble_input(const Evidence& evidence, const CollateralFlags& flags, UnixTime at) {
   AssembledInput out;
-  VerifyInput input;
+  SnpInput input;
   input.report = evidence.report;
   input.hcl = evidence.hcl;
 
@@ -109,7 +109,7 @@ Result<AssembledInput> assemble_input(const Evidence& evidence, const Collateral
     CONFER_TRY(signer, vcek_from_cache_or_kds(input.report, flags.offline));
   }
   if (signer.bytes) {
-    auto cert = x509::Cert::from_der_or_pem(*signer.bytes);
+    auto cert = crypto::Cert::from_der_or_pem(*signer.bytes);
     if (!cert) {
       out.refused = refused_at("chain.vcek", "a VCEK or VLEK certificate (DER or PEM)",
                                signer.origin + ": " + cert.error().message, at);
@@ -120,7 +120,7 @@ Result<AssembledInput> assemble_input(const Evidence& evidence, const Collateral
 
   CONFER_TRY(CollateralSource chain, collateral_source(flags.chain, evidence.chain));
   if (chain.bytes) {
-    auto certs = x509::Cert::all_from_pem(*chain.bytes);
+    auto certs = crypto::Cert::all_from_pem(*chain.bytes);
     if (!certs || certs->size() > 2) {
       out.refused = refused_at("chain.ask", "a PEM chain: ASK (or ASVK) then ARK",
                                chain.origin + ": " +

@@ -21,20 +21,20 @@ struct CollateralFlags {
 // Either an input ready to verify, or a verification already refused because collateral
 // did not parse (a named check), or an error (I/O, network: no verdict possible).
 struct AssembledInput {
-  std::optional<snp::VerifyInput> input;
-  std::optional<snp::Verification> refused;
+  std::optional<attest::SnpInput> input;
+  std::optional<attest::SnpVerification> refused;
 };
 
-Result<AssembledInput> assemble_input(const snp::Evidence& evidence, const CollateralFlags& flags, UnixTime at);
+Result<AssembledInput> assemble_input(const attest::Evidence& evidence, const CollateralFlags& flags, UnixTime at);
 
 // A verification holding one failed check (for input that never reached the verifier).
-snp::Verification refused_at(const std::string& check, const std::string& expected, const std::string& seen,
+attest::SnpVerification refused_at(const std::string& check, const std::string& expected, const std::string& seen,
                              UnixTime at);
 
 // The hint that goes with a refusal.
-std::string hint_for(const snp::Check& check);
+std::string hint_for(const Check& check);
 
-Result<std::vector<x509::Cert>> load_trust_roots(const std::vector<std::string>& paths);
+Result<std::vector<crypto::Cert>> load_trust_roots(const std::vector<std::string>& paths);
 
 inline constexpr const char* kDefaultReleaseIssuer = "https://accounts.google.com";
 // Who signs releases, from --sigstore-root FILE and --release-identity SAN (both or

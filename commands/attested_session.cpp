@@ -10,14 +10,14 @@
 
 namespace confer::cli {
 
-using namespace confer::snp;
+using namespace confer::attest;
 using nlohmann::json;
 
 namespace {
 
 // The release the measurement belongs to: a pinned measurement, or a release manifest
 // whose Sigstore bundle verifies with the pinned release identity and lists it.
-void check_release(ByteView payload, const TrustConfig& trust, Verification& v) {
+void check_release(ByteView payload, const TrustConfig& trust, SnpVerification& v) {
   json doc = json::parse(payload.begin(), payload.end(), nullptr, false);
   bool has_manifest = !doc.is_discarded() && doc.is_object() && doc.contains("manifest") &&
                       doc["manifest"].is_string() && doc.contains("manifestBundle") &&
@@ -25,28 +25,28 @@ void check_release(ByteView payload, const TrustConfig& trust, Verification& v) 
   std::string measurement = v.report ? to_hex(v.report->measurement) : "";
   CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
   if (!trust.policy.measurements.empty()) {
-    v.checks.push_back({"release.manifest", CheckStatus::skipped, "measurement pinned by the user",
-                        has_manifest ? "manifest present, not needed" : "no manifest"});
+    v.checks.push({"release.manifest", CheckStatus::skipped, "measurement pinned by the user",
+                        has_manifest ? "manifest present, not needed" : "no manifest", {}});
     return;
   }
   if (!has_manifest) {
-    v.checks.push_back({"release.manifest", refuse, "a signed release manifest, or a pinned measurement",
-                        "no manifest (measurement " + measurement + ")"});
+    v.checks.push({"release.manifest", refuse, "a signed release manifest, or a pinned measurement",
+                        "no manifest (measurement " + measurement + ")", {}});
     return;
   }
   if (!trust.release) {
-    v.checks.push_back({"release.manifest", refuse,
+    v.checks.push({"release.manifest", refuse,
                         "a release identity to check the manifest against (--release-identity, --sigstore-root)",
-                        "a manifest, but no release identity is configured"});
+                        "a manifest, but no release identity is configured", {}});
     return;
   }
   if (!v.report) return;
   const std::string& manifest = doc["manifest"].get_ref<const std::string&>();
-  v.checks.push_back(release::check_release(as_bytes(manifest), doc["manifestBundle"].get_ref<const std::string&>(),
+  v.checks.push(release::check_release(as_bytes(manifest), doc["manifestBundle"].get_ref<const std::string&>(),
                                             *trust.release, v.report->measurement, now_utc()));
 }
 
-Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
+Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
                                     std::optional<Bytes> nonce) {
   UnixTime at = now_utc();
   auto evidence = parse_evidence(payload);
@@ -54,18 +54,18 @@ Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& ke
     return refused_at("report.format", "SEV-SNP evidence JSON", evidence.error().message, at);
   CONFER_TRY(AssembledInput assembled, assemble_input(*evidence, {"", "", trust.offline}, at));
   if (assembled.refused) return std::move(*assembled.refused);
-  VerifyOptions options;
+  SnpVerifyOptions options;
   options.at = at;
   options.policy = trust.policy;
   options.extra_roots = trust.extra_roots;
   options.channel_key = key;
   options.fresh_nonce = std::move(nonce);
-  Verification v = verify_report(*assembled.input, options);
+  SnpVerification v = verify_report(*assembled.input, options);
   check_release(payload, trust, v);
   return v;
 }
 
-Error refusal(const Verification& v) {
+Error refusal(const SnpVerification& v) {
   const Check* f = v.first_failure();
   return make_error(Errc::attestation, f ? fmt::format("attestation refused: {}: expected {}, seen {}", f->name,
                                                        f->expected, f->seen)
@@ -87,7 +87,7 @@ Result<transport::Response> round_trip(transport::ClientChannel& channel, transp
 }
 
 Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
-                                              Verification* refused) {
+                                              SnpVerification* refused) {
   AttestedSession s;
   std::optional<Error> verify_error;
   auto verifier = [&](const noise::PublicKey& key, ByteView payload) -> Result<void> {
@@ -125,7 +125,7 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
   if (response.status != 200)
     return make_error(Errc::protocol, fmt::format("POST /v1/attestation answered {}: {}", response.status,
                                                   std::string(response.body.begin(), response.body.end())));
-  CONFER_TRY(Verification fresh, verify_payload(response.body, s.channel->server_static(), trust, nonce));
+  CONFER_TRY(SnpVerification fresh, verify_payload(response.body, s.channel->server_static(), trust, nonce));
   if (!fresh.verified()) {
     if (refused != nullptr) *refused = fresh;
     return refusal(fresh);

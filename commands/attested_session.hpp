@@ -13,8 +13,8 @@
 namespace confer::cli {
 
 struct TrustConfig {
-  std::vector<x509::Cert> extra_roots;
-  snp::Policy policy;
+  std::vector<crypto::Cert> extra_roots;
+  attest::SnpPolicy policy;
   bool offline = false;
   bool require_fresh = false;
   // chat refuses a measurement that neither a verified manifest nor the user vouches
@@ -26,7 +26,7 @@ struct TrustConfig {
 
 struct AttestedSession {
   std::unique_ptr<transport::ClientChannel> channel;
-  snp::Verification verification;  // of message 2's evidence
+  attest::SnpVerification verification;  // of message 2's evidence
   std::string evidence_json;        // message 2's payload, as sent
   bool fresh = false;               // POST /v1/attestation answered and verified
 };
@@ -34,7 +34,7 @@ struct AttestedSession {
 // On refusal the error is Errc::attestation and `refused` (when given) receives the
 // verification that failed, for a full report.
 Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
-                                              snp::Verification* refused = nullptr);
+                                              attest::SnpVerification* refused = nullptr);
 
 // "SEV-SNP Milan, measurement d0d1d2d3d4d5d6d7..., release: pinned measurement"
 std::string session_summary(const AttestedSession& s);

@@ -253,12 +253,12 @@ int run(const Options& flags) {
   if (!o.policy.empty()) {
     auto text = read_file(o.policy);
     if (!text) return fail(text.error());
-    auto p = snp::parse_policy_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+    auto p = attest::parse_policy_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
     if (!p) return fail(make_error(Errc::usage, o.policy + ": " + p.error().message));
     trust.policy = std::move(p).value();
   }
   for (const auto& m : o.measurements) {
-    auto bytes = snp::parse_measurement_hex(m);
+    auto bytes = attest::parse_measurement_hex(m);
     if (!bytes) return fail(bytes.error());
     if (&m == &o.measurements.front()) trust.policy.measurements.clear();
     trust.policy.measurements.push_back(*bytes);
@@ -272,11 +272,11 @@ int run(const Options& flags) {
   if (one_shot && prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return fail(make_error(Errc::usage, "empty prompt: expected a PROMPT argument or text on standard input"));
 
-  snp::Verification refused;
+  attest::SnpVerification refused;
   auto session = open_attested_session(*url, trust, &refused);
   if (!session) {
     if (session.error().code == Errc::attestation) {
-      const snp::Check* f = refused.first_failure();
+      const Check* f = refused.first_failure();
       return fail(session.error(), {f ? hint_for(*f) : "see confer verify-attestation " + o.server});
     }
     return fail(session.error(), {"is confer-server running at " + url->text() + "?"});

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "attest/evidence.hpp"
 #include "attest/snp_policy.hpp"
 #include "commands/common.hpp"
@@ -16,7 +16,8 @@ namespace confer::cli {
 
 namespace {
 
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 
 struct Options {
   std::string out;
@@ -30,7 +31,7 @@ struct Options {
 int run(const Options& o) {
   namespace fs = std::filesystem;
   Product product = product_from_name(o.product);
-  Report report = dev_report_template(product);
+  SnpReport report = dev_report_template(product);
   report.vmpl = o.vmpl;
   if (!o.measurement.empty()) {
     auto m = parse_measurement_hex(o.measurement);

@@ -18,7 +18,7 @@ namespace confer::cli {
 
 namespace {
 
-using namespace confer::snp;
+using namespace confer::attest;
 
 struct Options {
   std::string sigstore_root;
@@ -40,8 +40,8 @@ struct Options {
   bool json = false;
 };
 
-Result<Policy> build_policy(const Options& o) {
-  Policy p;
+Result<SnpPolicy> build_policy(const Options& o) {
+  SnpPolicy p;
   if (!o.policy.empty()) {
     CONFER_TRY(Bytes text, read_file(o.policy));
     auto parsed = parse_policy_json(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
@@ -65,11 +65,11 @@ Result<Policy> build_policy(const Options& o) {
   return p;
 }
 
-void print_human(const Verification& v, const std::string& evidence_format) {
+void print_human(const SnpVerification& v, const std::string& evidence_format) {
   bool c = color_stdout();
   std::string out;
   if (v.report) {
-    const Report& r = *v.report;
+    const SnpReport& r = *v.report;
     out += fmt::format("SEV-SNP attestation report: {}, version {}, signed by {}\n",
                        product_name(v.product), r.version, signing_key_name(r.signing_key()));
     out += fmt::format("  evidence      {}\n", evidence_format);
@@ -105,7 +105,7 @@ void print_human(const Verification& v, const std::string& evidence_format) {
   std::fputs(out.c_str(), stdout);
 }
 
-int report_and_exit(const Verification& v, const std::string& evidence_format, bool json) {
+int report_and_exit(const SnpVerification& v, const std::string& evidence_format, bool json) {
   if (json)
     std::printf("%s\n", verification_json(v, evidence_format).c_str());
   else
@@ -122,7 +122,7 @@ int report_and_exit(const Verification& v, const std::string& evidence_format, b
 }
 
 // Connects, completes the handshake only if the live evidence verifies, and reports it.
-int run_live(const Options& o, VerifyOptions options) {
+int run_live(const Options& o, SnpVerifyOptions options) {
   auto url = transport::parse_server_url(o.url);
   if (!url) return fail(url.error());
   if (!o.vcek.empty() || !o.chain.empty())
@@ -135,7 +135,7 @@ int run_live(const Options& o, VerifyOptions options) {
   auto release = load_release_trust(o.sigstore_root, o.release_identity, o.release_issuer);
   if (!release) return fail(release.error());
   trust.release = std::move(release).value();
-  Verification refused;
+  SnpVerification refused;
   auto session = open_attested_session(*url, trust, &refused);
   const AttestedSession* live = session ? &*session : nullptr;
   if (!session && session.error().code != Errc::attestation) return fail(session.error());
@@ -164,7 +164,7 @@ int run(const Options& o) {
   auto policy = build_policy(o);
   if (!policy) return fail(policy.error(), {"see confer-verify-attestation(1), POLICY"});
 
-  VerifyOptions options;
+  SnpVerifyOptions options;
   options.at = at;
   options.policy = std::move(policy).value();
   auto roots = load_trust_roots(o.trust_roots);

@@ -3,7 +3,7 @@
 #include "attest/snp_report.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto e = confer::snp::parse_evidence({data, size});
-  if (e) (void)confer::snp::parse_report(e->report);
+  auto e = confer::attest::parse_evidence({data, size});
+  if (e) (void)confer::attest::parse_report(e->report);
   return 0;
 }

@@ -5,7 +5,7 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  (void)confer::snp::parse_policy_json(text);
-  (void)confer::snp::parse_tcb_spec(text);
+  (void)confer::attest::parse_policy_json(text);
+  (void)confer::attest::parse_tcb_spec(text);
   return 0;
 }

@@ -6,12 +6,12 @@
 #include "attest/snp_report.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto r = confer::snp::parse_report({data, size});
+  auto r = confer::attest::parse_report({data, size});
   if (r) {
-    auto bytes = confer::snp::serialize_report(*r);
+    auto bytes = confer::attest::serialize_report(*r);
     if (bytes.size() != size || std::memcmp(bytes.data(), data, size) != 0) std::abort();
     (void)r->product_from_cpuid();
-    (void)confer::snp::decode_tcb(r->reported_tcb, confer::snp::Product::turin);
+    (void)confer::attest::decode_tcb(r->reported_tcb, confer::attest::Product::turin);
   }
   return 0;
 }

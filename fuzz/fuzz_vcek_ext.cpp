@@ -3,7 +3,7 @@
 #include "attest/vcek_ext.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace confer::snp;
+  using namespace confer::attest;
   if (size == 0) return 0;
   confer::ByteView rest(data + 1, size - 1);
   switch (data[0] % 4) {
@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 1: (void)decode_der_ia5(rest); break;
     case 2: (void)decode_hwid(rest); break;
     default: {
-      auto cert = confer::x509::Cert::from_der(rest);
+      auto cert = confer::crypto::Cert::from_der(rest);
       if (cert) {
         auto ext = parse_vcek_extensions(*cert);
         if (ext) (void)ext->tcb(Product::turin);

@@ -4,9 +4,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "attest/tsm.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 
 namespace confer::server {
 
@@ -23,21 +23,21 @@ json manifest_fields(const std::optional<ReleaseManifest>& m) {
 
 class DevProvider final : public AttestationProvider {
  public:
-  DevProvider(snp::DevAuthority authority, std::array<uint8_t, 48> measurement, std::optional<ReleaseManifest> m)
+  DevProvider(dev::DevAuthority authority, std::array<uint8_t, 48> measurement, std::optional<ReleaseManifest> m)
       : authority_(std::move(authority)), measurement_(measurement), manifest_(std::move(m)) {
-    template_ = snp::dev_report_template(authority_.product());
+    template_ = dev::dev_report_template(authority_.product());
     template_.measurement = measurement_;
   }
 
   Result<std::string> evidence(ByteView report_data) override {
     if (report_data.size() != 64) return make_error(Errc::internal, "report_data must be 64 bytes");
-    snp::Report r = template_;
+    attest::SnpReport r = template_;
     std::copy(report_data.begin(), report_data.end(), r.report_data.begin());
     // One VCEK per process, as on a real chip at one TCB.
     if (!signer_) {
       CONFER_TRY(signer_, authority_.issue(authority_.spec_for(r)));
     }
-    CONFER_TRY(Bytes report, snp::sign_report(r, signer_->key.get()));
+    CONFER_TRY(Bytes report, dev::sign_report(r, signer_->key.get()));
     json j = manifest_fields(manifest_);
     j["platform"] = "SEV-SNP";
     j["attestation"] = to_base64(report);
@@ -46,16 +46,16 @@ class DevProvider final : public AttestationProvider {
   }
 
   std::string describe() const override {
-    return fmt::format("development SEV-SNP ({}; NOT AMD), measurement {}", snp::product_name(authority_.product()),
+    return fmt::format("development SEV-SNP ({}; NOT AMD), measurement {}", attest::product_name(authority_.product()),
                        to_hex(measurement_));
   }
 
  private:
-  snp::DevAuthority authority_;
+  dev::DevAuthority authority_;
   std::array<uint8_t, 48> measurement_;
   std::optional<ReleaseManifest> manifest_;
-  snp::Report template_;
-  std::optional<snp::DevSigner> signer_;
+  attest::SnpReport template_;
+  std::optional<dev::DevSigner> signer_;
 };
 
 class TsmProvider final : public AttestationProvider {
@@ -73,8 +73,8 @@ class TsmProvider final : public AttestationProvider {
         json collateral = json::object();
         if (table.vcek) collateral["vcek"] = to_base64(*table.vcek);
         if (table.ask && table.ark) {
-          auto ask = x509::Cert::from_der(*table.ask);
-          auto ark = x509::Cert::from_der(*table.ark);
+          auto ask = crypto::Cert::from_der(*table.ask);
+          auto ark = crypto::Cert::from_der(*table.ark);
           if (ask && ark) collateral["chain"] = ask->pem() + ark->pem();
         }
         if (!collateral.empty()) j["collateral"] = collateral;
@@ -148,11 +148,11 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
                                                                const std::string& dev_root_path,
                                                                ByteView measurement,
                                                                std::optional<ReleaseManifest> manifest) {
-  snp::Product p = snp::product_from_name(product);
-  if (p == snp::Product::unknown)
+  attest::Product p = attest::product_from_name(product);
+  if (p == attest::Product::unknown)
     return make_error(Errc::usage, fmt::format("expected product milan, genoa or turin, saw '{}'", product));
   if (measurement.size() != 48) return make_error(Errc::internal, "measurement must be 48 bytes");
-  CONFER_TRY(auto authority, snp::DevAuthority::create(p));
+  CONFER_TRY(auto authority, dev::DevAuthority::create(p));
   if (!dev_root_path.empty()) {
     std::string pem = authority.ark().pem();
     CONFER_TRY_VOID(write_file_atomic(dev_root_path, as_bytes(pem), 0644));

@@ -9,7 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "core/bytes.hpp"
 #include "server/server.hpp"
 
@@ -28,7 +28,7 @@ int fail(const std::string& what, const std::string& hint = {}) {
 Bytes self_measurement() {
   auto exe = read_file("/proc/self/exe");
   if (!exe) return Bytes(48, 0);
-  return x509::sha384(*exe);
+  return crypto::sha384(*exe);
 }
 
 }  // namespace

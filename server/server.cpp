@@ -150,7 +150,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       nonce = from_hex(doc["nonce"].get<std::string>());
     if (!nonce || nonce->size() != 32)
       return send_now(text_response(req.id, 400, "expected {\"nonce\": 32 bytes as hex}"));
-    Bytes rd = snp::fresh_report_data(shared_->static_key.pub, *nonce);
+    Bytes rd = attest::fresh_report_data(shared_->static_key.pub, *nonce);
     auto evidence = shared_->provider->evidence(rd);
     if (!evidence) return send_now(text_response(req.id, 503, "Attestation unavailable"));
     send_now(text_response(req.id, 200, *evidence));

@@ -228,25 +228,25 @@ std::string wait_for_file(const std::string& path, int seconds) {
   return {};
 }
 
-const snp::DevAuthority& dev_authority(snp::Product product) {
+const dev::DevAuthority& dev_authority(attest::Product product) {
   static std::mutex mu;
-  static std::map<snp::Product, snp::DevAuthority> cache;
+  static std::map<attest::Product, dev::DevAuthority> cache;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(product);
   if (it == cache.end()) {
-    auto a = snp::DevAuthority::create(product);
+    auto a = dev::DevAuthority::create(product);
     REQUIRE(a.ok());
     it = cache.emplace(product, std::move(a).value()).first;
   }
   return it->second;
 }
 
-DevEvidence make_dev_evidence(const snp::Report& report, const snp::DevCertSpec* spec, snp::Product product) {
+DevEvidence make_dev_evidence(const attest::SnpReport& report, const dev::DevCertSpec* spec, attest::Product product) {
   const auto& authority = dev_authority(product);
-  snp::DevCertSpec s = spec != nullptr ? *spec : authority.spec_for(report);
+  dev::DevCertSpec s = spec != nullptr ? *spec : authority.spec_for(report);
   auto signer = authority.issue(s);
   REQUIRE(signer.ok());
-  auto bytes = snp::sign_report(report, signer->key.get());
+  auto bytes = dev::sign_report(report, signer->key.get());
   REQUIRE(bytes.ok());
   return DevEvidence{report, std::move(bytes).value(), signer->cert};
 }

@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "core/bytes.hpp"
 
 namespace confer::test {
@@ -81,15 +81,15 @@ class Child {
 // Waits up to `seconds` for `path` to exist and be non-empty; returns its text.
 std::string wait_for_file(const std::string& path, int seconds = 60);
 
-const snp::DevAuthority& dev_authority(snp::Product product = snp::Product::milan);
+const dev::DevAuthority& dev_authority(attest::Product product = attest::Product::milan);
 
 // A signed development report plus its signer, built from a template the caller edits.
 struct DevEvidence {
-  snp::Report report;
+  attest::SnpReport report;
   Bytes bytes;
-  x509::Cert signer;
+  crypto::Cert signer;
 };
-DevEvidence make_dev_evidence(const snp::Report& report, const snp::DevCertSpec* spec = nullptr,
-                              snp::Product product = snp::Product::milan);
+DevEvidence make_dev_evidence(const attest::SnpReport& report, const dev::DevCertSpec* spec = nullptr,
+                              attest::Product product = attest::Product::milan);
 
 }  // namespace confer::test

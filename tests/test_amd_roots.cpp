@@ -1,11 +1,11 @@
 #include <doctest/doctest.h>
 
 #include "attest/amd_roots.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
 
 TEST_CASE("AMD roots: compiled-in ARKs hash to the published pins and sign their ASK and ASVK") {
   // The pins as AMD's roots are published (ATTESTATION.md §2.3), written out independently.
@@ -18,24 +18,24 @@ TEST_CASE("AMD roots: compiled-in ARKs hash to the published pins and sign their
     const AmdRootSet* set = amd_roots(product);
     REQUIRE(set != nullptr);
     CHECK(set->ark_sha256 == pin);
-    auto ark = x509::Cert::from_der_or_pem(as_bytes(set->ark_pem));
-    auto ask = x509::Cert::from_der_or_pem(as_bytes(set->ask_pem));
-    auto asvk = x509::Cert::from_der_or_pem(as_bytes(set->asvk_pem));
+    auto ark = crypto::Cert::from_der_or_pem(as_bytes(set->ark_pem));
+    auto ask = crypto::Cert::from_der_or_pem(as_bytes(set->ask_pem));
+    auto asvk = crypto::Cert::from_der_or_pem(as_bytes(set->asvk_pem));
     REQUIRE((ark.ok() && ask.ok() && asvk.ok()));
     CHECK(ark->sha256_hex() == pin);
     CHECK(product_of_pinned_ark(pin) == product);
-    CHECK(x509::verify_issued_by(*ark, *ark).ok());
-    CHECK(x509::verify_issued_by(*ask, *ark).ok());
-    CHECK(x509::verify_issued_by(*asvk, *ark).ok());
+    CHECK(crypto::verify_issued_by(*ark, *ark).ok());
+    CHECK(crypto::verify_issued_by(*ask, *ark).ok());
+    CHECK(crypto::verify_issued_by(*asvk, *ark).ok());
     CHECK(ask->subject_cn() == std::string("SEV-") + product_name(product));
     CHECK(asvk->subject_cn() == std::string("SEV-VLEK-") + product_name(product));
   }
   CHECK(amd_roots(Product::unknown) == nullptr);
   CHECK(product_of_pinned_ark("00") == Product::unknown);
   // An ASK is not signed by another product's ARK.
-  auto milan_ark = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ark_pem));
-  auto genoa_ask = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::genoa)->ask_pem));
-  CHECK_FALSE(x509::verify_issued_by(*genoa_ask, *milan_ark).ok());
+  auto milan_ark = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ark_pem));
+  auto genoa_ask = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::genoa)->ask_pem));
+  CHECK_FALSE(crypto::verify_issued_by(*genoa_ask, *milan_ark).ok());
 }
 
 TEST_CASE("AMD roots: compiled-in certificates equal AMD's published files") {
@@ -43,8 +43,8 @@ TEST_CASE("AMD roots: compiled-in certificates equal AMD's published files") {
   for (Product p : {Product::milan, Product::genoa, Product::turin}) {
     std::string base = std::string("sev-snp/amd-roots/") + (p == Product::milan ? "milan" : p == Product::genoa ? "genoa" : "turin");
     const AmdRootSet* set = amd_roots(p);
-    CHECK(x509::Cert::from_der_or_pem(as_bytes(set->ark_pem))->der() == test::vector_file(base + "_ark.der"));
-    CHECK(x509::Cert::from_der_or_pem(as_bytes(set->ask_pem))->der() == test::vector_file(base + "_ask.der"));
-    CHECK(x509::Cert::from_der_or_pem(as_bytes(set->asvk_pem))->der() == test::vector_file(base + "_asvk.der"));
+    CHECK(crypto::Cert::from_der_or_pem(as_bytes(set->ark_pem))->der() == test::vector_file(base + "_ark.der"));
+    CHECK(crypto::Cert::from_der_or_pem(as_bytes(set->ask_pem))->der() == test::vector_file(base + "_ask.der"));
+    CHECK(crypto::Cert::from_der_or_pem(as_bytes(set->asvk_pem))->der() == test::vector_file(base + "_asvk.der"));
   }
 }

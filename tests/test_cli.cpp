@@ -102,9 +102,9 @@ TEST_CASE("cli: development evidence round trip") {
   CHECK(untrusted.err.find("--trust-root") != std::string::npos);
 
   // The measurement dev-evidence prints can be pinned; another cannot.
-  auto ev = snp::parse_evidence(*before);
+  auto ev = attest::parse_evidence(*before);
   REQUIRE(ev.ok());
-  auto report = snp::parse_report(ev->report);
+  auto report = attest::parse_report(ev->report);
   REQUIRE(report.ok());
   std::string m = to_hex(report->measurement);
   CHECK(made.err.find(m) != std::string::npos);

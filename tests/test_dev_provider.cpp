@@ -2,37 +2,38 @@
 // each policy bit, each TCB field, each extension mismatch.
 #include <doctest/doctest.h>
 
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "attest/snp_verify.hpp"
 #include "attest/vcek_ext.hpp"
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 
 namespace {
 
-Verification verify_dev(const test::DevEvidence& e, Product product = Product::milan, const Policy& policy = {},
+SnpVerification verify_dev(const test::DevEvidence& e, Product product = Product::milan, const SnpPolicy& policy = {},
                         bool trust_root = true, std::optional<UnixTime> at = std::nullopt) {
   const auto& authority = test::dev_authority(product);
-  VerifyInput in;
+  SnpInput in;
   in.report = e.bytes;
   in.signer = e.signer;
   bool vlek = e.report.signing_key() == SigningKey::vlek;
   in.chain = {vlek ? authority.asvk() : authority.ask(), authority.ark()};
-  VerifyOptions opt;
+  SnpVerifyOptions opt;
   opt.at = at.value_or(now_utc());
   opt.policy = policy;
   if (trust_root) opt.extra_roots = {authority.ark()};
   return verify_report(in, opt);
 }
 
-std::string failure(const Verification& v) {
+std::string failure(const SnpVerification& v) {
   const Check* f = v.first_failure();
   return f ? f->name : std::string("(none)");
 }
 
-Report base(Product product = Product::milan) { return dev_report_template(product); }
+SnpReport base(Product product = Product::milan) { return dev_report_template(product); }
 
 }  // namespace
 
@@ -51,11 +52,11 @@ TEST_CASE("dev provider: a report verifies only against the trusted development 
   // Another development authority's root is not this one.
   auto other = DevAuthority::create(Product::milan);
   REQUIRE(other.ok());
-  VerifyInput in;
+  SnpInput in;
   in.report = e.bytes;
   in.signer = e.signer;
   in.chain = {test::dev_authority().ask(), test::dev_authority().ark()};
-  VerifyOptions opt;
+  SnpVerifyOptions opt;
   opt.at = now_utc();
   opt.extra_roots = {other->ark()};
   CHECK(failure(verify_report(in, opt)) == "chain.ark");
@@ -67,7 +68,7 @@ TEST_CASE("dev provider: a report verifies only against the trusted development 
 
 TEST_CASE("dev provider: the chain has AMD's shapes") {
   const auto& a = test::dev_authority();
-  for (const x509::Cert* c : {&a.ark(), &a.ask(), &a.asvk()}) {
+  for (const crypto::Cert* c : {&a.ark(), &a.ask(), &a.asvk()}) {
     EVP_PKEY* key = X509_get0_pubkey(c->get());
     CHECK(EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA);
     CHECK(EVP_PKEY_get_bits(key) == 4096);
@@ -95,14 +96,14 @@ TEST_CASE("dev provider: Genoa, Turin (its own TCB layout) and VLEK-signed repor
     CHECK(v.product == p);
   }
   // Turin: the fmc component is checked, and its hwID is 8 bytes.
-  Report turin = base(Product::turin);
+  SnpReport turin = base(Product::turin);
   auto spec = test::dev_authority(Product::turin).spec_for(turin);
   CHECK(spec.hwid->size() == 8);
   spec.tcb.fmc += 1;
   auto bad_fmc = test::make_dev_evidence(turin, &spec, Product::turin);
   CHECK(failure(verify_dev(bad_fmc, Product::turin)) == "vcek.tcb");
 
-  Report vlek = base();
+  SnpReport vlek = base();
   vlek.signer_info = uint32_t(SigningKey::vlek) << 2;
   vlek.chip_id.fill(0);
   auto ev = test::make_dev_evidence(vlek);
@@ -116,40 +117,40 @@ TEST_CASE("dev provider: Genoa, Turin (its own TCB layout) and VLEK-signed repor
 
 TEST_CASE("negative twins: guest policy") {
   auto with_policy = [](uint64_t set, uint64_t clear = 0) {
-    Report r = base();
+    SnpReport r = base();
     r.policy = (r.policy | set) & ~clear;
     return test::make_dev_evidence(r);
   };
   CHECK(failure(verify_dev(with_policy(policy_bit::debug))) == "policy.debug");
   CHECK(failure(verify_dev(with_policy(policy_bit::migrate_ma))) == "policy.migrate-ma");
-  Policy allow_ma;
+  SnpPolicy allow_ma;
   allow_ma.allow_migrate_ma = true;
   CHECK(verify_dev(with_policy(policy_bit::migrate_ma), Product::milan, allow_ma).verified());
 
-  Policy single;
+  SnpPolicy single;
   single.require_single_socket = true;
   CHECK(failure(verify_dev(with_policy(0), Product::milan, single)) == "policy.single-socket");
   CHECK(verify_dev(with_policy(policy_bit::single_socket), Product::milan, single).verified());
 
-  Policy no_smt;
+  SnpPolicy no_smt;
   no_smt.allow_smt = false;
-  Report smt = base();
+  SnpReport smt = base();
   smt.platform_info |= 1;
   CHECK(failure(verify_dev(test::make_dev_evidence(smt), Product::milan, no_smt)) == "policy.smt");
   smt.platform_info &= ~uint64_t(1);
   CHECK(verify_dev(test::make_dev_evidence(smt), Product::milan, no_smt).verified());
 
-  Policy abi;
+  SnpPolicy abi;
   abi.min_abi = AbiVersion{1, 51};
-  Report old_abi = base();
+  SnpReport old_abi = base();
   old_abi.policy |= (1u << 8) | 50u;
   CHECK(failure(verify_dev(test::make_dev_evidence(old_abi), Product::milan, abi)) == "policy.abi");
   old_abi.policy = (old_abi.policy & ~uint64_t(0xffff)) | (1u << 8) | 51u;
   CHECK(verify_dev(test::make_dev_evidence(old_abi), Product::milan, abi).verified());
 
-  Policy vmpl;
+  SnpPolicy vmpl;
   vmpl.vmpl = 0;
-  Report r1 = base();
+  SnpReport r1 = base();
   r1.vmpl = 1;
   CHECK(failure(verify_dev(test::make_dev_evidence(r1), Product::milan, vmpl)) == "policy.vmpl");
   vmpl.vmpl = 1;
@@ -159,11 +160,11 @@ TEST_CASE("negative twins: guest policy") {
 TEST_CASE("negative twins: minimum TCB, each component, and firmware") {
   auto e = test::make_dev_evidence(base());
   Tcb seen = decode_tcb(e.report.reported_tcb, Product::milan);
-  Policy at_least;
+  SnpPolicy at_least;
   at_least.min_tcb = seen;
   CHECK(verify_dev(e, Product::milan, at_least).verified());
   for (uint8_t Tcb::*field : {&Tcb::bootloader, &Tcb::tee, &Tcb::snp, &Tcb::microcode}) {
-    Policy p;
+    SnpPolicy p;
     Tcb higher = seen;
     higher.*field = uint8_t(higher.*field + 1);
     p.min_tcb = higher;
@@ -171,14 +172,14 @@ TEST_CASE("negative twins: minimum TCB, each component, and firmware") {
   }
   // Components are compared one by one, never as one number: a higher microcode does
   // not make up for a lower SNP version.
-  Policy mixed;
+  SnpPolicy mixed;
   Tcb m = seen;
   m.snp = uint8_t(seen.snp + 1);
   m.microcode = 0;
   mixed.min_tcb = m;
   CHECK(failure(verify_dev(e, Product::milan, mixed)) == "policy.min-tcb");
 
-  Policy fw;
+  SnpPolicy fw;
   fw.min_firmware = FirmwareVersion{1, 55, 35};
   CHECK(verify_dev(e, Product::milan, fw).verified());
   fw.min_firmware = FirmwareVersion{1, 55, 36};
@@ -188,7 +189,7 @@ TEST_CASE("negative twins: minimum TCB, each component, and firmware") {
 }
 
 TEST_CASE("negative twins: pinned values") {
-  Report r = base();
+  SnpReport r = base();
   for (size_t i = 0; i < 48; ++i) {
     r.measurement[i] = uint8_t(i);
     r.id_key_digest[i] = uint8_t(100 + i);
@@ -198,7 +199,7 @@ TEST_CASE("negative twins: pinned values") {
   for (size_t i = 0; i < 64; ++i) r.report_data[i] = uint8_t(i * 3);
   auto e = test::make_dev_evidence(r);
 
-  Policy all;
+  SnpPolicy all;
   all.measurements = {r.measurement};
   all.report_data = Bytes(r.report_data.begin(), r.report_data.end());
   all.host_data = r.host_data;
@@ -210,7 +211,7 @@ TEST_CASE("negative twins: pinned values") {
     array[array.size() - 1] ^= 1;
     return array;
   };
-  Policy p = all;
+  SnpPolicy p = all;
   p.measurements = {flipped(r.measurement)};
   CHECK(failure(verify_dev(e, Product::milan, p)) == "policy.measurement");
   p.measurements = {flipped(r.measurement), r.measurement};  // any one may match
@@ -232,7 +233,7 @@ TEST_CASE("negative twins: pinned values") {
 }
 
 TEST_CASE("negative twins: VCEK extensions against the report") {
-  Report r = base();
+  SnpReport r = base();
   const auto& a = test::dev_authority();
   auto twin = [&](auto&& edit) {
     DevCertSpec spec = a.spec_for(r);
@@ -253,21 +254,21 @@ TEST_CASE("negative twins: VCEK extensions against the report") {
   CHECK(failure(twin([&](DevCertSpec& s) { s.not_after = now - 10; })) == "chain.validity");
   CHECK(failure(twin([&](DevCertSpec& s) { s.not_before = now + 3600; })) == "chain.validity");
   // A masked CHIP_ID cannot be matched by a VCEK.
-  Report masked = base();
+  SnpReport masked = base();
   masked.chip_id.fill(0);
   DevCertSpec spec = a.spec_for(base());
   CHECK(failure(verify_dev(test::make_dev_evidence(masked, &spec))) == "vcek.hwid");
 }
 
 TEST_CASE("negative twins: signature and signer") {
-  Report r = base();
+  SnpReport r = base();
   auto e = test::make_dev_evidence(r);
   // Signed by a different key than the certificate's.
   auto other = test::make_dev_evidence(r);
   test::DevEvidence swapped{e.report, e.bytes, other.signer};
   CHECK(failure(verify_dev(swapped)) == "report.signature");
   // SIGNING_KEY 7: no signer.
-  Report none = r;
+  SnpReport none = r;
   none.signer_info = uint32_t(SigningKey::none) << 2;
   CHECK(failure(verify_dev(test::make_dev_evidence(none))) == "report.signer");
   // Every single-bit flip of a development report is refused too.

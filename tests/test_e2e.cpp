@@ -12,9 +12,9 @@
 #include <sstream>
 
 #include "attest/kds.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "server/attestation.hpp"
-#include "sigstore/dev_signer.hpp"
+#include "dev/sigstore.hpp"
 #include "support.hpp"
 
 using namespace confer;
@@ -71,7 +71,7 @@ struct Server {
 
 // The development provider measures the server binary itself.
 std::string server_measurement() {
-  return to_hex(x509::sha384(*read_file(CONFER_SERVER_BIN)));
+  return to_hex(crypto::sha384(*read_file(CONFER_SERVER_BIN)));
 }
 
 std::vector<std::string> trusted(const Server& s, std::vector<std::string> args) {
@@ -129,7 +129,7 @@ TEST_CASE("e2e: one-shot, stdin pipeline, --json and --no-stream") {
   CHECK(sent["max_tokens"] == 7);
 
   // Plain GET /v1/ping outside the channel.
-  auto fetcher = snp::make_curl_fetcher();
+  auto fetcher = attest::make_curl_fetcher();
   auto ping = fetcher->get("http://" + server.url.substr(std::string("ws://").size()) + "/v1/ping");
   REQUIRE_MESSAGE(ping.ok(), ping.error().message);
   CHECK(std::string(ping->begin(), ping->end()) == "PONG");
@@ -292,7 +292,7 @@ class FakeSevKernel {
   void loop() {
     namespace fs = std::filesystem;
     const auto& authority = test::dev_authority();
-    snp::Report base = snp::dev_report_template(snp::Product::milan);
+    attest::SnpReport base = dev::dev_report_template(attest::Product::milan);
     base.measurement = measurement_;
     auto signer = authority.issue(authority.spec_for(base));
     if (!signer) return;
@@ -305,9 +305,9 @@ class FakeSevKernel {
         if (fs::exists(dir + "/outblob", ec)) continue;
         auto in = read_file(dir + "/inblob");
         if (!in || in->size() != 64) continue;
-        snp::Report r = base;
+        attest::SnpReport r = base;
         std::copy(in->begin(), in->end(), r.report_data.begin());
-        auto bytes = snp::sign_report(r, signer->key.get());
+        auto bytes = dev::sign_report(r, signer->key.get());
         if (!bytes) continue;
         (void)write_file_atomic(dir + "/generation", as_bytes("1\n"));
         (void)write_file_atomic(dir + "/provider", as_bytes("sev_guest\n"));
@@ -364,7 +364,7 @@ TEST_CASE("SEV certificate table round trip") {
 
 TEST_CASE("e2e: a signed release manifest vouches for the measurement, or the server is refused") {
   Upstream upstream;
-  auto sigstore = sigstore::DevSigstore::create();
+  auto sigstore = dev::DevSigstore::create();
   REQUIRE(sigstore.ok());
   sigstore::Identity releases{"releases@confer.test", "https://accounts.google.com"};
   test::TempDir dir;

@@ -5,7 +5,8 @@
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 
 namespace {
 Bytes a_report() { return serialize_report(dev_report_template(Product::milan)); }

@@ -7,10 +7,11 @@
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 
 TEST_CASE("KDS: request URL and cache name") {
-  Report r = dev_report_template(Product::milan);
+  SnpReport r = dev_report_template(Product::milan);
   for (size_t i = 0; i < 64; ++i) r.chip_id[i] = uint8_t(i);
   r.reported_tcb = encode_tcb({.fmc = 0, .bootloader = 3, .tee = 0, .snp = 8, .microcode = 115}, Product::milan);
   auto req = vcek_request_for(r, Product::milan);
@@ -19,17 +20,17 @@ TEST_CASE("KDS: request URL and cache name") {
   CHECK(vcek_path(*req) == "/vcek/v1/Milan/" + hwid + "?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115");
   CHECK(vcek_cache_name(*req) == "kds/vcek/Milan/" + hwid + "-bl3-tee0-snp8-ucode115.der");
 
-  Report t = dev_report_template(Product::turin);
+  SnpReport t = dev_report_template(Product::turin);
   auto treq = vcek_request_for(t, Product::turin);
   REQUIRE(treq.ok());
   CHECK(treq->hwid.size() == 8);
   CHECK(vcek_path(*treq).find("/vcek/v1/Turin/" + to_hex(ByteView(t.chip_id).first(8)) + "?") == 0);
   CHECK(vcek_path(*treq).find("&fmcSPL=1") != std::string::npos);
 
-  Report vlek = r;
+  SnpReport vlek = r;
   vlek.signer_info = 1u << 2;
   CHECK_FALSE(vcek_request_for(vlek, Product::milan).ok());
-  Report masked = r;
+  SnpReport masked = r;
   masked.chip_id.fill(0);
   CHECK_FALSE(vcek_request_for(masked, Product::milan).ok());
   CHECK_FALSE(vcek_request_for(r, Product::unknown).ok());
@@ -37,7 +38,7 @@ TEST_CASE("KDS: request URL and cache name") {
 
 TEST_CASE("KDS through the binary: fetched once from loopback, cached, then used offline") {
   const auto& authority = test::dev_authority();
-  Report r = dev_report_template(Product::milan);
+  SnpReport r = dev_report_template(Product::milan);
   auto e = test::make_dev_evidence(r);
   test::TempDir dir;
   std::string report = dir.file("report.bin", e.bytes);

@@ -59,7 +59,7 @@ TEST_CASE("merkle: RFC 6962 hashing vectors") {
   if (!test::have_vectors()) return;
   auto raw = test::vector_file("merkle/rfc6962-basic.json");
   json j = json::parse(raw.begin(), raw.end());
-  CHECK(to_hex(x509::sha256({})) == j["empty_root"].get<std::string>());
+  CHECK(to_hex(crypto::sha256({})) == j["empty_root"].get<std::string>());
   CHECK(to_hex(leaf_hash({})) == j["leaf_hash_empty"].get<std::string>());
   CHECK(to_hex(leaf_hash(as_bytes("L123456"))) == j["leaf_hash_L123456"].get<std::string>());
   CHECK(to_hex(node_hash(as_bytes("N123"), as_bytes("N456"))) == j["node_hash_N123_N456"].get<std::string>());

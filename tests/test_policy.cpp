@@ -3,7 +3,7 @@
 #include "attest/snp_policy.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
 
 TEST_CASE("policy file: every key") {
   std::string m(96, 'a');

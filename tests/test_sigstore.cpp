@@ -11,8 +11,8 @@
 
 #include "sigstore/bundle.hpp"
 #include "sigstore/checkpoint.hpp"
-#include "sigstore/dev_signer.hpp"
-#include "sigstore/crypto.hpp"
+#include "dev/sigstore.hpp"
+#include "crypto/pkey.hpp"
 #include "sigstore/merkle.hpp"
 #include "sigstore/trusted_root.hpp"
 #include "sigstore/verify.hpp"
@@ -20,6 +20,7 @@
 
 using namespace confer;
 using namespace confer::sigstore;
+using namespace confer::dev;
 namespace fs = std::filesystem;
 
 namespace {
@@ -113,7 +114,7 @@ TEST_CASE("sigstore: trusted roots parse") {
   REQUIRE(rekor != nullptr);
   CHECK(rekor->base_url == "https://rekor.sigstore.dev");
   CHECK(rekor->key_details == "PKIX_ECDSA_P256_SHA_256");
-  CHECK(to_hex(x509::sha256(rekor->public_key)) == to_hex(*id));
+  CHECK(to_hex(crypto::sha256(rekor->public_key)) == to_hex(*id));
   CHECK(root->timestamp_authorities.size() >= 1);
 
   CHECK_FALSE(TrustedRoot::parse("").ok());
@@ -183,12 +184,12 @@ TEST_CASE("sigstore: DSSE provenance bundle (sigstore-js v0.1) parses and is ref
                   .ok());
   const TransparencyLog* log = root->find_tlog(e.log_id);
   REQUIRE(log != nullptr);
-  auto key = public_key_from_spki(log->public_key);
+  auto key = crypto::public_key_from_spki(log->public_key);
   REQUIRE(key.ok());
   auto cp = Checkpoint::parse(*p.checkpoint);
   REQUIRE(cp.ok());
   CHECK(verify_checkpoint(*cp, key->get(), ByteView(e.log_id.data(), 4)).ok());
-  CHECK(verify_signature(key->get(), as_bytes(set_payload(e.canonicalized_body, e.integrated_time, e.log_id,
+  CHECK(crypto::verify_signature(key->get(), as_bytes(set_payload(e.canonicalized_body, e.integrated_time, e.log_id,
                                                           e.log_index)),
                          *e.signed_entry_timestamp)
             .ok());
@@ -253,7 +254,7 @@ TEST_CASE("sigstore: happy-path-v0.3 verifies with every check named") {
   auto root = TrustedRoot::parse(text_of(test::vector_file("sigstore/trusted-roots/public-good.2025-snapshot.json")));
   REQUIRE(root.ok());
   Bytes artifact = test::vector_file("sigstore/conformance/a.txt");
-  CHECK(to_hex(x509::sha256(artifact)) == "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf");
+  CHECK(to_hex(crypto::sha256(artifact)) == "a0cfc71271d6e278e57cd332ff957c3f7043fdda354c4cbb190a30d56efa01bf");
   auto v = verify_bundle(*bundle, artifact, *root, {kDefaultIdentity, kDefaultIssuer});
   REQUIRE(v.ok());
   CHECK_MESSAGE(v->verified(), describe(*v));

@@ -1,14 +1,15 @@
 #include <doctest/doctest.h>
 
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 #include "attest/snp_report.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
+using namespace confer::dev;
 
 namespace {
 Bytes template_bytes(uint32_t version = 3) {
-  Report r = dev_report_template(Product::milan);
+  SnpReport r = dev_report_template(Product::milan);
   r.version = version;
   if (version >= 5) r.launch_mit_vector = r.current_mit_vector = 0xb;
   if (version < 3) r.cpuid_family = r.cpuid_model = r.cpuid_stepping = 0;
@@ -108,7 +109,7 @@ TEST_CASE("report: TCB byte layouts differ on Turin") {
 }
 
 TEST_CASE("report: product line from CPUID") {
-  Report r = dev_report_template(Product::milan);
+  SnpReport r = dev_report_template(Product::milan);
   auto product = [&](uint8_t fam, uint8_t model) {
     r.cpuid_family = fam;
     r.cpuid_model = model;

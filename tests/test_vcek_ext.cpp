@@ -4,7 +4,7 @@
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
 
 TEST_CASE("VCEK extension value decoders") {
   CHECK(*decode_der_integer(Bytes{0x02, 0x01, 0x73}) == 115);
@@ -56,7 +56,7 @@ TEST_CASE("VCEK extensions: duplicates and out-of-range SPLs are errors") {
 
 TEST_CASE("VCEK extensions of real certificates") {
   if (!test::have_vectors()) return;
-  auto cert = x509::Cert::from_der(test::vector_file("sev-snp/milan-virtee-v2/vcek.der"));
+  auto cert = crypto::Cert::from_der(test::vector_file("sev-snp/milan-virtee-v2/vcek.der"));
   REQUIRE(cert.ok());
   auto ext = parse_vcek_extensions(*cert);
   REQUIRE(ext.ok());
@@ -65,7 +65,7 @@ TEST_CASE("VCEK extensions of real certificates") {
   CHECK(ext->hwid->size() == 64);
   CHECK(to_hex(*ext->hwid).rfind("d49554ec717f4e5b", 0) == 0);
 
-  auto vlek = x509::Cert::from_der(test::vector_file("sev-snp/milan-vlek-aws-v3/vlek.der"));
+  auto vlek = crypto::Cert::from_der(test::vector_file("sev-snp/milan-vlek-aws-v3/vlek.der"));
   REQUIRE(vlek.ok());
   auto vext = parse_vcek_extensions(*vlek);
   REQUIRE(vext.ok());
@@ -73,7 +73,7 @@ TEST_CASE("VCEK extensions of real certificates") {
   CHECK(*vext->csp_id == "CN=cc-us-east-2.amazonaws.com");
   CHECK(*vext->product_name == "Milan");
 
-  auto turin = x509::Cert::from_der(test::vector_file("sev-snp/turin-chain-only/vcek.der"));
+  auto turin = crypto::Cert::from_der(test::vector_file("sev-snp/turin-chain-only/vcek.der"));
   REQUIRE(turin.ok());
   auto text = parse_vcek_extensions(*turin);
   REQUIRE(text.ok());
@@ -85,7 +85,7 @@ TEST_CASE("VCEK extensions of real certificates") {
   Bytes counting(64);
   for (size_t i = 0; i < 64; ++i) counting[i] = uint8_t(i);
   for (const char* name : {"vcek-fake-hwid-legacy.der", "vcek-fake-hwid-octetstring.der"}) {
-    auto fake = x509::Cert::from_der(test::vector_file(std::string("sev-snp/negative-fake-vcek/") + name));
+    auto fake = crypto::Cert::from_der(test::vector_file(std::string("sev-snp/negative-fake-vcek/") + name));
     REQUIRE(fake.ok());
     auto fext = parse_vcek_extensions(*fake);
     REQUIRE_MESSAGE(fext.ok(), name);

@@ -10,31 +10,31 @@
 #include "support.hpp"
 
 using namespace confer;
-using namespace confer::snp;
+using namespace confer::attest;
 
 namespace {
 
 const char* kInside = "2026-11-30T00:00:00Z";  // the vectors' audit date
 
-Verification verify_vector(const std::string& report, const std::string& signer,
-                           const std::string& at = kInside, const Policy& policy = {}) {
-  VerifyInput in;
+SnpVerification verify_vector(const std::string& report, const std::string& signer,
+                           const std::string& at = kInside, const SnpPolicy& policy = {}) {
+  SnpInput in;
   in.report = test::vector_file(report);
-  auto cert = x509::Cert::from_der_or_pem(test::vector_file(signer));
+  auto cert = crypto::Cert::from_der_or_pem(test::vector_file(signer));
   REQUIRE(cert.ok());
   in.signer = std::move(cert).value();
-  VerifyOptions opt;
+  SnpVerifyOptions opt;
   opt.at = *parse_rfc3339(at);
   opt.policy = policy;
   return verify_report(in, opt);
 }
 
-std::string failure(const Verification& v) {
+std::string failure(const SnpVerification& v) {
   const Check* f = v.first_failure();
   return f ? f->name : std::string();
 }
 
-const Check* find(const Verification& v, const std::string& name) {
+const Check* find(const SnpVerification& v, const std::string& name) {
   for (const auto& c : v.checks)
     if (c.name == name) return &c;
   return nullptr;
@@ -117,17 +117,17 @@ TEST_CASE("vectors: the AWS VLEK expires; VMPL 1 fails a VMPL-0 policy") {
                               "2024-12-01T00:00:00Z");
   CHECK(failure(before) == "chain.validity");
   CHECK(find(before, "chain.validity")->seen.find("not yet valid") != std::string::npos);
-  Policy vmpl0;
+  SnpPolicy vmpl0;
   vmpl0.vmpl = 0;
   auto p = verify_vector("sev-snp/milan-vlek-aws-v3/report.bin", "sev-snp/milan-vlek-aws-v3/vlek.der",
                          "2025-06-01T00:00:00Z", vmpl0);
   CHECK(failure(p) == "policy.vmpl");
   // A VLEK-signed report cannot be verified with the VCEK path's ASK.
-  VerifyInput in;
+  SnpInput in;
   in.report = test::vector_file("sev-snp/milan-vlek-aws-v3/report.bin");
-  in.signer = *x509::Cert::from_der(test::vector_file("sev-snp/milan-vlek-aws-v3/vlek.der"));
-  in.chain = *x509::Cert::all_from_pem(test::vector_file("sev-snp/amd-roots/milan_cert_chain_kds.pem"));
-  VerifyOptions opt;
+  in.signer = *crypto::Cert::from_der(test::vector_file("sev-snp/milan-vlek-aws-v3/vlek.der"));
+  in.chain = *crypto::Cert::all_from_pem(test::vector_file("sev-snp/amd-roots/milan_cert_chain_kds.pem"));
+  SnpVerifyOptions opt;
   opt.at = *parse_rfc3339("2025-06-01T00:00:00Z");
   CHECK(failure(verify_report(in, opt)) == "chain.ask");
 }
@@ -140,7 +140,7 @@ TEST_CASE("vectors: the x25519 binding of the GCP v5 report") {
   msg.insert(msg.end(), key.begin(), key.end());
   Bytes digest(64);
   SHA512(msg.data(), msg.size(), digest.data());
-  Policy p;
+  SnpPolicy p;
   p.report_data = digest;
   auto v = verify_vector("sev-snp/milan-gcp-v5/report-x25519-bound.bin", "sev-snp/milan-gcp-v5/vcek.der", kInside, p);
   CHECK(v.verified());
@@ -158,11 +158,11 @@ TEST_CASE("vectors: Azure HCL wrappers bind their runtime data") {
     REQUIRE(ev.ok());
     CHECK(ev->format == EvidenceFormat::hcl);
     CHECK(ev->report == test::vector_file(std::string("sev-snp/") + dir + "/report.bin"));
-    VerifyInput in;
+    SnpInput in;
     in.report = ev->report;
     in.hcl = ev->hcl;
-    in.signer = *x509::Cert::from_der(test::vector_file(std::string("sev-snp/") + dir + "/vcek.der"));
-    VerifyOptions opt;
+    in.signer = *crypto::Cert::from_der(test::vector_file(std::string("sev-snp/") + dir + "/vcek.der"));
+    SnpVerifyOptions opt;
     opt.at = *parse_rfc3339(kInside);
     auto v = verify_report(in, opt);
     CHECK_MESSAGE(v.verified(), dir << " " << failure(v));
@@ -181,10 +181,10 @@ TEST_CASE("vectors: derived negatives from milan-virtee-v2") {
   if (!test::have_vectors()) return;
   Bytes report = test::vector_file("sev-snp/milan-virtee-v2/report.bin");
   Bytes vcek = test::vector_file("sev-snp/milan-virtee-v2/vcek.der");
-  VerifyOptions opt;
+  SnpVerifyOptions opt;
   opt.at = *parse_rfc3339(kInside);
-  VerifyInput in;
-  in.signer = *x509::Cert::from_der(vcek);
+  SnpInput in;
+  in.signer = *crypto::Cert::from_der(vcek);
   // Flip bit 7 of byte 21: the signature fails.
   in.report = report;
   in.report[21] ^= 0x80;
@@ -192,7 +192,7 @@ TEST_CASE("vectors: derived negatives from milan-virtee-v2") {
   // Flip byte 40 of the VCEK: the chain fails (or the certificate no longer parses).
   Bytes bad = vcek;
   bad[40] ^= 0xff;
-  auto cert = x509::Cert::from_der(bad);
+  auto cert = crypto::Cert::from_der(bad);
   if (cert) {
     in.report = report;
     in.signer = *cert;
@@ -201,12 +201,12 @@ TEST_CASE("vectors: derived negatives from milan-virtee-v2") {
   }
   // Another chip's VCEK: hwID and signature disagree.
   in.report = report;
-  in.signer = *x509::Cert::from_der(test::vector_file("sev-snp/milan-trustee-v2/vcek.der"));
+  in.signer = *crypto::Cert::from_der(test::vector_file("sev-snp/milan-trustee-v2/vcek.der"));
   auto other = verify_report(in, opt);
   CHECK(find(other, "vcek.hwid")->status == CheckStatus::failed);
   CHECK(find(other, "report.signature")->status == CheckStatus::failed);
   // A Genoa VCEK for a Milan report: wrong chain and product.
-  in.signer = *x509::Cert::from_der(test::vector_file("sev-snp/genoa-trustee-e2e-v3/vcek.der"));
+  in.signer = *crypto::Cert::from_der(test::vector_file("sev-snp/genoa-trustee-e2e-v3/vcek.der"));
   CHECK_FALSE(verify_report(in, opt).verified());
 }
 
@@ -221,23 +221,23 @@ TEST_CASE("vectors: fake VCEKs do not chain to AMD") {
 
 TEST_CASE("vectors: the Turin VCEK chains to the Turin ASK and ARK only") {
   if (!test::have_vectors()) return;
-  auto vcek = x509::Cert::from_der(test::vector_file("sev-snp/turin-chain-only/vcek.der"));
+  auto vcek = crypto::Cert::from_der(test::vector_file("sev-snp/turin-chain-only/vcek.der"));
   REQUIRE(vcek.ok());
-  auto turin = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::turin)->ask_pem));
-  auto milan = x509::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ask_pem));
-  CHECK(x509::verify_issued_by(*vcek, *turin).ok());
-  CHECK_FALSE(x509::verify_issued_by(*vcek, *milan).ok());
-  CHECK(x509::validity_at(*vcek, *parse_rfc3339(kInside)) == x509::Validity::ok);
-  CHECK(x509::validity_at(*vcek, *parse_rfc3339("2032-01-01T00:00:00Z")) == x509::Validity::expired);
+  auto turin = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::turin)->ask_pem));
+  auto milan = crypto::Cert::from_der_or_pem(as_bytes(amd_roots(Product::milan)->ask_pem));
+  CHECK(crypto::verify_issued_by(*vcek, *turin).ok());
+  CHECK_FALSE(crypto::verify_issued_by(*vcek, *milan).ok());
+  CHECK(crypto::validity_at(*vcek, *parse_rfc3339(kInside)) == crypto::Validity::ok);
+  CHECK(crypto::validity_at(*vcek, *parse_rfc3339("2032-01-01T00:00:00Z")) == crypto::Validity::expired);
 }
 
 TEST_CASE("vectors: flipping any single bit of a valid report is refused") {
   if (!test::have_vectors()) return;
   for (const char* dir : {"milan-virtee-v2", "genoa-trustee-e2e-v3"}) {
     Bytes report = test::vector_file(std::string("sev-snp/") + dir + "/report.bin");
-    VerifyInput in;
-    in.signer = *x509::Cert::from_der(test::vector_file(std::string("sev-snp/") + dir + "/vcek.der"));
-    VerifyOptions opt;
+    SnpInput in;
+    in.signer = *crypto::Cert::from_der(test::vector_file(std::string("sev-snp/") + dir + "/vcek.der"));
+    SnpVerifyOptions opt;
     opt.at = *parse_rfc3339(kInside);
     in.report = report;
     REQUIRE(verify_report(in, opt).verified());

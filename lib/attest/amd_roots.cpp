@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-namespace confer::snp {
+namespace confer::attest {
 
 namespace {
 
@@ -384,9 +384,9 @@ const AmdCerts* amd_certs(Product product) {
   static const std::vector<std::pair<Product, AmdCerts>> parsed = [] {
     std::vector<std::pair<Product, AmdCerts>> out;
     for (const auto& set : kSets) {
-      auto ark = x509::Cert::from_der_or_pem(as_bytes(set.ark_pem));
-      auto ask = x509::Cert::from_der_or_pem(as_bytes(set.ask_pem));
-      auto asvk = x509::Cert::from_der_or_pem(as_bytes(set.asvk_pem));
+      auto ark = crypto::Cert::from_der_or_pem(as_bytes(set.ark_pem));
+      auto ask = crypto::Cert::from_der_or_pem(as_bytes(set.ask_pem));
+      auto asvk = crypto::Cert::from_der_or_pem(as_bytes(set.asvk_pem));
       // Compiled-in constants; tests/test_amd_roots.cpp proves they parse.
       if (ark && ask && asvk) out.emplace_back(set.product, AmdCerts{*ark, *ask, *asvk});
     }
@@ -403,4 +403,4 @@ Product product_of_pinned_ark(std::string_view sha256_hex) noexcept {
   return Product::unknown;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -5,9 +5,9 @@
 #include <string_view>
 
 #include "attest/snp_report.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 struct AmdRootSet {
   Product product;
@@ -23,10 +23,10 @@ const AmdRootSet* amd_roots(Product product) noexcept;
 // The same certificates, parsed once per process (OpenSSL 3 key decoding is slow
 // enough to double a verification if done per call). Null for Product::unknown.
 struct AmdCerts {
-  x509::Cert ark, ask, asvk;
+  crypto::Cert ark, ask, asvk;
 };
 const AmdCerts* amd_certs(Product product);
 // The product whose pinned ARK has this DER SHA-256, or unknown.
 Product product_of_pinned_ark(std::string_view sha256_hex) noexcept;
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -7,7 +7,7 @@
 
 #include "attest/snp_report.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 const char* evidence_format_name(EvidenceFormat f) noexcept {
   switch (f) {
@@ -169,4 +169,4 @@ std::string evidence_json(ByteView report, const std::string& vcek_pem,
   return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -9,7 +9,7 @@
 
 #include "core/bytes.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 enum class EvidenceFormat { raw, base64, hcl, json };
 const char* evidence_format_name(EvidenceFormat f) noexcept;
@@ -38,4 +38,4 @@ Result<Evidence> parse_hcl_report(ByteView bytes);
 std::string evidence_json(ByteView report, const std::string& vcek_pem,
                           const std::string& chain_pem);
 
-}  // namespace confer::snp
+}  // namespace confer::attest

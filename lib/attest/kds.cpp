@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
-namespace confer::snp {
+namespace confer::attest {
 
-Result<VcekRequest> vcek_request_for(const Report& report, Product product) {
+Result<VcekRequest> vcek_request_for(const SnpReport& report, Product product) {
   if (product == Product::unknown)
     return make_error(Errc::usage, "KDS: the product line is unknown (a version 2 report); "
                                    "pass --vcek");
@@ -88,13 +88,13 @@ class CurlFetcher final : public Fetcher {
 
 std::unique_ptr<Fetcher> make_curl_fetcher() { return std::make_unique<CurlFetcher>(); }
 
-}  // namespace confer::snp
+}  // namespace confer::attest
 
 #include <filesystem>
 
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string& cache_root,
                                       const std::string& kds_base_url, bool offline,
@@ -106,7 +106,7 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
   if (fs::is_regular_file(out.cache_path, ec)) {
     auto cached = read_file(out.cache_path);
     // A damaged cache entry is replaced, not trusted or fatal.
-    if (cached && x509::Cert::from_der(*cached)) {
+    if (cached && crypto::Cert::from_der(*cached)) {
       out.der = std::move(cached).value();
       out.origin = VcekLookup::Origin::cache;
       return out;
@@ -121,7 +121,7 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
   out.url = base + vcek_path(req);
   out.origin = VcekLookup::Origin::fetched;
   CONFER_TRY(out.der, fetcher.get(out.url));
-  auto cert = x509::Cert::from_der(out.der);
+  auto cert = crypto::Cert::from_der(out.der);
   if (!cert)
     return make_error(Errc::network, fmt::format("{} answered with {} bytes that are not a DER "
                                                  "certificate ({})",
@@ -134,4 +134,4 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
   return out;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

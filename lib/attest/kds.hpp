@@ -6,7 +6,7 @@
 
 #include "attest/snp_report.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 inline constexpr const char* kDefaultKdsUrl = "https://kdsintf.amd.com";
 
@@ -17,7 +17,7 @@ struct VcekRequest {
 };
 
 // The request that fetches the VCEK for `report` (hwID = CHIP_ID, TCB = REPORTED_TCB).
-Result<VcekRequest> vcek_request_for(const Report& report, Product product);
+Result<VcekRequest> vcek_request_for(const SnpReport& report, Product product);
 // "/vcek/v1/Milan/<hwid>?blSPL=3&teeSPL=0&snpSPL=8&ucodeSPL=115" (Turin adds fmcSPL).
 std::string vcek_path(const VcekRequest& req);
 // Relative cache path: "kds/vcek/Milan/<hwid>-bl3-tee0-snp8-ucode115.der".
@@ -33,9 +33,9 @@ class Fetcher {
 // libcurl, with HTTPS_PROXY / NO_PROXY honoured, timeouts, and a response size cap.
 std::unique_ptr<Fetcher> make_curl_fetcher();
 
-}  // namespace confer::snp
+}  // namespace confer::attest
 
-namespace confer::snp {
+namespace confer::attest {
 
 struct VcekLookup {
   Bytes der;
@@ -52,4 +52,4 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
                                       const std::string& kds_base_url, bool offline,
                                       Fetcher& fetcher);
 
-}  // namespace confer::snp
+}  // namespace confer::attest

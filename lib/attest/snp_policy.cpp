@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace confer::snp {
+namespace confer::attest {
 
 namespace {
 
@@ -121,11 +121,11 @@ Result<Tcb> parse_tcb_spec(std::string_view spec) {
   return t;
 }
 
-Result<Policy> parse_policy_json(std::string_view text) {
+Result<SnpPolicy> parse_policy_json(std::string_view text) {
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object())
     return make_error(Errc::usage, "policy: expected a JSON object");
-  Policy p;
+  SnpPolicy p;
   for (const auto& [key, v] : doc.items()) {
     if (key == "vmpl") {
       if (!v.is_number_unsigned() || v.get<uint64_t>() > 3)
@@ -186,4 +186,4 @@ Result<Policy> parse_policy_json(std::string_view text) {
   return p;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -8,13 +8,13 @@
 
 #include "attest/snp_report.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 struct AbiVersion {
   uint8_t major = 0, minor = 0;
 };
 
-struct Policy {
+struct SnpPolicy {
   // Debug-enabled guests are always refused; there is deliberately no switch.
   bool allow_migrate_ma = false;
   bool allow_smt = true;
@@ -32,10 +32,10 @@ struct Policy {
 
 // The JSON policy file (docs/policy.md). Unknown keys are errors, so typos cannot
 // silently weaken a policy.
-Result<Policy> parse_policy_json(std::string_view json);
+Result<SnpPolicy> parse_policy_json(std::string_view json);
 // "bl=3,tee=0,snp=8,ucode=115[,fmc=0]"; every component named once, missing ones are 0.
 Result<Tcb> parse_tcb_spec(std::string_view spec);
 Result<std::array<uint8_t, 48>> parse_measurement_hex(std::string_view hex);
 Result<Bytes> parse_report_data_hex(std::string_view hex);
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-namespace confer::snp {
+namespace confer::attest {
 
 const char* product_name(Product p) noexcept {
   switch (p) {
@@ -68,7 +68,7 @@ std::string tcb_string(const Tcb& t, Product product) {
   return s;
 }
 
-Product Report::product_from_cpuid() const noexcept {
+Product SnpReport::product_from_cpuid() const noexcept {
   if (version < 3) return Product::unknown;
   // virtee/sev Generation::identify_cpu: family 0x19 models 0x00-0x0F Milan,
   // 0x10-0x1F and 0xA0-0xAF Genoa; family 0x1A models 0x00-0x11 Turin.
@@ -103,12 +103,12 @@ void copy_out(std::array<uint8_t, N>& dst, const uint8_t* src) {
 
 }  // namespace
 
-Result<Report> parse_report(ByteView b) {
+Result<SnpReport> parse_report(ByteView b) {
   if (b.size() != kReportSize)
     return make_error(Errc::parse, fmt::format("SEV-SNP report: expected {} bytes, saw {}",
                                                kReportSize, b.size()));
   const uint8_t* p = b.data();
-  Report r;
+  SnpReport r;
   r.version = load_le32(p + 0x000);
   if (r.version != 2 && r.version != 3 && r.version != 5)
     return make_error(Errc::parse,
@@ -185,7 +185,7 @@ Result<Report> parse_report(ByteView b) {
   return r;
 }
 
-Bytes serialize_report(const Report& r) {
+Bytes serialize_report(const SnpReport& r) {
   Bytes b(kReportSize, 0);
   uint8_t* p = b.data();
   store_le32(p + 0x000, r.version);
@@ -229,4 +229,4 @@ Bytes serialize_report(const Report& r) {
   return b;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

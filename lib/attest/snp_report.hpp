@@ -8,7 +8,7 @@
 
 #include "core/bytes.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 inline constexpr size_t kReportSize = 0x4A0;
 inline constexpr size_t kSignedSize = 0x2A0;  // the signature covers [0, 0x2A0)
@@ -48,7 +48,7 @@ struct FirmwareVersion {
   bool operator==(const FirmwareVersion&) const = default;
 };
 
-struct Report {
+struct SnpReport {
   uint32_t version = 0;
   uint32_t guest_svn = 0;
   uint64_t policy = 0;
@@ -85,8 +85,8 @@ struct Report {
 
 // Parses exactly kReportSize bytes, rejecting unknown versions, unknown signature
 // algorithms, reserved signing keys and non-zero reserved fields.
-Result<Report> parse_report(ByteView bytes);
+Result<SnpReport> parse_report(ByteView bytes);
 // The exact inverse of parse_report (used by the development provider and tests).
-Bytes serialize_report(const Report& report);
+Bytes serialize_report(const SnpReport& report);
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -12,32 +12,16 @@
 
 #include "attest/amd_roots.hpp"
 #include "attest/vcek_ext.hpp"
+#include "core/json.hpp"
+#include "crypto/hash.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
-const char* check_status_name(CheckStatus s) noexcept {
-  switch (s) {
-    case CheckStatus::ok: return "ok";
-    case CheckStatus::failed: return "failed";
-    case CheckStatus::skipped: return "skipped";
-  }
-  return "unknown";
-}
+bool SnpVerification::verified() const noexcept { return report.has_value() && checks.passed(); }
 
-bool Verification::verified() const noexcept {
-  if (!report || checks.empty()) return false;
-  for (const auto& c : checks)
-    if (c.status == CheckStatus::failed) return false;
-  return true;
-}
+const Check* SnpVerification::first_failure() const noexcept { return checks.first_failure(); }
 
-const Check* Verification::first_failure() const noexcept {
-  for (const auto& c : checks)
-    if (c.status == CheckStatus::failed) return &c;
-  return nullptr;
-}
-
-Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& signer) {
+Result<void> verify_report_signature(ByteView report_bytes, const crypto::Cert& signer) {
   if (report_bytes.size() != kReportSize)
     return make_error(Errc::attestation, "report has the wrong size");
   EVP_PKEY* key = X509_get0_pubkey(signer.get());
@@ -71,28 +55,14 @@ Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& si
 
 namespace {
 
-using x509::Cert;
+using crypto::Cert;
 
-class Checks {
- public:
-  explicit Checks(std::vector<Check>& out) : out_(out) {}
-  bool add(std::string name, bool ok, std::string expected, std::string seen) {
-    out_.push_back({std::move(name), ok ? CheckStatus::ok : CheckStatus::failed,
-                    std::move(expected), std::move(seen)});
-    return ok;
-  }
-  void skip(std::string name, std::string why, std::string seen) {
-    out_.push_back({std::move(name), CheckStatus::skipped, std::move(why), std::move(seen)});
-  }
-
- private:
-  std::vector<Check>& out_;
-};
+using Checks = CheckList;
 
 std::string short_hex(ByteView b) { return to_hex(b); }
 
-const char* validity_word(x509::Validity v) {
-  return v == x509::Validity::expired ? "expired" : "not yet valid";
+const char* validity_word(crypto::Validity v) {
+  return v == crypto::Validity::expired ? "expired" : "not yet valid";
 }
 
 struct Chain {
@@ -101,7 +71,7 @@ struct Chain {
   std::string source;
 };
 
-Chain select_chain(const VerifyInput& in, Product product, SigningKey key) {
+Chain select_chain(const SnpInput& in, Product product, SigningKey key) {
   Chain c;
   if (!in.chain.empty()) {
     c.intermediate = in.chain[0];
@@ -119,7 +89,7 @@ Chain select_chain(const VerifyInput& in, Product product, SigningKey key) {
 }
 
 // Picks the product line: CPUID (v3+) first, then the VCEK's productName, then its issuer.
-Product identify_product(const Report& r, const std::optional<VcekExtensions>& ext,
+Product identify_product(const SnpReport& r, const std::optional<VcekExtensions>& ext,
                          const std::optional<Cert>& signer, std::string& how) {
   if (Product p = r.product_from_cpuid(); p != Product::unknown) {
     how = fmt::format("CPUID family 0x{:02x} model 0x{:02x}", r.cpuid_family, r.cpuid_model);
@@ -148,8 +118,8 @@ Product identify_product(const Report& r, const std::optional<VcekExtensions>& e
   return Product::unknown;
 }
 
-void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& r,
-                 Verification& v, Checks& checks) {
+void check_chain(const SnpInput& in, const SnpVerifyOptions& opt, const SnpReport& r,
+                 SnpVerification& v, Checks& checks) {
   SigningKey key = r.signing_key();
   const char* signer_name = key == SigningKey::vlek ? "VLEK" : "VCEK";
   const char* inter_name = key == SigningKey::vlek ? "ASVK" : "ASK";
@@ -200,7 +170,7 @@ void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& 
     std::string cn = chain.intermediate->subject_cn();
     bool kind_ok = key == SigningKey::vlek ? cn.rfind("SEV-VLEK-", 0) == 0
                                            : (cn.rfind("SEV-", 0) == 0 && cn.rfind("SEV-VLEK-", 0) != 0);
-    auto signed_ok = x509::verify_issued_by(*chain.intermediate, *chain.ark);
+    auto signed_ok = crypto::verify_issued_by(*chain.intermediate, *chain.ark);
     bool ca_ok = X509_check_ca(chain.intermediate->get()) > 0;
     std::string seen = fmt::format("'{}' ({})", cn, chain.source);
     if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", inter_name, signer_name);
@@ -218,7 +188,7 @@ void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& 
     checks.add("chain.vcek", false, fmt::format("{} signed by the {}", signer_name, inter_name),
                fmt::format("no {}", inter_name));
   } else {
-    auto signed_ok = x509::verify_issued_by(*in.signer, *chain.intermediate);
+    auto signed_ok = crypto::verify_issued_by(*in.signer, *chain.intermediate);
     checks.add("chain.vcek", signed_ok.ok(),
                fmt::format("{} signed by the {} (RSASSA-PSS SHA-384)", signer_name, inter_name),
                signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(),
@@ -231,8 +201,8 @@ void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& 
   std::string when = format_rfc3339(opt.at);
   auto validity = [&](const std::optional<Cert>& c, const char* role) {
     if (!c) return;
-    auto state = x509::validity_at(*c, opt.at);
-    if (state == x509::Validity::ok) return;
+    auto state = crypto::validity_at(*c, opt.at);
+    if (state == crypto::Validity::ok) return;
     if (!problems.empty()) problems += "; ";
     problems += fmt::format("{} {} (valid {} to {})", role, validity_word(state),
                             format_rfc3339(c->not_before()), format_rfc3339(c->not_after()));
@@ -244,8 +214,8 @@ void check_chain(const VerifyInput& in, const VerifyOptions& opt, const Report& 
              problems.empty() ? "all valid at " + when : problems);
 }
 
-void check_signer_extensions(const Report& r, const std::optional<VcekExtensions>& ext,
-                             const std::string& ext_error, Verification& v, Checks& checks) {
+void check_signer_extensions(const SnpReport& r, const std::optional<VcekExtensions>& ext,
+                             const std::string& ext_error, SnpVerification& v, Checks& checks) {
   bool vlek = r.signing_key() == SigningKey::vlek;
   if (!ext) {
     checks.add("vcek.product", false, "VCEK extensions that parse", ext_error);
@@ -289,13 +259,13 @@ void check_signer_extensions(const Report& r, const std::optional<VcekExtensions
   }
 }
 
-void check_hcl(const VerifyInput& in, const Report& r, Checks& checks) {
+void check_hcl(const SnpInput& in, const SnpReport& r, Checks& checks) {
   if (!in.hcl) return;
   Bytes digest;
   std::string alg;
   switch (in.hcl->hash_type) {
-    case 1: digest = x509::sha256(in.hcl->json); alg = "SHA-256"; break;
-    case 2: digest = x509::sha384(in.hcl->json); alg = "SHA-384"; break;
+    case 1: digest = crypto::sha256(in.hcl->json); alg = "SHA-256"; break;
+    case 2: digest = crypto::sha384(in.hcl->json); alg = "SHA-384"; break;
     default: break;
   }
   if (digest.empty()) {
@@ -310,7 +280,7 @@ void check_hcl(const VerifyInput& in, const Report& r, Checks& checks) {
              "REPORT_DATA " + to_hex(r.report_data));
 }
 
-void check_policy(const Report& r, const Policy& p, Product product, Checks& checks) {
+void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Checks& checks) {
   auto pol = fmt::format("policy 0x{:016x}", r.policy);
   checks.add("policy.debug", !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
              (r.policy & policy_bit::debug) ? "debug allowed by guest policy (" + pol + ")"
@@ -406,21 +376,19 @@ Bytes fresh_report_data(ByteView server_static, ByteView nonce) {
   Bytes msg(kLabel.begin(), kLabel.end());
   msg.insert(msg.end(), server_static.begin(), server_static.end());
   msg.insert(msg.end(), nonce.begin(), nonce.end());
-  Bytes out(64);
-  SHA512(msg.data(), msg.size(), out.data());
-  return out;
+  return crypto::sha512(msg);
 }
 
-Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
-  Verification v;
+SnpVerification verify_report(const SnpInput& in, const SnpVerifyOptions& opt) {
+  SnpVerification v;
   v.at = opt.at;
-  Checks checks(v.checks);
+  Checks& checks = v.checks;
 
   auto parsed = parse_report(in.report);
   if (!checks.add("report.format", parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
                   parsed ? fmt::format("version {}", parsed->version) : parsed.error().message))
     return v;
-  const Report& r = *parsed;
+  const SnpReport& r = *parsed;
   v.report = r;
 
   SigningKey key = r.signing_key();
@@ -462,7 +430,7 @@ Verification verify_report(const VerifyInput& in, const VerifyOptions& opt) {
   return v;
 }
 
-std::string verification_json(const Verification& v, const std::string& evidence_format) {
+std::string verification_json(const SnpVerification& v, const std::string& evidence_format) {
   using json = nlohmann::ordered_json;  // verdict first, as a reader expects
   json out;
   out["verdict"] = v.verified() ? "verified" : "refused";
@@ -475,7 +443,7 @@ std::string verification_json(const Verification& v, const std::string& evidence
   out["root_sha256"] = v.root_sha256;
   out["verification_time"] = format_rfc3339(v.at);
   if (v.report) {
-    const Report& r = *v.report;
+    const SnpReport& r = *v.report;
     json rep;
     rep["version"] = r.version;
     rep["guest_svn"] = r.guest_svn;
@@ -512,13 +480,9 @@ std::string verification_json(const Verification& v, const std::string& evidence
   } else {
     out["report"] = nullptr;
   }
-  json checks = json::array();
-  for (const auto& c : v.checks)
-    checks.push_back({{"name", c.name}, {"status", check_status_name(c.status)},
-                      {"expected", c.expected}, {"seen", c.seen}});
-  out["checks"] = checks;
+  out["checks"] = checks_json(v.checks);
   // Messages can quote file names, which need not be UTF-8: never throw over that.
-  return out.dump(-1, ' ', false, json::error_handler_t::replace);
+  return dump_json(out);
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -8,41 +8,32 @@
 #include "attest/evidence.hpp"
 #include "attest/snp_policy.hpp"
 #include "attest/snp_report.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
+#include "core/check.hpp"
 #include "core/time.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
-enum class CheckStatus { ok, failed, skipped };
-const char* check_status_name(CheckStatus s) noexcept;  // "ok", "failed", "skipped"
-
-struct Check {
-  std::string name;  // stable, e.g. "policy.debug"; scripts match on it
-  CheckStatus status;
-  std::string expected;
-  std::string seen;
-};
-
-struct VerifyInput {
+struct SnpInput {
   Bytes report;                          // the raw report
   std::optional<HclRuntimeData> hcl;     // set when the report came in an HCL wrapper
-  std::optional<x509::Cert> signer;      // VCEK or VLEK
-  std::vector<x509::Cert> chain;         // [ASK or ASVK] or [ASK or ASVK, ARK]; empty: built in
+  std::optional<crypto::Cert> signer;      // VCEK or VLEK
+  std::vector<crypto::Cert> chain;         // [ASK or ASVK] or [ASK or ASVK, ARK]; empty: built in
 };
 
-struct VerifyOptions {
+struct SnpVerifyOptions {
   UnixTime at = 0;
-  Policy policy;
-  std::vector<x509::Cert> extra_roots;  // --trust-root: accepted, and marked not AMD's
+  SnpPolicy policy;
+  std::vector<crypto::Cert> extra_roots;  // --trust-root: accepted, and marked not AMD's
   // The channel's server static key: REPORT_DATA must be exactly key || 32 zero bytes
   // (DESIGN §3), or, with `fresh_nonce`, SHA-512("confer-attest-v1" || key || nonce).
   std::optional<std::array<uint8_t, 32>> channel_key;
   std::optional<Bytes> fresh_nonce;
 };
 
-struct Verification {
-  std::vector<Check> checks;
-  std::optional<Report> report;
+struct SnpVerification {
+  CheckList checks;
+  std::optional<SnpReport> report;
   Product product = Product::unknown;
   bool development_root = false;  // the chain ended at an extra root, not AMD's
   std::string root_sha256;
@@ -53,15 +44,15 @@ struct Verification {
   const Check* first_failure() const noexcept;
 };
 
-Verification verify_report(const VerifyInput& input, const VerifyOptions& options);
+SnpVerification verify_report(const SnpInput& input, const SnpVerifyOptions& options);
 
 // ECDSA P-384 / SHA-384 over [0, 0x2A0) with the report's little-endian R and S.
-Result<void> verify_report_signature(ByteView report_bytes, const x509::Cert& signer);
+Result<void> verify_report_signature(ByteView report_bytes, const crypto::Cert& signer);
 
 // The fresh-attestation binding (DESIGN §3): SHA-512("confer-attest-v1" || key || nonce).
 Bytes fresh_report_data(ByteView server_static, ByteView nonce);
 
 // One JSON object with the verdict, the report's fields and every check (--json).
-std::string verification_json(const Verification& v, const std::string& evidence_format);
+std::string verification_json(const SnpVerification& v, const std::string& evidence_format);
 
-}  // namespace confer::snp
+}  // namespace confer::attest

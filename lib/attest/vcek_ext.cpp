@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-namespace confer::snp {
+namespace confer::attest {
 
 namespace {
 
@@ -120,7 +120,7 @@ Result<VcekExtensions> parse_vcek_extensions(const std::vector<RawExtension>& ex
   return out;
 }
 
-Result<VcekExtensions> parse_vcek_extensions(const x509::Cert& cert) {
+Result<VcekExtensions> parse_vcek_extensions(const crypto::Cert& cert) {
   std::vector<RawExtension> raw;
   int count = X509_get_ext_count(cert.get());
   for (int i = 0; i < count; ++i) {
@@ -151,4 +151,4 @@ Result<Tcb> VcekExtensions::tcb(Product product) const {
   return t;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::attest

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "attest/snp_report.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 
-namespace confer::snp {
+namespace confer::attest {
 
 struct VcekExtensions {
   std::optional<int64_t> struct_version;
@@ -29,7 +29,7 @@ using RawExtension = std::pair<std::string, Bytes>;
 // Decodes AMD's extensions from (oid, value) pairs; other OIDs are ignored.
 Result<VcekExtensions> parse_vcek_extensions(const std::vector<RawExtension>& extensions);
 // Collects the extensions of a certificate and decodes them.
-Result<VcekExtensions> parse_vcek_extensions(const x509::Cert& cert);
+Result<VcekExtensions> parse_vcek_extensions(const crypto::Cert& cert);
 
 // Value decoders, exposed for tests and fuzzing.
 Result<int64_t> decode_der_integer(ByteView value);
@@ -39,4 +39,4 @@ Result<Bytes> decode_hwid(ByteView value);
 
 inline constexpr const char* kAmdOidPrefix = "1.3.6.1.4.1.3704.1.";
 
-}  // namespace confer::snp
+}  // namespace confer::attest

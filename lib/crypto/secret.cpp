@@ -5,7 +5,7 @@
 #include <string>
 #include <utility>
 
-namespace confer {
+namespace confer::crypto {
 
 Result<void> sodium_ready() {
   // sodium_init() is itself safe to call from several threads; the static makes the
@@ -58,4 +58,4 @@ void SecretBytes::wipe() noexcept {
   if (data_ != nullptr) sodium_memzero(data_, size_);
 }
 
-}  // namespace confer
+}  // namespace confer::crypto

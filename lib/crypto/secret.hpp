@@ -8,7 +8,7 @@
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 
-namespace confer {
+namespace confer::crypto {
 
 // Initialises libsodium once per process (thread-safe); later calls return the first
 // outcome. Every user of libsodium calls this before its first libsodium call.
@@ -46,4 +46,4 @@ class SecretBytes {
   size_t size_ = 0;
 };
 
-}  // namespace confer
+}  // namespace confer::crypto

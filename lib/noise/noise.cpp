@@ -1,9 +1,5 @@
 #include "noise/noise.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 #include <sodium.h>
 
 #include <climits>
@@ -11,6 +7,9 @@
 #include <initializer_list>
 #include <span>
 #include <string>
+
+#include "crypto/aead.hpp"
+#include "crypto/hash.hpp"
 
 namespace confer::noise {
 
@@ -37,129 +36,33 @@ Error usage(const std::string& what) { return make_error(Errc::usage, "noise: " 
 
 std::string num(size_t n) { return std::to_string(n); }
 
-// ---- hash ------------------------------------------------------------------------
+// ---- hash, HMAC, AES-256-GCM (lib/crypto) -------------------------------------------
 
-struct MdCtx {
-  EVP_MD_CTX* p = EVP_MD_CTX_new();
-  ~MdCtx() { EVP_MD_CTX_free(p); }
-};
-
-Result<void> sha256(std::initializer_list<ByteView> parts, uint8_t* out) {
-  MdCtx ctx;
-  if (ctx.p == nullptr || EVP_DigestInit_ex(ctx.p, EVP_sha256(), nullptr) != 1)
-    return internal("sha-256 initialisation failed");
-  for (ByteView part : parts)
-    if (!part.empty() && EVP_DigestUpdate(ctx.p, part.data(), part.size()) != 1)
-      return internal("sha-256 update failed");
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx.p, out, &len) != 1 || len != kHashSize) return internal("sha-256 final failed");
-  return {};
-}
-
-// One HMAC implementation, fetched once per process.
-EVP_MAC* hmac_algorithm() {
-  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
-  return mac;
-}
-
-struct MacCtx {
-  EVP_MAC_CTX* p;
-  explicit MacCtx(EVP_MAC* mac) : p(mac != nullptr ? EVP_MAC_CTX_new(mac) : nullptr) {}
-  ~MacCtx() { EVP_MAC_CTX_free(p); }  // cleanses the key schedule
-};
+Result<void> sha256(std::initializer_list<ByteView> parts, uint8_t* out) { return crypto::sha256_parts(parts, out); }
 
 Result<void> hmac_sha256(ByteView key, std::initializer_list<ByteView> parts, uint8_t* out) {
-  MacCtx ctx(hmac_algorithm());
-  if (ctx.p == nullptr) return internal("hmac-sha256 is unavailable");
-  char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-                         OSSL_PARAM_construct_end()};
-  // EVP_MAC_init takes a null key as "keep the previous key"; an empty HMAC key is a
-  // zero block, which a one-byte zero key produces too.
-  static const uint8_t zero = 0;
-  const uint8_t* key_ptr = key.empty() ? &zero : key.data();
-  size_t key_len = key.empty() ? 1 : key.size();
-  if (EVP_MAC_init(ctx.p, key_ptr, key_len, params) != 1) return internal("hmac-sha256 initialisation failed");
-  for (ByteView part : parts)
-    if (!part.empty() && EVP_MAC_update(ctx.p, part.data(), part.size()) != 1)
-      return internal("hmac-sha256 update failed");
-  size_t len = 0;
-  if (EVP_MAC_final(ctx.p, out, &len, kHashSize) != 1 || len != kHashSize)
-    return internal("hmac-sha256 final failed");
-  return {};
+  return crypto::hmac_sha256(key, parts, out);
 }
 
-// ---- AES-256-GCM -----------------------------------------------------------------
-
-struct CipherCtx {
-  EVP_CIPHER_CTX* p = EVP_CIPHER_CTX_new();
-  ~CipherCtx() { EVP_CIPHER_CTX_free(p); }  // cleanses the expanded key
-};
-
 // 4 zero bytes, then the counter big-endian (section 12.3).
-std::array<uint8_t, 12> gcm_nonce(uint64_t n) {
-  std::array<uint8_t, 12> iv{};
+crypto::GcmNonce gcm_nonce(uint64_t n) {
+  crypto::GcmNonce iv{};
   for (int i = 0; i < 8; ++i) iv[11 - i] = static_cast<uint8_t>(n >> (8 * i));
   return iv;
 }
 
 // out receives plaintext.size() + 16 bytes.
 Result<void> aes_gcm_seal(const uint8_t* key, uint64_t n, ByteView ad, ByteView plaintext, uint8_t* out) {
-  if (ad.size() > INT_MAX || plaintext.size() > INT_MAX) return internal("aes-256-gcm input too large");
-  CipherCtx ctx;
-  auto iv = gcm_nonce(n);
-  int len = 0;
-  if (ctx.p == nullptr || EVP_EncryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr) != 1 ||
-      EVP_EncryptInit_ex(ctx.p, nullptr, nullptr, key, iv.data()) != 1)
-    return internal("aes-256-gcm initialisation failed");
-  if (!ad.empty() && EVP_EncryptUpdate(ctx.p, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1)
-    return internal("aes-256-gcm associated data failed");
-  size_t written = 0;
-  if (!plaintext.empty()) {
-    if (EVP_EncryptUpdate(ctx.p, out, &len, plaintext.data(), static_cast<int>(plaintext.size())) != 1)
-      return internal("aes-256-gcm encryption failed");
-    written = static_cast<size_t>(len);
-  }
-  if (EVP_EncryptFinal_ex(ctx.p, out + written, &len) != 1) return internal("aes-256-gcm encryption failed");
-  written += static_cast<size_t>(len);
-  if (written != plaintext.size()) return internal("aes-256-gcm wrote an unexpected length");
-  if (EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagSize), out + written) != 1)
-    return internal("aes-256-gcm tag failed");
-  return {};
+  return crypto::aes256gcm_seal(key, gcm_nonce(n), ad, plaintext, out);
 }
 
 // ciphertext includes the tag (at least 16 bytes); out receives ciphertext.size() - 16
 // bytes, wiped again when authentication fails.
 Result<void> aes_gcm_open(const uint8_t* key, uint64_t n, ByteView ad, ByteView ciphertext, uint8_t* out) {
   if (ciphertext.size() < kTagSize) return protocol("expected a ciphertext of at least 16 bytes, saw " + num(ciphertext.size()));
-  if (ad.size() > INT_MAX || ciphertext.size() > INT_MAX) return internal("aes-256-gcm input too large");
-  size_t body = ciphertext.size() - kTagSize;
-  CipherCtx ctx;
-  auto iv = gcm_nonce(n);
-  int len = 0;
-  if (ctx.p == nullptr || EVP_DecryptInit_ex(ctx.p, EVP_aes_256_gcm(), nullptr, nullptr, nullptr) != 1 ||
-      EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_IVLEN, static_cast<int>(iv.size()), nullptr) != 1 ||
-      EVP_DecryptInit_ex(ctx.p, nullptr, nullptr, key, iv.data()) != 1)
-    return internal("aes-256-gcm initialisation failed");
-  if (!ad.empty() && EVP_DecryptUpdate(ctx.p, nullptr, &len, ad.data(), static_cast<int>(ad.size())) != 1)
-    return internal("aes-256-gcm associated data failed");
-  size_t written = 0;
-  if (body > 0) {
-    if (EVP_DecryptUpdate(ctx.p, out, &len, ciphertext.data(), static_cast<int>(body)) != 1)
-      return internal("aes-256-gcm decryption failed");
-    written = static_cast<size_t>(len);
-  }
-  // The tag buffer is not modified; OpenSSL's prototype is just not const.
-  uint8_t tag[kTagSize];
-  std::memcpy(tag, ciphertext.data() + body, kTagSize);
-  if (EVP_CIPHER_CTX_ctrl(ctx.p, EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagSize), tag) != 1)
-    return internal("aes-256-gcm tag failed");
-  if (EVP_DecryptFinal_ex(ctx.p, out + written, &len) != 1) {
-    if (body > 0) OPENSSL_cleanse(out, body);
-    return protocol("message authentication failed");
-  }
-  return {};
+  auto opened = crypto::aes256gcm_open(key, gcm_nonce(n), ad, ciphertext, out);
+  if (!opened && opened.error().code == Errc::key) return protocol("message authentication failed");
+  return opened;
 }
 
 // ---- X25519 ----------------------------------------------------------------------

@@ -27,6 +27,8 @@
 
 namespace confer::noise {
 
+using crypto::SecretBytes;
+
 inline constexpr std::string_view kProtocolName = "Noise_XX_25519_AESGCM_SHA256";
 inline constexpr size_t kKeySize = 32;      // DHLEN and the AES-256 key size
 inline constexpr size_t kHashSize = 32;     // HASHLEN

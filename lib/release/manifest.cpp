@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 #include "sigstore/bundle.hpp"
 
 namespace confer::release {
@@ -10,8 +12,10 @@ namespace confer::release {
 using nlohmann::json;
 
 Result<Manifest> parse_manifest(ByteView bytes) {
-  json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object()) return make_error(Errc::attestation, "manifest: expected a JSON object");
+  auto parsed_doc = parse_json(bytes, "manifest", {64 << 10, 16}, Errc::attestation);
+  if (!parsed_doc) return std::move(parsed_doc).error();
+  json& doc = *parsed_doc;
+  if (!doc.is_object()) return make_error(Errc::attestation, "manifest: expected a JSON object");
   Manifest m;
   if (doc.contains("imageVersion") && doc["imageVersion"].is_string()) m.image_version = doc["imageVersion"].get<std::string>();
   if (doc.contains("proxyVersion") && doc["proxyVersion"].is_string()) m.proxy_version = doc["proxyVersion"].get<std::string>();
@@ -30,17 +34,21 @@ Result<Manifest> parse_manifest(ByteView bytes) {
   return m;
 }
 
-snp::Check check_release(ByteView manifest, std::string_view bundle_json, const ReleaseTrust& trust,
+Check check_release(ByteView manifest, std::string_view bundle_json, const ReleaseTrust& trust,
                          ByteView measurement, UnixTime now) {
-  const std::string name = "release.manifest";
+  const std::string name(kCheckReleaseManifest);
   std::string expected = fmt::format("a manifest signed by {} ({}) that lists measurement {}", trust.identity.san,
                                      trust.identity.issuer, to_hex(measurement));
-  auto failed = [&](std::string seen) { return snp::Check{name, snp::CheckStatus::failed, expected, std::move(seen)}; };
+  CheckList bundle_checks;
+  auto failed = [&](std::string seen) {
+    return Check{name, CheckStatus::failed, expected, std::move(seen), bundle_checks.all()};
+  };
   auto bundle = sigstore::Bundle::parse(bundle_json);
   if (!bundle) return failed("a Sigstore bundle that does not parse: " + bundle.error().message);
   auto verdict = sigstore::verify_bundle(*bundle, manifest, trust.root, trust.identity, now);
   if (!verdict) return failed("bundle verification failed: " + verdict.error().message);
-  if (const sigstore::Check* f = verdict->first_failure())
+  bundle_checks = verdict->checks;
+  if (const Check* f = verdict->first_failure())
     return failed(fmt::format("the manifest's Sigstore bundle fails {}: expected {}, seen {}", f->name, f->expected, f->seen));
   auto parsed = parse_manifest(manifest);
   if (!parsed) return failed(parsed.error().message);
@@ -51,7 +59,7 @@ snp::Check check_release(ByteView manifest, std::string_view bundle_json, const 
   if (!listed)
     return failed(fmt::format("measurement not in the signed manifest ({}; it lists {} SEV-SNP measurement(s))",
                               release, parsed->snp_measurements.size()));
-  return snp::Check{name, snp::CheckStatus::ok, expected, "listed in the signed manifest (" + release + ")"};
+  return Check{name, CheckStatus::ok, expected, "listed in the signed manifest (" + release + ")", bundle_checks.all()};
 }
 
 }  // namespace confer::release

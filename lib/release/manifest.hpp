@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "attest/snp_verify.hpp"
+#include "core/check.hpp"
 #include "sigstore/trusted_root.hpp"
 #include "sigstore/verify.hpp"
 
@@ -28,9 +28,12 @@ struct ReleaseTrust {
   sigstore::Identity identity;
 };
 
+inline constexpr std::string_view kCheckReleaseManifest = "release.manifest";
+
 // The "release.manifest" check: the bundle verifies over the manifest's exact bytes
-// with the pinned identity, then the measurement is one the manifest lists.
-snp::Check check_release(ByteView manifest, std::string_view bundle_json, const ReleaseTrust& trust,
+// with the pinned identity, then the measurement is one the manifest lists. The
+// bundle's own checks are its children.
+Check check_release(ByteView manifest, std::string_view bundle_json, const ReleaseTrust& trust,
                          ByteView measurement, UnixTime now);
 
 }  // namespace confer::release

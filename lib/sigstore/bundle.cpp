@@ -1,10 +1,10 @@
 #include "sigstore/bundle.hpp"
 
-#include "sigstore/json_util.hpp"
+#include "core/json.hpp"
 
 namespace confer::sigstore {
 
-using namespace detail;
+using namespace confer::json_detail;
 
 namespace {
 
@@ -26,9 +26,9 @@ Result<int> media_minor(const std::string& media_type) {
       media_type));
 }
 
-Result<x509::Cert> parse_cert(const json& j, std::string_view where) {
+Result<crypto::Cert> parse_cert(const json& j, std::string_view where) {
   CONFER_TRY(Bytes der, required_base64(j, "rawBytes", where));
-  auto cert = x509::Cert::from_der(der);
+  auto cert = crypto::Cert::from_der(der);
   if (!cert) return parse_error(fmt::format("{}: expected a DER certificate ({})", where, cert.error().message));
   return std::move(cert).value();
 }
@@ -86,9 +86,7 @@ Result<TlogEntry> parse_entry(const json& j, std::string_view where) {
 }  // namespace
 
 Result<Bundle> Bundle::parse(std::string_view json_text) {
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (j.is_discarded()) return parse_error("bundle: expected JSON, saw text that does not parse");
-  if (!j.is_object()) return parse_error(fmt::format("bundle: expected an object, saw {}", json_type(j)));
+  CONFER_TRY(json j, parse_json_object(json_text, "bundle"));
   Bundle b;
   CONFER_TRY(b.media_type, required_string(j, "mediaType", "bundle"));
   CONFER_TRY(b.minor_version, media_minor(b.media_type));
@@ -108,13 +106,13 @@ Result<Bundle> Bundle::parse(std::string_view json_text) {
       return parse_error("bundle.verificationMaterial.x509CertificateChain: expected a non-empty 'certificates' "
                          "array, saw none or an empty one");
     for (size_t i = 0; i < certs->size(); ++i) {
-      CONFER_TRY(x509::Cert c, parse_cert((*certs)[i], fmt::format("x509CertificateChain.certificates[{}]", i)));
+      CONFER_TRY(crypto::Cert c, parse_cert((*certs)[i], fmt::format("x509CertificateChain.certificates[{}]", i)));
       b.certificates.push_back(std::move(c));
     }
     b.from_chain = true;
   } else if (cert != nullptr) {
     if (!cert->is_object()) return parse_error("bundle.verificationMaterial.certificate: expected an object");
-    CONFER_TRY(x509::Cert c, parse_cert(*cert, "verificationMaterial.certificate"));
+    CONFER_TRY(crypto::Cert c, parse_cert(*cert, "verificationMaterial.certificate"));
     b.certificates.push_back(std::move(c));
   } else {
     if (!pk->is_object()) return parse_error("bundle.verificationMaterial.publicKey: expected an object");

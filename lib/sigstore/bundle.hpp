@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 
@@ -54,7 +54,7 @@ struct Bundle {
   int minor_version = 0;  // 1, 2 or 3 (bundle v0.x)
 
   // Exactly one of these three forms of verification material is set.
-  std::vector<x509::Cert> certificates;  // leaf first (x509CertificateChain or certificate)
+  std::vector<crypto::Cert> certificates;  // leaf first (x509CertificateChain or certificate)
   bool from_chain = false;               // certificates came from x509CertificateChain
   std::optional<std::string> public_key_hint;  // publicKey.hint (managed key)
 

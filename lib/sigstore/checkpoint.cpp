@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "sigstore/crypto.hpp"
+#include "crypto/pkey.hpp"
 
 namespace confer::sigstore {
 
@@ -92,7 +92,7 @@ Result<void> verify_checkpoint(const Checkpoint& cp, EVP_PKEY* key, ByteView key
   for (const auto& s : cp.signatures) {
     if (!equal_ct(s.key_hint, key_hint)) continue;
     ++candidates;
-    auto ok = verify_signature(key, as_bytes(cp.signed_text), s.signature);
+    auto ok = crypto::verify_signature(key, as_bytes(cp.signed_text), s.signature);
     if (ok) return {};
     last = ok.error().message;
   }

@@ -1,10 +1,10 @@
 #include "sigstore/trusted_root.hpp"
 
-#include "sigstore/json_util.hpp"
+#include "core/json.hpp"
 
 namespace confer::sigstore {
 
-using namespace detail;
+using namespace confer::json_detail;
 
 std::string TimeRange::describe() const {
   return fmt::format("[{}, {}]", format_rfc3339(start), end ? format_rfc3339(*end) : std::string("open"));
@@ -66,7 +66,7 @@ Result<CertificateAuthority> parse_ca(const json& j, std::string_view where) {
   for (size_t i = 0; i < certs->size(); ++i) {
     std::string cw = fmt::format("{}.certChain.certificates[{}]", where, i);
     CONFER_TRY(Bytes der, required_base64((*certs)[i], "rawBytes", cw));
-    auto cert = x509::Cert::from_der(der);
+    auto cert = crypto::Cert::from_der(der);
     if (!cert) return parse_error(fmt::format("{}: not a DER certificate ({})", cw, cert.error().message));
     ca.chain.push_back(std::move(cert).value());
   }
@@ -77,9 +77,7 @@ Result<CertificateAuthority> parse_ca(const json& j, std::string_view where) {
 }  // namespace
 
 Result<TrustedRoot> TrustedRoot::parse(std::string_view json_text) {
-  json j = json::parse(json_text.begin(), json_text.end(), nullptr, false);
-  if (j.is_discarded()) return parse_error("trusted root: expected JSON, saw text that does not parse");
-  if (!j.is_object()) return parse_error(fmt::format("trusted root: expected an object, saw {}", json_type(j)));
+  CONFER_TRY(json j, parse_json_object(json_text, "trusted root"));
   TrustedRoot root;
   CONFER_TRY(root.media_type, required_string(j, "mediaType", "trusted root"));
   if (root.media_type.rfind(kMediaPrefix, 0) != 0)

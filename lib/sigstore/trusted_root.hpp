@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
@@ -35,7 +35,7 @@ struct TransparencyLog {
 struct CertificateAuthority {
   std::string uri;
   std::string subject_common_name;
-  std::vector<x509::Cert> chain;  // as listed: leaf-most (intermediate) first, root last
+  std::vector<crypto::Cert> chain;  // as listed: leaf-most (intermediate) first, root last
   TimeRange valid_for;
 };
 

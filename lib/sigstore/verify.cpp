@@ -12,33 +12,18 @@
 #include <openssl/x509v3.h>
 
 #include "sigstore/checkpoint.hpp"
-#include "sigstore/crypto.hpp"
-#include "sigstore/json_util.hpp"
+#include "crypto/pkey.hpp"
+#include "crypto/hash.hpp"
+#include "core/json.hpp"
 #include "sigstore/merkle.hpp"
 
 namespace confer::sigstore {
 
-using detail::json;
+using nlohmann::json;
 
-const char* check_status_name(CheckStatus s) noexcept {
-  switch (s) {
-    case CheckStatus::ok: return "ok";
-    case CheckStatus::failed: return "failed";
-    case CheckStatus::skipped: return "skipped";
-  }
-  return "unknown";
-}
+bool Verification::verified() const noexcept { return checks.passed(); }
 
-bool Verification::verified() const noexcept {
-  if (checks.empty()) return false;
-  return std::none_of(checks.begin(), checks.end(), [](const Check& c) { return c.status == CheckStatus::failed; });
-}
-
-const Check* Verification::first_failure() const noexcept {
-  for (const auto& c : checks)
-    if (c.status == CheckStatus::failed) return &c;
-  return nullptr;
-}
+const Check* Verification::first_failure() const noexcept { return checks.first_failure(); }
 
 std::string set_payload(ByteView body, int64_t integrated_time, ByteView log_id, int64_t log_index) {
   // Keys sorted, no whitespace, integers bare: what Rekor v1 signs.
@@ -65,33 +50,12 @@ struct NamesFree {
   void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
 };
 
-class Recorder {
- public:
-  explicit Recorder(std::vector<Check>& out) : out_(out) {}
-  void ok(std::string name, std::string expected, std::string seen) {
-    out_.push_back({std::move(name), CheckStatus::ok, std::move(expected), std::move(seen)});
-  }
-  void fail(std::string name, std::string expected, std::string seen) {
-    out_.push_back({std::move(name), CheckStatus::failed, std::move(expected), std::move(seen)});
-  }
-  void skip(std::string name, std::string expected, std::string seen) {
-    out_.push_back({std::move(name), CheckStatus::skipped, std::move(expected), std::move(seen)});
-  }
-  void check(bool good, std::string name, std::string expected, std::string seen) {
-    if (good) ok(std::move(name), std::move(expected), std::move(seen));
-    else fail(std::move(name), std::move(expected), std::move(seen));
-  }
-
- private:
-  std::vector<Check>& out_;
-};
-
 std::string asn1_string(const ASN1_STRING* s) {
   if (s == nullptr) return {};
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), size_t(ASN1_STRING_length(s)));
 }
 
-std::optional<Bytes> extension_data(const x509::Cert& cert, const char* oid) {
+std::optional<Bytes> extension_data(const crypto::Cert& cert, const char* oid) {
   std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> obj(OBJ_txt2obj(oid, 1), ASN1_OBJECT_free);
   if (!obj) return std::nullopt;
   int idx = X509_get_ext_by_OBJ(cert.get(), obj.get(), -1);
@@ -105,11 +69,11 @@ std::optional<Bytes> extension_data(const x509::Cert& cert, const char* oid) {
 
 struct ChainResult {
   std::string label;
-  x509::Cert issuer;  // the leaf's issuer, for the SCT's issuer_key_hash
+  crypto::Cert issuer;  // the leaf's issuer, for the SCT's issuer_key_hash
 };
 
 // Time-checked chain to one of the trusted CAs.
-Result<ChainResult> verify_chain(const x509::Cert& leaf, const TrustedRoot& root, UnixTime at) {
+Result<ChainResult> verify_chain(const crypto::Cert& leaf, const TrustedRoot& root, UnixTime at) {
   std::string reasons;
   for (const auto& ca : root.certificate_authorities) {
     std::string label = ca.uri.empty() ? ca.subject_common_name : ca.uri;
@@ -123,10 +87,10 @@ Result<ChainResult> verify_chain(const x509::Cert& leaf, const TrustedRoot& root
     std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
     if (!store || !untrusted || !ctx) return make_error(Errc::internal, "OpenSSL allocation failed");
     if (X509_STORE_add_cert(store.get(), ca.chain.back().get()) != 1)
-      return make_error(Errc::internal, "X509_STORE_add_cert failed: " + x509::openssl_error());
+      return make_error(Errc::internal, "X509_STORE_add_cert failed: " + crypto::openssl_error());
     for (size_t i = 0; i + 1 < ca.chain.size(); ++i) sk_X509_push(untrusted.get(), ca.chain[i].get());
     if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1)
-      return make_error(Errc::internal, "X509_STORE_CTX_init failed: " + x509::openssl_error());
+      return make_error(Errc::internal, "X509_STORE_CTX_init failed: " + crypto::openssl_error());
     X509_STORE_CTX_set_time(ctx.get(), 0, time_t(at));
     int rc = X509_verify_cert(ctx.get());
     if (rc == 1) {
@@ -136,13 +100,13 @@ Result<ChainResult> verify_chain(const x509::Cert& leaf, const TrustedRoot& root
       unsigned char* der = nullptr;
       int len = i2d_X509(issuer, &der);
       if (len <= 0) return make_error(Errc::internal, "i2d_X509 failed");
-      auto cert = x509::Cert::from_der(ByteView(der, size_t(len)));
+      auto cert = crypto::Cert::from_der(ByteView(der, size_t(len)));
       OPENSSL_free(der);
       if (!cert) return std::move(cert).error();
       return ChainResult{label + " (" + ca.chain.back().subject_cn() + ")", std::move(cert).value()};
     }
     int err = X509_STORE_CTX_get_error(ctx.get());
-    (void)x509::openssl_error();
+    (void)crypto::openssl_error();
     reasons += fmt::format("{}: {}; ", label, X509_verify_cert_error_string(err));
   }
   if (reasons.empty()) reasons = "the trusted root lists no certificate authority";
@@ -157,25 +121,22 @@ std::string digest_name(const std::string& algorithm) {
 }
 
 Bytes digest_of(const std::string& name, ByteView data) {
-  if (name == "sha384") return x509::sha384(data);
-  if (name == "sha512") {
-    Bytes out(64);
-    SHA512(data.data(), data.size(), out.data());
-    return out;
-  }
-  return x509::sha256(data);
+  if (name == "sha384") return crypto::sha384(data);
+  if (name == "sha512") return crypto::sha512(data);
+  return crypto::sha256(data);
 }
 
 // Compares the hashedrekord 0.0.1 body with the bundle. Empty on success.
 std::string hashedrekord_mismatch(ByteView body_bytes, const std::string& digest_alg, ByteView artifact_digest,
-                                  ByteView signature, const x509::Cert* leaf, EVP_PKEY* managed_key) {
+                                  ByteView signature, const crypto::Cert* leaf, EVP_PKEY* managed_key) {
   std::string_view text(reinterpret_cast<const char*>(body_bytes.data()), body_bytes.size());
-  json body = json::parse(text.begin(), text.end(), nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return "the body is not a JSON object";
+  auto parsed = parse_json_object(text, "tlog body");
+  if (!parsed) return "the body is not a JSON object";
+  const json& body = *parsed;
   auto str = [](const json& j, std::initializer_list<const char*> path) -> std::optional<std::string> {
     const json* cur = &j;
     for (const char* k : path) {
-      cur = detail::member(*cur, k);
+      cur = member(*cur, k);
       if (cur == nullptr) return std::nullopt;
     }
     if (!cur->is_string()) return std::nullopt;
@@ -201,16 +162,16 @@ std::string hashedrekord_mismatch(ByteView body_bytes, const std::string& digest
   auto pk_bytes = pk ? from_base64(*pk) : Result<Bytes>(make_error(Errc::parse, ""));
   if (!pk_bytes) return "body public key is missing or not base64";
   if (leaf != nullptr) {
-    auto cert = x509::Cert::from_der_or_pem(*pk_bytes);
+    auto cert = crypto::Cert::from_der_or_pem(*pk_bytes);
     if (!cert) return "body public key is not a certificate";
     if (cert->der() != leaf->der())
       return fmt::format("body certificate sha256 {}, expected the bundle's leaf {}", cert->sha256_hex(),
                          leaf->sha256_hex());
   } else {
-    auto key = public_key_from_pem_or_der(*pk_bytes);
+    auto key = crypto::public_key_from_pem_or_der(*pk_bytes);
     if (!key) return "body public key does not parse";
-    auto a = spki_of(key->get());
-    auto b = spki_of(managed_key);
+    auto a = crypto::spki_of(key->get());
+    auto b = crypto::spki_of(managed_key);
     if (!a || !b || *a != *b) return "body public key differs from the managed key";
   }
   return {};
@@ -227,15 +188,15 @@ void put_be(Bytes& out, uint64_t v, int bytes) {
 
 }  // namespace
 
-Result<Bytes> precert_tbs(const x509::Cert& leaf) {
-  auto copy = x509::Cert::from_der(leaf.der());
+Result<Bytes> precert_tbs(const crypto::Cert& leaf) {
+  auto copy = crypto::Cert::from_der(leaf.der());
   if (!copy) return std::move(copy).error();
   int idx = X509_get_ext_by_NID(copy->get(), NID_ct_precert_scts, -1);
   if (idx < 0) return make_error(Errc::attestation, "the certificate has no embedded SCT extension");
   X509_EXTENSION_free(X509_delete_ext(copy->get(), idx));
   unsigned char* der = nullptr;
   int len = i2d_re_X509_tbs(copy->get(), &der);
-  if (len <= 0) return make_error(Errc::internal, "i2d_re_X509_tbs failed: " + x509::openssl_error());
+  if (len <= 0) return make_error(Errc::internal, "i2d_re_X509_tbs failed: " + crypto::openssl_error());
   Bytes out(der, der + len);
   OPENSSL_free(der);
   return out;
@@ -258,16 +219,16 @@ Bytes sct_signed_data(uint64_t timestamp_ms, ByteView issuer_key_hash, ByteView 
 namespace {
 
 // At least one embedded SCT by a trusted CT log verifies. Returns a description.
-Result<std::string> verify_scts(const x509::Cert& leaf, const x509::Cert& issuer, const TrustedRoot& root) {
+Result<std::string> verify_scts(const crypto::Cert& leaf, const crypto::Cert& issuer, const TrustedRoot& root) {
   std::unique_ptr<STACK_OF(SCT), SctListFree> scts(
       static_cast<STACK_OF(SCT)*>(X509_get_ext_d2i(leaf.get(), NID_ct_precert_scts, nullptr, nullptr)));
   if (!scts || sk_SCT_num(scts.get()) == 0) {
-    (void)x509::openssl_error();
+    (void)crypto::openssl_error();
     return make_error(Errc::attestation, "no embedded SCT");
   }
   CONFER_TRY(Bytes tbs, precert_tbs(leaf));
-  CONFER_TRY(Bytes issuer_spki, spki_of(X509_get0_pubkey(issuer.get())));
-  Bytes issuer_key_hash = x509::sha256(issuer_spki);
+  CONFER_TRY(Bytes issuer_spki, crypto::spki_of(X509_get0_pubkey(issuer.get())));
+  Bytes issuer_key_hash = crypto::sha256(issuer_spki);
   std::string reasons;
   for (int i = 0; i < sk_SCT_num(scts.get()); ++i) {
     const SCT* sct = sk_SCT_value(scts.get(), i);
@@ -290,7 +251,7 @@ Result<std::string> verify_scts(const x509::Cert& leaf, const x509::Cert& issuer
       reasons += fmt::format("SCT time outside {} of {}; ", log->valid_for.describe(), log->base_url);
       continue;
     }
-    auto key = public_key_from_spki(log->public_key);
+    auto key = crypto::public_key_from_spki(log->public_key);
     if (!key) {
       reasons += fmt::format("CT log {} key does not parse; ", log->base_url);
       continue;
@@ -300,7 +261,7 @@ Result<std::string> verify_scts(const x509::Cert& leaf, const x509::Cert& issuer
     unsigned char* sig = nullptr;
     size_t sig_len = SCT_get0_signature(sct, &sig);
     Bytes data = sct_signed_data(ts, issuer_key_hash, tbs, ByteView(ext, ext_len));
-    auto ok = verify_signature(key->get(), data, ByteView(sig, sig_len), "sha256");
+    auto ok = crypto::verify_signature(key->get(), data, ByteView(sig, sig_len), "sha256");
     if (ok) return fmt::format("SCT by {} at {}", log->base_url, format_rfc3339(UnixTime(ts / 1000)));
     reasons += fmt::format("SCT by {}: {}; ", log->base_url, ok.error().message);
   }
@@ -309,7 +270,7 @@ Result<std::string> verify_scts(const x509::Cert& leaf, const x509::Cert& issuer
 
 }  // namespace
 
-std::vector<std::string> certificate_sans(const x509::Cert& cert) {
+std::vector<std::string> certificate_sans(const crypto::Cert& cert) {
   std::vector<std::string> out;
   std::unique_ptr<GENERAL_NAMES, NamesFree> names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
@@ -321,12 +282,12 @@ std::vector<std::string> certificate_sans(const x509::Cert& cert) {
   return out;
 }
 
-std::optional<std::string> certificate_oidc_issuer(const x509::Cert& cert) {
+std::optional<std::string> certificate_oidc_issuer(const crypto::Cert& cert) {
   if (auto v2 = extension_data(cert, "1.3.6.1.4.1.57264.1.8")) {
     const unsigned char* p = v2->data();
     ASN1_UTF8STRING* s = d2i_ASN1_UTF8STRING(nullptr, &p, long(v2->size()));
     if (s == nullptr) {
-      (void)x509::openssl_error();
+      (void)crypto::openssl_error();
       return std::nullopt;
     }
     std::string out = asn1_string(s);
@@ -347,23 +308,23 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
 Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
                                    const Identity& expected, const VerifyOptions& options) {
   Verification v;
-  Recorder rec(v.checks);
+  CheckList& rec = v.checks;
   const UnixTime now = options.now.value_or(now_utc());
 
   // --- the bundle's shape -------------------------------------------------------
-  rec.check(bundle.minor_version >= 1 && bundle.minor_version <= 3, "bundle.media_type", "bundle v0.1, v0.2 or v0.3",
+  rec.add("bundle.media_type", bundle.minor_version >= 1 && bundle.minor_version <= 3, "bundle v0.1, v0.2 or v0.3",
             bundle.media_type);
   if (bundle.dsse_envelope)
     rec.fail("bundle.content", "messageSignature", "dsseEnvelope (DSSE verification is not supported)");
   else if (bundle.message_signature)
-    rec.ok("bundle.content", "messageSignature", "messageSignature");
+    rec.pass("bundle.content", "messageSignature", "messageSignature");
   else
     rec.fail("bundle.content", "messageSignature", "none");
 
   const TlogEntry* entry = nullptr;
   if (bundle.tlog_entries.size() == 1) {
     entry = &bundle.tlog_entries[0];
-    rec.ok("tlog.entries", "exactly one tlog entry", "1");
+    rec.pass("tlog.entries", "exactly one tlog entry", "1");
   } else {
     rec.fail("tlog.entries", "exactly one tlog entry", std::to_string(bundle.tlog_entries.size()));
   }
@@ -372,7 +333,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     v1_entry = entry->kind == "hashedrekord" && entry->version == "0.0.1";
     std::string seen = entry->kind + " " + entry->version;
     if (entry->kind == "hashedrekord" && entry->version == "0.0.2") seen += " (Rekor v2 is not supported)";
-    rec.check(v1_entry, "tlog.kind", "hashedrekord 0.0.1 (Rekor v1)", seen);
+    rec.add("tlog.kind", v1_entry, "hashedrekord 0.0.1 (Rekor v1)", seen);
     v.log_index = entry->log_index;
     v.integrated_time = entry->integrated_time;
   } else {
@@ -386,53 +347,53 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
 
   // --- the log key and the signing time -------------------------------------------
   const TransparencyLog* log = nullptr;
-  x509::PkeyPtr log_key;
+  crypto::PkeyPtr log_key;
   const UnixTime t = entry != nullptr ? entry->integrated_time : 0;
   if (entry != nullptr) {
     log = root.find_tlog(entry->log_id);
     if (log == nullptr) {
       rec.fail("tlog.log_key", "a transparency log of the trusted root", "unknown logId " + to_hex(entry->log_id));
     } else {
-      auto key = public_key_from_spki(log->public_key);
+      auto key = crypto::public_key_from_spki(log->public_key);
       if (!key) {
         rec.fail("tlog.log_key", "a parseable log key", key.error().message);
         log = nullptr;
       } else {
         log_key = std::move(key).value();
-        rec.ok("tlog.log_key", "a transparency log of the trusted root",
-               fmt::format("{} ({})", log->base_url, key_description(log_key.get())));
+        rec.pass("tlog.log_key", "a transparency log of the trusted root",
+               fmt::format("{} ({})", log->base_url, crypto::key_description(log_key.get())));
       }
     }
   } else {
     rec.skip("tlog.log_key", "a transparency log of the trusted root", "no entry");
   }
   if (log != nullptr)
-    rec.check(t > 0 && log->valid_for.contains(t), "tlog.log_key_validity",
+    rec.add("tlog.log_key_validity", t > 0 && log->valid_for.contains(t),
               "integratedTime within " + log->valid_for.describe(), t > 0 ? format_rfc3339(t) : "none");
   else
     rec.skip("tlog.log_key_validity", "the log key valid at integratedTime", "no log key");
   if (entry != nullptr)
-    rec.check(t > 0 && t <= now, "tlog.integrated_time", "an integratedTime not after " + format_rfc3339(now),
+    rec.add("tlog.integrated_time", t > 0 && t <= now, "an integratedTime not after " + format_rfc3339(now),
               t > 0 ? format_rfc3339(t) : "none");
   else
     rec.skip("tlog.integrated_time", "an integratedTime", "no entry");
 
   // --- the signer: Fulcio leaf or managed key ---------------------------------------
-  const x509::Cert* leaf = nullptr;
-  x509::PkeyPtr managed;
+  const crypto::Cert* leaf = nullptr;
+  crypto::PkeyPtr managed;
   EVP_PKEY* signer_key = nullptr;
   if (bundle.public_key_hint) {
     if (!options.public_key) {
       rec.fail("signer", "a Fulcio certificate, or a managed key supplied by the caller",
                "a publicKey bundle and no key to verify it with");
     } else {
-      auto key = public_key_from_pem_or_der(*options.public_key);
+      auto key = crypto::public_key_from_pem_or_der(*options.public_key);
       if (!key) {
         rec.fail("signer", "a parseable managed key", key.error().message);
       } else {
         managed = std::move(key).value();
         signer_key = managed.get();
-        rec.ok("signer", "a managed key", key_description(signer_key));
+        rec.pass("signer", "a managed key", crypto::key_description(signer_key));
       }
     }
   } else if (bundle.certificates.empty()) {
@@ -442,7 +403,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   } else {
     leaf = &bundle.certificates.front();
     EVP_PKEY* key = X509_get0_pubkey(leaf->get());
-    std::string desc = key_description(key);
+    std::string desc = crypto::key_description(key);
     bool is_ca = X509_check_ca(leaf->get()) != 0;
     uint32_t xku = (X509_get_extension_flags(leaf->get()) & EXFLAG_XKUSAGE) ? X509_get_extended_key_usage(leaf->get()) : 0;
     bool code_signing = (xku & XKU_CODE_SIGN) != 0;
@@ -454,7 +415,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
       rec.fail("signer", "a Fulcio leaf with the codeSigning extended key usage", "no codeSigning EKU");
     else {
       signer_key = key;
-      rec.ok("signer", "a Fulcio leaf", desc + " leaf " + leaf->sha256_hex());
+      rec.pass("signer", "a Fulcio leaf", desc + " leaf " + leaf->sha256_hex());
     }
     v.leaf_sha256 = leaf->sha256_hex();
   }
@@ -467,11 +428,11 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
       X509* c = bundle.certificates[i].get();
       if (X509_check_issued(c, c) == X509_V_OK) roots += fmt::format("certificates[{}] ", i);
     }
-    rec.check(roots.empty(), "cert.bundle_chain", "no self-signed certificate in the bundle",
+    rec.add("cert.bundle_chain", roots.empty(), "no self-signed certificate in the bundle",
               roots.empty() ? fmt::format("{} certificate(s)", bundle.certificates.size()) : "root at " + roots);
     if (t > 0) {
       auto chain = verify_chain(*leaf, root, t);
-      rec.check(chain.ok(), "cert.chain", "a chain to a trusted Fulcio CA at " + format_rfc3339(t),
+      rec.add("cert.chain", chain.ok(), "a chain to a trusted Fulcio CA at " + format_rfc3339(t),
                 chain.ok() ? chain->label : chain.error().message);
       if (!chain) {
         rec.fail("cert.sct", "an embedded SCT by a trusted CT log", "no verified issuer");
@@ -479,13 +440,13 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
         rec.skip("cert.sct", "an embedded SCT by a trusted CT log", "the trusted root lists no CT logs");
       } else {
         auto sct = verify_scts(*leaf, chain->issuer, root);
-        rec.check(sct.ok(), "cert.sct", "an embedded SCT by a trusted CT log",
+        rec.add("cert.sct", sct.ok(), "an embedded SCT by a trusted CT log",
                   sct.ok() ? sct.value() : sct.error().message);
       }
     } else {
       rec.fail("cert.chain", "a chain to a trusted Fulcio CA at integratedTime", "no integratedTime");
     }
-    rec.check(t > 0 && x509::validity_at(*leaf, t) == x509::Validity::ok, "cert.validity",
+    rec.add("cert.validity", t > 0 && crypto::validity_at(*leaf, t) == crypto::Validity::ok,
               fmt::format("integratedTime within [{}, {}]", format_rfc3339(leaf->not_before()),
                           format_rfc3339(leaf->not_after())),
               t > 0 ? format_rfc3339(t) : "none");
@@ -494,10 +455,10 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     bool san_ok = !expected.san.empty() && std::find(sans.begin(), sans.end(), expected.san) != sans.end();
     std::string seen_sans;
     for (const auto& s : sans) seen_sans += (seen_sans.empty() ? "" : ", ") + s;
-    rec.check(san_ok, "identity.san", expected.san, seen_sans.empty() ? "no e-mail or URI SAN" : seen_sans);
+    rec.add("identity.san", san_ok, expected.san, seen_sans.empty() ? "no e-mail or URI SAN" : seen_sans);
     auto issuer = certificate_oidc_issuer(*leaf);
     v.issuer = issuer.value_or("");
-    rec.check(!expected.issuer.empty() && issuer && *issuer == expected.issuer, "identity.issuer", expected.issuer,
+    rec.add("identity.issuer", !expected.issuer.empty() && issuer && *issuer == expected.issuer, expected.issuer,
               issuer ? *issuer : "no OIDC issuer extension");
   } else if (managed) {
     rec.skip("cert.chain", "a Fulcio chain", "managed key: no certificate");
@@ -516,14 +477,14 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
       digest_alg = "sha256";
     } else if (ms.digest) {
       Bytes d = digest_of(digest_alg, artifact);
-      rec.check(d.size() == ms.digest->size() && equal_ct(d, *ms.digest), "signature.digest",
+      rec.add("signature.digest", d.size() == ms.digest->size() && equal_ct(d, *ms.digest),
                 digest_alg + " of the artifact " + to_hex(d), to_hex(*ms.digest));
     } else {
       rec.skip("signature.digest", "a messageDigest", "none (the signature is checked over the artifact)");
     }
     if (signer_key != nullptr) {
-      auto ok = verify_signature(signer_key, artifact, ms.signature, digest_alg);
-      rec.check(ok.ok(), "signature", "a valid signature over the artifact by the signer's key",
+      auto ok = crypto::verify_signature(signer_key, artifact, ms.signature, digest_alg);
+      rec.add("signature", ok.ok(), "a valid signature over the artifact by the signer's key",
                 ok.ok() ? "valid" : ok.error().message);
     } else {
       rec.fail("signature", "a valid signature over the artifact", "no signer key");
@@ -537,7 +498,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     Bytes d = digest_of(digest_alg, artifact);
     std::string mismatch = hashedrekord_mismatch(entry->canonicalized_body, digest_alg, d,
                                                  bundle.message_signature->signature, leaf, managed.get());
-    rec.check(mismatch.empty(), "tlog.body", "the hashedrekord body names this artifact, signature and signer",
+    rec.add("tlog.body", mismatch.empty(), "the hashedrekord body names this artifact, signature and signer",
               mismatch.empty() ? "matches" : mismatch);
   } else {
     rec.fail("tlog.body", "a hashedrekord 0.0.1 body to compare", "not comparable");
@@ -550,8 +511,8 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   } else {
     std::string payload = set_payload(entry->canonicalized_body, entry->integrated_time, entry->log_id,
                                       entry->log_index);
-    auto ok = verify_signature(log_key.get(), as_bytes(payload), *entry->signed_entry_timestamp);
-    rec.check(ok.ok(), "tlog.set", "a valid SET by the log key over integratedTime and the body",
+    auto ok = crypto::verify_signature(log_key.get(), as_bytes(payload), *entry->signed_entry_timestamp);
+    rec.add("tlog.set", ok.ok(), "a valid SET by the log key over integratedTime and the body",
               ok.ok() ? "valid" : ok.error().message);
   }
 
@@ -567,7 +528,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     Bytes leaf_h = leaf_hash(entry->canonicalized_body);
     auto ok = verify_inclusion(uint64_t(proof->log_index), uint64_t(proof->tree_size), leaf_h, proof->hashes,
                                proof->root_hash);
-    rec.check(ok.ok(), "tlog.inclusion_proof",
+    rec.add("tlog.inclusion_proof", ok.ok(),
               fmt::format("index {} in a tree of size {} with root {}", proof->log_index, proof->tree_size,
                           to_hex(proof->root_hash)),
               ok.ok() ? "valid" : ok.error().message);
@@ -596,7 +557,7 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     } else {
       ByteView hint(entry->log_id.data(), std::min<size_t>(4, entry->log_id.size()));
       auto ok = verify_checkpoint(*cp, log_key.get(), hint);
-      rec.check(ok.ok(), "tlog.checkpoint", "a checkpoint signed by the log key, equal to the proof",
+      rec.add("tlog.checkpoint", ok.ok(), "a checkpoint signed by the log key, equal to the proof",
                 ok.ok() ? cp->origin : ok.error().message);
     }
   }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/bytes.hpp"
+#include "core/check.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
 #include "sigstore/bundle.hpp"
@@ -27,18 +28,8 @@ struct Identity {
   std::string issuer;
 };
 
-enum class CheckStatus { ok, failed, skipped };
-const char* check_status_name(CheckStatus s) noexcept;  // "ok", "failed", "skipped"
-
-struct Check {
-  std::string name;  // stable, e.g. "tlog.set"
-  CheckStatus status;
-  std::string expected;
-  std::string seen;
-};
-
 struct Verification {
-  std::vector<Check> checks;
+  CheckList checks;  // names: "bundle.media_type", "tlog.set", ... (docs/verification.md)
   std::string san;       // from the leaf, when parsed
   std::string issuer;    // from the leaf, when parsed
   UnixTime integrated_time = 0;
@@ -71,11 +62,11 @@ std::string set_payload(ByteView canonicalized_body, int64_t integrated_time, By
 
 // RFC 6962 §3.2 precertificate SCT input: the leaf's TBS without the SCT extension,
 // and the signed structure (v1, certificate_timestamp, precert_entry).
-Result<Bytes> precert_tbs(const x509::Cert& leaf);
+Result<Bytes> precert_tbs(const crypto::Cert& leaf);
 Bytes sct_signed_data(uint64_t timestamp_ms, ByteView issuer_key_hash, ByteView tbs, ByteView extensions);
 
 // The leaf's SANs (e-mail and URI) and OIDC issuer (1.3.6.1.4.1.57264.1.8, else .1.1).
-std::vector<std::string> certificate_sans(const x509::Cert& cert);
-std::optional<std::string> certificate_oidc_issuer(const x509::Cert& cert);
+std::vector<std::string> certificate_sans(const crypto::Cert& cert);
+std::optional<std::string> certificate_oidc_issuer(const crypto::Cert& cert);
 
 }  // namespace confer::sigstore

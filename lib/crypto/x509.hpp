@@ -1,4 +1,4 @@
-// Small RAII layer over OpenSSL's X.509 and EVP APIs.
+// X.509 certificates (OpenSSL): parsing, issuer signatures, validity.
 #pragma once
 
 #include <memory>
@@ -10,13 +10,11 @@
 
 #include "core/bytes.hpp"
 #include "core/time.hpp"
+#include "crypto/hash.hpp"
+#include "crypto/ossl.hpp"
 
-namespace confer::x509 {
+namespace confer::crypto {
 
-struct X509Free { void operator()(X509* p) const noexcept { X509_free(p); } };
-struct PkeyFree { void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); } };
-using CertPtr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 
 // A parsed certificate that keeps its DER encoding.
 class Cert {
@@ -53,9 +51,5 @@ Result<void> verify_issued_by(const Cert& child, const Cert& issuer);
 enum class Validity { ok, not_yet_valid, expired };
 Validity validity_at(const Cert& cert, UnixTime at);
 
-std::string openssl_error();  // drains the OpenSSL error queue into one line
 
-Bytes sha256(ByteView data);
-Bytes sha384(ByteView data);
-
-}  // namespace confer::x509
+}  // namespace confer::crypto

@@ -8,10 +8,14 @@
 #include <string>
 
 #include "attest/snp_report.hpp"
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "core/time.hpp"
 
-namespace confer::snp {
+namespace confer::dev {
+
+using attest::Product;
+using attest::SnpReport;
+using attest::Tcb;
 
 struct DevCertSpec {
   std::string product_name;  // productName extension ("Milan-B0", "Genoa", "Turin", "Milan")
@@ -25,8 +29,8 @@ struct DevCertSpec {
 };
 
 struct DevSigner {
-  x509::Cert cert;
-  x509::PkeyPtr key;
+  crypto::Cert cert;
+  crypto::PkeyPtr key;
 };
 
 class DevAuthority {
@@ -35,30 +39,30 @@ class DevAuthority {
   static Result<DevAuthority> create(Product product);
 
   Product product() const noexcept { return product_; }
-  const x509::Cert& ark() const noexcept { return ark_; }
-  const x509::Cert& ask() const noexcept { return ask_; }
-  const x509::Cert& asvk() const noexcept { return asvk_; }
+  const crypto::Cert& ark() const noexcept { return ark_; }
+  const crypto::Cert& ask() const noexcept { return ask_; }
+  const crypto::Cert& asvk() const noexcept { return asvk_; }
   // "ASK then ARK" (or ASVK then ARK), as AMD KDS serves cert_chain.
   std::string chain_pem(bool vlek = false) const;
 
   Result<DevSigner> issue(const DevCertSpec& spec) const;
   // A spec matching `report` (hwID = CHIP_ID, TCB = REPORTED_TCB) valid around now.
-  DevCertSpec spec_for(const Report& report) const;
+  DevCertSpec spec_for(const SnpReport& report) const;
 
  private:
   Product product_ = Product::unknown;
-  x509::Cert ark_, ask_, asvk_;
-  x509::PkeyPtr ark_key_, ask_key_, asvk_key_;
+  crypto::Cert ark_, ask_, asvk_;
+  crypto::PkeyPtr ark_key_, ask_key_, asvk_key_;
 };
 
 // A plausible report for `product`: version 3, policy 0x30000, VMPL 0, the product's
 // CPUID, a random CHIP_ID and REPORT_ID, SIGNING_KEY 0. The caller fills what it needs.
-Report dev_report_template(Product product);
+SnpReport dev_report_template(Product product);
 
 // Serialises `report`, signs [0, 0x2A0) with `key` (ECDSA P-384, SHA-384) and stores
 // R and S little-endian; returns the 1184 bytes.
-Result<Bytes> sign_report(Report report, EVP_PKEY* key);
+Result<Bytes> sign_report(SnpReport report, EVP_PKEY* key);
 
-Result<x509::PkeyPtr> generate_p384_key();
+Result<crypto::PkeyPtr> generate_p384_key();
 
-}  // namespace confer::snp
+}  // namespace confer::dev

@@ -1,4 +1,4 @@
-#include "sigstore/crypto.hpp"
+#include "crypto/pkey.hpp"
 
 #include <memory>
 
@@ -10,16 +10,10 @@
 
 #include <fmt/format.h>
 
-namespace confer::sigstore {
+namespace confer::crypto {
 
 namespace {
 
-struct BioFree {
-  void operator()(BIO* p) const noexcept { BIO_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
 
 std::string group_name(EVP_PKEY* key) {
   char name[80] = {0};
@@ -31,36 +25,36 @@ std::string group_name(EVP_PKEY* key) {
 
 }  // namespace
 
-Result<x509::PkeyPtr> public_key_from_spki(ByteView der) {
+Result<PkeyPtr> public_key_from_spki(ByteView der) {
   const unsigned char* p = der.data();
   EVP_PKEY* key = d2i_PUBKEY(nullptr, &p, long(der.size()));
   if (key == nullptr || p != der.data() + der.size()) {
     EVP_PKEY_free(key);
-    (void)x509::openssl_error();
+    (void)openssl_error();
     return make_error(Errc::parse, fmt::format("expected a DER SubjectPublicKeyInfo, saw {} bytes that do not "
                                                "parse as one",
                                                der.size()));
   }
-  return x509::PkeyPtr(key);
+  return PkeyPtr(key);
 }
 
-Result<x509::PkeyPtr> public_key_from_pem_or_der(ByteView bytes) {
+Result<PkeyPtr> public_key_from_pem_or_der(ByteView bytes) {
   std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   if (text.find("-----BEGIN") == std::string_view::npos) return public_key_from_spki(bytes);
-  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
+  BioPtr bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
   if (!bio) return make_error(Errc::internal, "BIO_new_mem_buf failed");
   EVP_PKEY* key = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
   if (key == nullptr) {
-    (void)x509::openssl_error();
+    (void)openssl_error();
     return make_error(Errc::parse, "expected a PEM PUBLIC KEY block, saw one that does not parse");
   }
-  return x509::PkeyPtr(key);
+  return PkeyPtr(key);
 }
 
 Result<Bytes> spki_of(EVP_PKEY* key) {
   unsigned char* out = nullptr;
   int len = i2d_PUBKEY(key, &out);
-  if (len <= 0) return make_error(Errc::internal, "i2d_PUBKEY failed: " + x509::openssl_error());
+  if (len <= 0) return make_error(Errc::internal, "i2d_PUBKEY failed: " + openssl_error());
   Bytes der(out, out + len);
   OPENSSL_free(out);
   return der;
@@ -103,13 +97,13 @@ Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig, con
     return make_error(Errc::attestation,
                       fmt::format("expected an ECDSA, Ed25519 or RSA key, saw {}", key_description(key)));
   }
-  std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  MdCtxPtr ctx(EVP_MD_CTX_new());
   if (!ctx) return make_error(Errc::internal, "EVP_MD_CTX_new failed");
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1)
-    return make_error(Errc::internal, "EVP_DigestVerifyInit failed: " + x509::openssl_error());
+    return make_error(Errc::internal, "EVP_DigestVerifyInit failed: " + openssl_error());
   int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), message.data(), message.size());
   if (rc != 1) {
-    std::string detail = x509::openssl_error();
+    std::string detail = openssl_error();
     return make_error(Errc::attestation,
                       fmt::format("{} signature does not verify{}", key_description(key),
                                   detail.empty() ? "" : " (" + detail + ")"));
@@ -117,4 +111,4 @@ Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig, con
   return {};
 }
 
-}  // namespace confer::sigstore
+}  // namespace confer::crypto

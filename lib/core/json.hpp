@@ -1,4 +1,10 @@
-// Internal: type-checked access to untrusted protobuf-JSON (never throws).
+// JSON from outside the process (peers, upstreams, evidence, bundles, config, files):
+// one bounded parse, type-checked access, and a dump that cannot throw.
+//
+// nlohmann's DOM is built recursively enough that a document nested a few hundred
+// thousand deep overflows the stack (in parsing, dumping or destroying it), so every
+// parse of outside bytes goes through parse_json(), which refuses over-deep or
+// oversized input before nlohmann sees it.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +19,28 @@
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 
-namespace confer::sigstore::detail {
+namespace confer {
 
+struct JsonLimits {
+  size_t max_bytes = 1 << 20;
+  size_t max_depth = 64;  // nested arrays and objects
+};
+
+// Parses `text` as one JSON document. Errors (with `code`) name `what`, and say whether
+// the text was too large, too deep, or not JSON (with the byte offset).
+Result<nlohmann::json> parse_json(std::string_view text, std::string_view what, JsonLimits limits = {},
+                                  Errc code = Errc::parse);
+Result<nlohmann::json> parse_json(ByteView bytes, std::string_view what, JsonLimits limits = {},
+                                  Errc code = Errc::parse);
+// A JSON object, else an error naming what was seen.
+Result<nlohmann::json> parse_json_object(std::string_view text, std::string_view what, JsonLimits limits = {},
+                                         Errc code = Errc::parse);
+
+// Never throws: invalid UTF-8 in strings is replaced with U+FFFD.
+std::string dump_json(const nlohmann::json& j, int indent = -1) noexcept;
+std::string dump_json(const nlohmann::ordered_json& j, int indent = -1) noexcept;
+
+namespace json_detail {
 using nlohmann::json;
 
 inline Error parse_error(std::string message) { return make_error(Errc::parse, std::move(message)); }
@@ -96,4 +122,14 @@ inline Result<int64_t> required_int64(const json& obj, const char* key, std::str
   return to_int64(*m, fmt::format("{}.{}", where, key));
 }
 
-}  // namespace confer::sigstore::detail
+}  // namespace json_detail
+
+using json_detail::member;
+using json_detail::required_object;
+using json_detail::required_string;
+using json_detail::optional_string;
+using json_detail::required_base64;
+using json_detail::to_int64;
+using json_detail::required_int64;
+
+}  // namespace confer

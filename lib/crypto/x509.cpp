@@ -1,4 +1,4 @@
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -9,11 +9,9 @@
 
 #include <fmt/format.h>
 
-namespace confer::x509 {
+namespace confer::crypto {
 
 namespace {
-struct BioFree { void operator()(BIO* p) const noexcept { BIO_free(p); } };
-using BioPtr = std::unique_ptr<BIO, BioFree>;
 
 UnixTime asn1_to_unix(const ASN1_TIME* t) {
   std::tm tm{};
@@ -26,18 +24,6 @@ bool looks_like_pem(ByteView bytes) {
   return s.find("-----BEGIN CERTIFICATE-----") != std::string_view::npos;
 }
 }  // namespace
-
-std::string openssl_error() {
-  std::string out;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out.empty() ? "no OpenSSL detail" : out;
-}
 
 Cert::Cert(const Cert& other) : der_(other.der_) {
   if (other.cert_ && X509_up_ref(other.cert_.get()) == 1) cert_.reset(other.cert_.get());
@@ -156,16 +142,4 @@ Validity validity_at(const Cert& cert, UnixTime at) {
   return Validity::ok;
 }
 
-Bytes sha256(ByteView data) {
-  Bytes out(SHA256_DIGEST_LENGTH);
-  SHA256(data.data(), data.size(), out.data());
-  return out;
-}
-
-Bytes sha384(ByteView data) {
-  Bytes out(SHA384_DIGEST_LENGTH);
-  SHA384(data.data(), data.size(), out.data());
-  return out;
-}
-
-}  // namespace confer::x509
+}  // namespace confer::crypto

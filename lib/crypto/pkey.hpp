@@ -1,18 +1,18 @@
-// Public keys and signature checks used by the Sigstore verifier (OpenSSL 3).
+// Public keys and signature checks (OpenSSL 3).
 #pragma once
 
 #include <string>
 
-#include "attest/x509.hpp"
+#include "crypto/ossl.hpp"
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 
-namespace confer::sigstore {
+namespace confer::crypto {
 
 // A DER SubjectPublicKeyInfo.
-Result<x509::PkeyPtr> public_key_from_spki(ByteView der);
+Result<PkeyPtr> public_key_from_spki(ByteView der);
 // A PEM "PUBLIC KEY" block or DER SPKI.
-Result<x509::PkeyPtr> public_key_from_pem_or_der(ByteView bytes);
+Result<PkeyPtr> public_key_from_pem_or_der(ByteView bytes);
 // DER SPKI of a key.
 Result<Bytes> spki_of(EVP_PKEY* key);
 // "ECDSA P-256", "Ed25519", "RSA 2048", ...
@@ -24,4 +24,4 @@ std::string key_description(EVP_PKEY* key);
 Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig,
                               const std::string& digest = {});
 
-}  // namespace confer::sigstore
+}  // namespace confer::crypto

@@ -1,4 +1,4 @@
-#include "sigstore/dev_signer.hpp"
+#include "dev/sigstore.hpp"
 
 #include <memory>
 
@@ -13,10 +13,12 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "sigstore/crypto.hpp"
+#include "crypto/pkey.hpp"
 #include "sigstore/merkle.hpp"
 
-namespace confer::sigstore {
+namespace confer::dev {
+
+using namespace confer::sigstore;
 
 using nlohmann::json;
 
@@ -41,12 +43,12 @@ struct SctListFree {
   void operator()(STACK_OF(SCT) * p) const noexcept { SCT_LIST_free(p); }
 };
 
-Error ossl(const char* what) { return make_error(Errc::internal, fmt::format("{}: {}", what, x509::openssl_error())); }
+Error ossl(const char* what) { return make_error(Errc::internal, fmt::format("{}: {}", what, crypto::openssl_error())); }
 
-Result<x509::PkeyPtr> p256() {
+Result<crypto::PkeyPtr> p256() {
   EVP_PKEY* k = EVP_EC_gen("P-256");
   if (k == nullptr) return ossl("EVP_EC_gen");
-  return x509::PkeyPtr(k);
+  return crypto::PkeyPtr(k);
 }
 
 Result<Bytes> sign_bytes(EVP_PKEY* key, ByteView msg) {
@@ -60,11 +62,11 @@ Result<Bytes> sign_bytes(EVP_PKEY* key, ByteView msg) {
   return sig;
 }
 
-Result<x509::Cert> to_cert(X509* x) {
+Result<crypto::Cert> to_cert(X509* x) {
   unsigned char* der = nullptr;
   int len = i2d_X509(x, &der);
   if (len <= 0) return ossl("i2d_X509");
-  auto c = x509::Cert::from_der(ByteView(der, size_t(len)));
+  auto c = crypto::Cert::from_der(ByteView(der, size_t(len)));
   OPENSSL_free(der);
   return c;
 }
@@ -104,7 +106,7 @@ Result<std::unique_ptr<X509, X509Deleter>> skeleton(const char* subject_cn, X509
   return x;
 }
 
-Result<x509::Cert> make_ca(const char* cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, int pathlen) {
+Result<crypto::Cert> make_ca(const char* cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key, int pathlen) {
   CONFER_TRY(auto x, skeleton(cn, issuer != nullptr ? X509_get_subject_name(issuer) : nullptr, key, kValidFrom,
                               kValidFrom + 20LL * 365 * 86400));
   X509* iss = issuer != nullptr ? issuer : x.get();
@@ -161,10 +163,10 @@ Result<DevSigstore> DevSigstore::create() {
   CONFER_TRY(d.root_, make_ca("confer-dev-fulcio-root", d.root_key_.get(), nullptr, nullptr, -1));
   CONFER_TRY(d.intermediate_,
              make_ca("confer-dev-fulcio-intermediate", d.intermediate_key_.get(), d.root_.get(), d.root_key_.get(), 0));
-  CONFER_TRY(d.rekor_spki_, spki_of(d.rekor_key_.get()));
-  CONFER_TRY(d.ct_spki_, spki_of(d.ct_key_.get()));
-  d.rekor_id_ = x509::sha256(d.rekor_spki_);
-  d.ct_id_ = x509::sha256(d.ct_spki_);
+  CONFER_TRY(d.rekor_spki_, crypto::spki_of(d.rekor_key_.get()));
+  CONFER_TRY(d.ct_spki_, crypto::spki_of(d.ct_key_.get()));
+  d.rekor_id_ = crypto::sha256(d.rekor_spki_);
+  d.ct_id_ = crypto::sha256(d.ct_spki_);
   return d;
 }
 
@@ -203,7 +205,7 @@ Result<std::string> DevSigstore::sign(ByteView artifact, const Identity& identit
   if (at <= kValidFrom) return make_error(Errc::usage, "dev sigstore: expected a signing time after 2020-01-01");
 
   // --- the Fulcio-style leaf ---
-  CONFER_TRY(x509::PkeyPtr leaf_key, p256());
+  CONFER_TRY(crypto::PkeyPtr leaf_key, p256());
   CONFER_TRY(auto x, skeleton(nullptr, X509_get_subject_name(intermediate_.get()), leaf_key.get(), at - 300, at + 300));
   X509* iss = intermediate_.get();
   CONFER_TRY_VOID(add_ext(x.get(), iss, NID_key_usage, "critical,digitalSignature"));
@@ -246,9 +248,9 @@ Result<std::string> DevSigstore::sign(ByteView artifact, const Identity& identit
   if (tbs_len <= 0) return ossl("i2d_re_X509_tbs");
   Bytes tbs(tbs_der, tbs_der + tbs_len);
   OPENSSL_free(tbs_der);
-  CONFER_TRY(Bytes issuer_spki, spki_of(intermediate_key_.get()));
+  CONFER_TRY(Bytes issuer_spki, crypto::spki_of(intermediate_key_.get()));
   uint64_t sct_ms = uint64_t(at) * 1000;
-  Bytes sct_data = sct_signed_data(sct_ms, x509::sha256(issuer_spki), tbs, {});
+  Bytes sct_data = sct_signed_data(sct_ms, crypto::sha256(issuer_spki), tbs, {});
   CONFER_TRY(Bytes sct_sig, sign_bytes(ct_key_.get(), sct_data));
   {
     std::unique_ptr<STACK_OF(SCT), SctListFree> list(sk_SCT_new_null());
@@ -264,11 +266,11 @@ Result<std::string> DevSigstore::sign(ByteView artifact, const Identity& identit
       return ossl("SCT extension");
   }
   if (X509_sign(x.get(), intermediate_key_.get(), EVP_sha256()) <= 0) return ossl("X509_sign");
-  CONFER_TRY(x509::Cert leaf, to_cert(x.get()));
+  CONFER_TRY(crypto::Cert leaf, to_cert(x.get()));
 
   // --- the message signature and the hashedrekord entry ---
   CONFER_TRY(Bytes signature, sign_bytes(leaf_key.get(), artifact));
-  Bytes digest = x509::sha256(artifact);
+  Bytes digest = crypto::sha256(artifact);
   std::string leaf_pem = pem_of(x.get());
   json body = {{"apiVersion", "0.0.1"},
                {"kind", "hashedrekord"},
@@ -318,4 +320,4 @@ Result<std::string> DevSigstore::sign(ByteView artifact, const Identity& identit
   return bundle.dump();
 }
 
-}  // namespace confer::sigstore
+}  // namespace confer::dev

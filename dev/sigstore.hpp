@@ -4,13 +4,15 @@
 
 #include <string>
 
-#include "attest/x509.hpp"
+#include "crypto/x509.hpp"
 #include "core/bytes.hpp"
 #include "core/result.hpp"
 #include "core/time.hpp"
 #include "sigstore/verify.hpp"
 
-namespace confer::sigstore {
+namespace confer::dev {
+
+using sigstore::Identity;
 
 class DevSigstore {
  public:
@@ -29,9 +31,9 @@ class DevSigstore {
   const Bytes& rekor_log_id() const { return rekor_id_; }
 
  private:
-  x509::PkeyPtr root_key_, intermediate_key_, rekor_key_, ct_key_;
-  x509::Cert root_, intermediate_;
+  crypto::PkeyPtr root_key_, intermediate_key_, rekor_key_, ct_key_;
+  crypto::Cert root_, intermediate_;
   Bytes rekor_spki_, rekor_id_, ct_spki_, ct_id_;
 };
 
-}  // namespace confer::sigstore
+}  // namespace confer::dev

@@ -1,4 +1,4 @@
-#include "attest/dev_provider.hpp"
+#include "dev/snp_authority.hpp"
 
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
@@ -12,17 +12,19 @@
 
 #include "attest/vcek_ext.hpp"
 
-namespace confer::snp {
+namespace confer::dev {
+
+using namespace confer::attest;
 
 namespace {
 
 constexpr const char* kDevOrg = "confer development chain (NOT AMD)";
 constexpr int64_t kDay = 86400;
 
-Result<x509::PkeyPtr> generate_rsa4096() {
+Result<crypto::PkeyPtr> generate_rsa4096() {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t(4096));
-  if (key == nullptr) return make_error(Errc::internal, "RSA-4096 key generation failed: " + x509::openssl_error());
-  return x509::PkeyPtr(key);
+  if (key == nullptr) return make_error(Errc::internal, "RSA-4096 key generation failed: " + crypto::openssl_error());
+  return crypto::PkeyPtr(key);
 }
 
 void set_name(X509_NAME* name, const std::string& cn) {
@@ -79,20 +81,20 @@ bool sign_pss(X509* cert, EVP_PKEY* key) {
   return ok;
 }
 
-Result<x509::Cert> finish(X509* cert, EVP_PKEY* signer) {
+Result<crypto::Cert> finish(X509* cert, EVP_PKEY* signer) {
   if (!sign_pss(cert, signer))
-    return make_error(Errc::internal, "signing the development certificate failed: " + x509::openssl_error());
+    return make_error(Errc::internal, "signing the development certificate failed: " + crypto::openssl_error());
   unsigned char* der = nullptr;
   int len = i2d_X509(cert, &der);
   if (len <= 0) return make_error(Errc::internal, "encoding the development certificate failed");
   Bytes bytes(der, der + len);
   OPENSSL_free(der);
-  return x509::Cert::from_der(bytes);
+  return crypto::Cert::from_der(bytes);
 }
 
-Result<x509::Cert> make_ca(const std::string& cn, EVP_PKEY* subject_key, const x509::Cert* issuer,
+Result<crypto::Cert> make_ca(const std::string& cn, EVP_PKEY* subject_key, const crypto::Cert* issuer,
                            EVP_PKEY* issuer_key, UnixTime now) {
-  x509::CertPtr cert(X509_new());
+  crypto::CertPtr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), issuer == nullptr ? 1 : 2);
   set_name(X509_get_subject_name(cert.get()), cn);
@@ -111,10 +113,10 @@ Result<x509::Cert> make_ca(const std::string& cn, EVP_PKEY* subject_key, const x
 
 }  // namespace
 
-Result<x509::PkeyPtr> generate_p384_key() {
+Result<crypto::PkeyPtr> generate_p384_key() {
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "secp384r1");
   if (key == nullptr) return make_error(Errc::internal, "P-384 key generation failed");
-  return x509::PkeyPtr(key);
+  return crypto::PkeyPtr(key);
 }
 
 Result<DevAuthority> DevAuthority::create(Product product) {
@@ -137,10 +139,10 @@ std::string DevAuthority::chain_pem(bool vlek) const {
 }
 
 Result<DevSigner> DevAuthority::issue(const DevCertSpec& spec) const {
-  CONFER_TRY(x509::PkeyPtr key, generate_p384_key());
-  const x509::Cert& issuer = spec.vlek ? asvk_ : ask_;
+  CONFER_TRY(crypto::PkeyPtr key, generate_p384_key());
+  const crypto::Cert& issuer = spec.vlek ? asvk_ : ask_;
   EVP_PKEY* issuer_key = spec.vlek ? asvk_key_.get() : ask_key_.get();
-  x509::CertPtr cert(X509_new());
+  crypto::CertPtr cert(X509_new());
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 0);  // AMD's VCEKs have serial 0
   set_name(X509_get_subject_name(cert.get()), spec.vlek ? "SEV-VLEK" : "SEV-VCEK");
@@ -167,11 +169,11 @@ Result<DevSigner> DevAuthority::issue(const DevCertSpec& spec) const {
   }
   if (ok && spec.csp_id) ok = add_raw_ext(cert.get(), p + "5", der_ia5(*spec.csp_id));
   if (!ok) return make_error(Errc::internal, "building VCEK extensions failed");
-  CONFER_TRY(x509::Cert done, finish(cert.get(), issuer_key));
+  CONFER_TRY(crypto::Cert done, finish(cert.get(), issuer_key));
   return DevSigner{std::move(done), std::move(key)};
 }
 
-DevCertSpec DevAuthority::spec_for(const Report& report) const {
+DevCertSpec DevAuthority::spec_for(const SnpReport& report) const {
   DevCertSpec spec;
   spec.tcb = decode_tcb(report.reported_tcb, product_);
   spec.vlek = report.signing_key() == SigningKey::vlek;
@@ -189,8 +191,8 @@ DevCertSpec DevAuthority::spec_for(const Report& report) const {
   return spec;
 }
 
-Report dev_report_template(Product product) {
-  Report r;
+SnpReport dev_report_template(Product product) {
+  SnpReport r;
   r.version = 3;
   r.policy = policy_bit::smt | policy_bit::reserved_one;
   r.signature_algo = 1;
@@ -212,7 +214,7 @@ Report dev_report_template(Product product) {
   return r;
 }
 
-Result<Bytes> sign_report(Report report, EVP_PKEY* key) {
+Result<Bytes> sign_report(SnpReport report, EVP_PKEY* key) {
   report.sig_r.fill(0);
   report.sig_s.fill(0);
   Bytes bytes = serialize_report(report);
@@ -223,7 +225,7 @@ Result<Bytes> sign_report(Report report, EVP_PKEY* key) {
   Bytes der(len);
   ok = ok && EVP_DigestSign(md, der.data(), &len, bytes.data(), kSignedSize) == 1;
   EVP_MD_CTX_free(md);
-  if (!ok) return make_error(Errc::internal, "signing the report failed: " + x509::openssl_error());
+  if (!ok) return make_error(Errc::internal, "signing the report failed: " + crypto::openssl_error());
   const unsigned char* p = der.data();
   ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, long(len));
   if (sig == nullptr) return make_error(Errc::internal, "decoding the report signature failed");
@@ -235,4 +237,4 @@ Result<Bytes> sign_report(Report report, EVP_PKEY* key) {
   return bytes;
 }
 
-}  // namespace confer::snp
+}  // namespace confer::dev

@@ -1,0 +1,25 @@
+// AES-256-GCM (OpenSSL EVP): the one AEAD confer uses, on the wire (Noise) and at rest.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "core/bytes.hpp"
+#include "core/result.hpp"
+
+namespace confer::crypto {
+
+inline constexpr size_t kAesKeySize = 32;
+inline constexpr size_t kGcmNonceSize = 12;
+inline constexpr size_t kGcmTagSize = 16;
+using GcmNonce = std::array<uint8_t, kGcmNonceSize>;
+
+// `key` is 32 bytes. `out` receives plaintext.size() + 16 bytes (ciphertext, then tag).
+Result<void> aes256gcm_seal(const uint8_t* key, const GcmNonce& nonce, ByteView ad, ByteView plaintext,
+                            uint8_t* out);
+// `ciphertext` ends with the tag; `out` receives ciphertext.size() - 16 bytes, wiped when
+// authentication fails (Errc::key: the key, nonce, data or tag are not the ones sealed).
+Result<void> aes256gcm_open(const uint8_t* key, const GcmNonce& nonce, ByteView ad, ByteView ciphertext,
+                            uint8_t* out);
+
+}  // namespace confer::crypto
