@@ -12,10 +12,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "attest/snp_policy.hpp"
-#include "commands/attestation_input.hpp"
-#include "commands/attested_session.hpp"
+#include "client/session.hpp"
 #include "commands/common.hpp"
+#include "commands/trust_flags.hpp"
 #include "commands/user_config.hpp"
 
 namespace confer::cli {
@@ -34,12 +33,7 @@ struct Options {
   std::string system;
   std::optional<double> temperature;
   std::optional<int64_t> max_tokens;
-  std::vector<std::string> trust_roots;
-  std::vector<std::string> measurements;
-  std::string policy;
-  std::string sigstore_root;
-  std::string release_identity;
-  std::string release_issuer;
+  TrustFlags trust;
   bool json = false;
   bool no_stream = false;
   bool quiet = false;
@@ -222,47 +216,37 @@ int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
   }
 }
 
+Result<client::TrustConfig> chat_trust(const Options& o) {
+  CONFER_TRY(client::TrustConfig trust, build_trust(o.trust));
+  trust.offline = o.offline;
+  trust.require_fresh = o.require_fresh;
+  trust.connect_timeout = std::chrono::seconds(o.connect_timeout);
+  return trust;
+}
+
+int refused_session(const Error& error, const attest::SnpVerification& refused, const Options& o,
+                    const transport::ServerUrl& url) {
+  if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
+  if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)});
+  if (o.require_fresh)
+    return fail(error, {"--require-fresh refuses servers that do not offer fresh attestation"});
+  return fail(error, {"see confer verify-attestation " + o.server});
+}
+
 int run(const Options& flags) {
   auto cfg = load_user_config();
   if (!cfg) return fail(cfg.error());
   Options o = flags;
   if (o.server.empty()) o.server = cfg->server;
   if (o.model.empty()) o.model = cfg->model;
-  if (o.trust_roots.empty()) o.trust_roots = cfg->trust_roots;
-  if (o.measurements.empty()) o.measurements = cfg->measurements;
-  if (o.policy.empty()) o.policy = cfg->policy;
-  if (o.sigstore_root.empty()) o.sigstore_root = cfg->sigstore_root;
-  if (o.release_identity.empty()) o.release_identity = cfg->release_identity;
-  if (o.release_issuer.empty()) o.release_issuer = cfg->release_issuer;
+  apply_config_defaults(o.trust, *cfg);
   if (o.server.empty())
     return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"),
                 {"for a local development server: confer-server --attestation dev --upstream demo"});
   auto url = transport::parse_server_url(o.server);
   if (!url) return fail(url.error());
-
-  TrustConfig trust;
-  trust.offline = o.offline;
-  trust.require_fresh = o.require_fresh;
-  trust.connect_timeout = std::chrono::seconds(o.connect_timeout);
-  auto release = load_release_trust(o.sigstore_root, o.release_identity, o.release_issuer);
-  if (!release) return fail(release.error());
-  trust.release = std::move(release).value();
-  auto roots = load_trust_roots(o.trust_roots);
-  if (!roots) return fail(roots.error());
-  trust.extra_roots = std::move(roots).value();
-  if (!o.policy.empty()) {
-    auto text = read_file(o.policy);
-    if (!text) return fail(text.error());
-    auto p = attest::parse_policy_json(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
-    if (!p) return fail(make_error(Errc::usage, o.policy + ": " + p.error().message));
-    trust.policy = std::move(p).value();
-  }
-  for (const auto& m : o.measurements) {
-    auto bytes = attest::parse_measurement_hex(m);
-    if (!bytes) return fail(bytes.error());
-    if (&m == &o.measurements.front()) trust.policy.measurements.clear();
-    trust.policy.measurements.push_back(*bytes);
-  }
+  auto trust = chat_trust(o);
+  if (!trust) return fail(trust.error());
 
   bool stdin_tty = isatty(STDIN_FILENO) == 1;
   bool one_shot = !o.prompt.empty() || (!stdin_tty && !o.no_stdin);
@@ -273,17 +257,12 @@ int run(const Options& flags) {
     return fail(make_error(Errc::usage, "empty prompt: expected a PROMPT argument or text on standard input"));
 
   attest::SnpVerification refused;
-  auto session = open_attested_session(*url, trust, &refused);
-  if (!session) {
-    if (session.error().code == Errc::attestation) {
-      const Check* f = refused.first_failure();
-      return fail(session.error(), {f ? hint_for(*f) : "see confer verify-attestation " + o.server});
-    }
-    return fail(session.error(), {"is confer-server running at " + url->text() + "?"});
-  }
+  auto session = client::open_attested_session(*url, *trust, &refused);
+  if (!session) return refused_session(session.error(), refused, o, *url);
+  note_collateral(session->vcek);
   if (session->verification.development_root)
     print_warning("the server's evidence chains to a development root, NOT to AMD");
-  if (!o.quiet) print_note(session_summary(*session));
+  if (!o.quiet) print_note(client::session_summary(*session));
 
   struct sigaction sa {};
   sa.sa_handler = on_sigint;
@@ -313,14 +292,7 @@ Handler setup_chat(CLI::App& app) {
   app.add_option("-s,--system", o->system, "System prompt");
   app.add_option("--temperature", o->temperature, "Sampling temperature")->check(CLI::Range(0.0, 2.0));
   app.add_option("--max-tokens", o->max_tokens, "Most tokens to generate")->check(CLI::PositiveNumber);
-  app.add_option("--trust-root", o->trust_roots, "Also trust this root (development servers; NOT AMD)")
-      ->allow_extra_args(false);
-  app.add_option("--expect-measurement", o->measurements, "Pin the launch measurement (96 hex digits); repeatable")
-      ->allow_extra_args(false);
-  app.add_option("--policy", o->policy, "JSON attestation policy file");
-  app.add_option("--sigstore-root", o->sigstore_root, "Sigstore trusted_root.json to check release manifests with");
-  app.add_option("--release-identity", o->release_identity, "The release signer's certificate SAN (e-mail or URI)");
-  app.add_option("--release-issuer", o->release_issuer, "The release signer's OIDC issuer (default https://accounts.google.com)");
+  declare_trust_flags(app, o->trust);
   app.add_flag("--json", o->json, "One JSON event per line on stdout");
   app.add_flag("--no-stream", o->no_stream, "Print the answer once, at the end");
   app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");

@@ -1,0 +1,129 @@
+#include "commands/trust_flags.hpp"
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "commands/common.hpp"
+#include "core/paths.hpp"
+
+namespace confer::cli {
+
+using namespace confer::attest;
+
+void declare_trust_flags(CLI::App& app, TrustFlags& f) {
+  app.add_option("--trust-root", f.trust_roots, "Also trust this root certificate (development chains; NOT AMD)")
+      ->allow_extra_args(false);
+  app.add_option("--expect-measurement", f.measurements, "Pin the launch measurement (96 hex digits); repeatable")
+      ->allow_extra_args(false);
+  app.add_option("--policy", f.policy, "JSON attestation policy file");
+  app.add_option("--sigstore-root", f.sigstore_root, "Sigstore trusted_root.json to check release manifests with");
+  app.add_option("--release-identity", f.release_identity, "The release signer's certificate SAN (e-mail or URI)");
+  app.add_option("--release-issuer", f.release_issuer,
+                 "The release signer's OIDC issuer (default https://accounts.google.com)");
+}
+
+void apply_config_defaults(TrustFlags& f, const UserConfig& cfg) {
+  if (f.trust_roots.empty()) f.trust_roots = cfg.trust_roots;
+  if (f.measurements.empty()) f.measurements = cfg.measurements;
+  if (f.policy.empty()) f.policy = cfg.policy;
+  if (f.sigstore_root.empty()) f.sigstore_root = cfg.sigstore_root;
+  if (f.release_identity.empty()) f.release_identity = cfg.release_identity;
+  if (f.release_issuer.empty()) f.release_issuer = cfg.release_issuer;
+}
+
+namespace {
+
+Result<std::vector<crypto::Cert>> load_trust_roots(const std::vector<std::string>& paths) {
+  std::vector<crypto::Cert> out;
+  for (const auto& path : paths) {
+    CONFER_TRY(Bytes bytes, read_file(path));
+    auto certs = crypto::Cert::all_from_pem(bytes);
+    if (!certs) return make_error(Errc::usage, "--trust-root " + path + ": " + certs.error().message);
+    for (auto& c : *certs) out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Who signs releases: --sigstore-root FILE and --release-identity SAN (both or neither)
+// and --release-issuer URL. Empty when neither is given.
+Result<std::optional<release::ReleaseTrust>> load_release_trust(const TrustFlags& f) {
+  if (f.sigstore_root.empty() && f.release_identity.empty()) return std::optional<release::ReleaseTrust>();
+  if (f.sigstore_root.empty() || f.release_identity.empty())
+    return make_error(Errc::usage, "--sigstore-root and --release-identity go together");
+  CONFER_TRY(Bytes text, read_file(f.sigstore_root));
+  auto root = sigstore::TrustedRoot::parse(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+  if (!root) return make_error(Errc::usage, f.sigstore_root + ": " + root.error().message);
+  std::string issuer = f.release_issuer.empty() ? kDefaultReleaseIssuer : f.release_issuer;
+  return std::optional<release::ReleaseTrust>(release::ReleaseTrust{std::move(root).value(), {f.release_identity, issuer}});
+}
+
+}  // namespace
+
+Result<SnpPolicy> load_policy(const std::string& path) {
+  CONFER_TRY(Bytes text, read_file(path));
+  auto parsed = parse_policy_json(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+  if (!parsed) return make_error(Errc::usage, path + ": " + parsed.error().message);
+  return std::move(parsed).value();
+}
+
+Result<client::TrustConfig> build_trust(const TrustFlags& f) {
+  client::TrustConfig trust;
+  CONFER_TRY(trust.release, load_release_trust(f));
+  CONFER_TRY(trust.extra_roots, load_trust_roots(f.trust_roots));
+  if (!f.policy.empty()) {
+    CONFER_TRY(trust.policy, load_policy(f.policy));
+  }
+  if (!f.measurements.empty()) trust.policy.measurements.clear();
+  for (const auto& m : f.measurements) {
+    CONFER_TRY(auto bytes, parse_measurement_hex(m));
+    trust.policy.measurements.push_back(bytes);
+  }
+  set_collateral_locations(trust);
+  return trust;
+}
+
+namespace {
+std::string kds_url() {
+  const char* base = std::getenv("CONFER_KDS_URL");
+  return base != nullptr && *base != '\0' ? base : kDefaultKdsUrl;
+}
+}  // namespace
+
+void set_collateral_locations(client::TrustConfig& trust) {
+  trust.cache_root = cache_dir();
+  trust.kds_url = kds_url();
+}
+
+client::CollateralRequest collateral_request(bool offline) {
+  client::CollateralRequest r;
+  r.offline = offline;
+  r.cache_root = cache_dir();
+  r.kds_url = kds_url();
+  return r;
+}
+
+void note_collateral(const client::CollateralSource& vcek) {
+  if (vcek.origin == client::CollateralOrigin::kds)
+    print_note(fmt::format("fetched the VCEK from {} and cached it", vcek.where));
+  else if (vcek.origin == client::CollateralOrigin::cache)
+    print_note("using the cached VCEK " + vcek.where);
+}
+
+std::string hint_for(const Check& c) {
+  if (c.name == "chain.validity")
+    return "evidence and certificates age; re-verify at the time it was produced with --at TIME";
+  if (c.name == "chain.ark")
+    return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
+  if (c.name == "report.format")
+    return "--evidence takes a raw 1184-byte report, its base64, an Azure HCL report or an evidence JSON";
+  if (c.name == "channel.binding")
+    return "the evidence does not bind this connection's key: another machine's report was replayed";
+  if (c.name == "release.manifest")
+    return "pin the measurement you expect with --expect-measurement HEX, or name the release signer with "
+           "--sigstore-root FILE --release-identity SAN";
+  if (c.name.rfind("policy.", 0) == 0) return "the report is authentic but does not meet the policy";
+  return "every check, with what was expected and seen, is in the report on standard output";
+}
+
+}  // namespace confer::cli

@@ -1,0 +1,47 @@
+// The trust flags chat and verify-attestation share (--trust-root, --expect-measurement,
+// --policy, --sigstore-root, --release-identity, --release-issuer), declared once, with
+// the config file's defaults; and what the command layer says about verification.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "client/collateral.hpp"
+#include "client/session.hpp"
+#include "commands/user_config.hpp"
+
+namespace confer::cli {
+
+struct TrustFlags {
+  std::vector<std::string> trust_roots;
+  std::vector<std::string> measurements;
+  std::string policy;
+  std::string sigstore_root;
+  std::string release_identity;
+  std::string release_issuer;
+};
+
+// `subject` words the help ("the server", "the evidence").
+void declare_trust_flags(CLI::App& app, TrustFlags& flags);
+// Flags win; unset ones take the config file's (and CONFER_*) defaults.
+void apply_config_defaults(TrustFlags& flags, const UserConfig& config);
+
+// Reads the files the flags name: roots, policy, pinned measurements, release identity.
+// Errors name the flag.
+Result<client::TrustConfig> build_trust(const TrustFlags& flags);
+Result<attest::SnpPolicy> load_policy(const std::string& path);
+
+// VCEK cache and KDS base URL (CONFER_KDS_URL) for the collateral request.
+void set_collateral_locations(client::TrustConfig& trust);
+client::CollateralRequest collateral_request(bool offline);
+// "fetched the VCEK from ..." / "using the cached VCEK ..." on stderr, when it was.
+void note_collateral(const client::CollateralSource& vcek);
+
+// The hint that goes with a refusal.
+std::string hint_for(const Check& check);
+
+inline constexpr const char* kDefaultReleaseIssuer = "https://accounts.google.com";
+
+}  // namespace confer::cli

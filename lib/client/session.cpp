@@ -1,0 +1,164 @@
+#include "client/session.hpp"
+
+#include <openssl/rand.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "attest/evidence.hpp"
+#include "core/json.hpp"
+
+namespace confer::client {
+
+using namespace confer::attest;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kRelease = release::kCheckReleaseManifest;
+
+// The release the measurement belongs to: a pinned measurement, or a release manifest
+// whose Sigstore bundle verifies with the pinned release identity and lists it.
+void check_release(const json& doc, const TrustConfig& trust, SnpVerification& v) {
+  auto text = [&](const char* key) -> const std::string* {
+    const json* m = member(doc, key);
+    return m != nullptr && m->is_string() ? &m->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string* manifest = text("manifest");
+  const std::string* bundle = text("manifestBundle");
+  bool has_manifest = manifest != nullptr && bundle != nullptr;
+  std::string measurement = v.report ? to_hex(v.report->measurement) : "";
+  CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
+  if (!trust.policy.measurements.empty()) {
+    v.checks.skip(kRelease, "measurement pinned by the user",
+                  has_manifest ? "manifest present, not needed" : "no manifest");
+    return;
+  }
+  if (!has_manifest) {
+    v.checks.push({std::string(kRelease), refuse, "a signed release manifest, or a pinned measurement",
+                   "no manifest (measurement " + measurement + ")", {}});
+    return;
+  }
+  if (!trust.release) {
+    v.checks.push({std::string(kRelease), refuse, "a release identity to check the manifest against",
+                   "a manifest, but no release identity is configured", {}});
+    return;
+  }
+  if (!v.report) return;
+  v.checks.push(release::check_release(as_bytes(*manifest), *bundle, *trust.release, v.report->measurement, now_utc()));
+}
+
+Error refusal(const SnpVerification& v) {
+  const Check* f = v.first_failure();
+  return make_error(Errc::attestation, f ? fmt::format("attestation refused: {}: expected {}, seen {}", f->name,
+                                                       f->expected, f->seen)
+                                         : "attestation refused");
+}
+
+Result<transport::Request> fresh_request(Bytes& nonce) {
+  nonce.assign(32, 0);
+  if (RAND_bytes(nonce.data(), 32) != 1) return make_error(Errc::internal, "RAND_bytes failed");
+  transport::Request req;
+  req.id = transport::random_id();
+  req.verb = "POST";
+  req.path = "/v1/attestation";
+  std::string body = json{{"nonce", to_hex(nonce)}}.dump();
+  req.body.assign(body.begin(), body.end());
+  return req;
+}
+
+// Fresh evidence for a nonce of ours, when the server offers it (DESIGN §3).
+Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, SnpVerification* refused) {
+  Bytes nonce;
+  CONFER_TRY(transport::Request req, fresh_request(nonce));
+  CONFER_TRY(auto response, round_trip(*s.channel, req, std::chrono::seconds(30)));
+  if (response.status == 404) {
+    if (trust.require_fresh)
+      return make_error(Errc::attestation, "attestation refused: fresh: expected a server that answers POST "
+                                           "/v1/attestation, seen 404");
+    return {};
+  }
+  if (response.status != 200)
+    return make_error(Errc::protocol, fmt::format("POST /v1/attestation answered {}: {}", response.status,
+                                                  std::string(response.body.begin(), response.body.end())));
+  CONFER_TRY(SnpVerification fresh, verify_payload(response.body, s.channel->server_static(), trust, nonce));
+  if (!fresh.verified()) {
+    if (refused != nullptr) *refused = fresh;
+    return refusal(fresh);
+  }
+  s.fresh = true;
+  return {};
+}
+
+}  // namespace
+
+Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
+                                       std::optional<Bytes> nonce, CollateralSource* vcek_source) {
+  UnixTime at = now_utc();
+  auto evidence = parse_evidence(payload);
+  if (!evidence) return refused_at("report.format", "SEV-SNP evidence JSON", evidence.error().message, at);
+  CollateralRequest request;
+  request.offline = trust.offline;
+  request.cache_root = trust.cache_root;
+  request.kds_url = trust.kds_url;
+  CONFER_TRY(AssembledInput assembled, assemble_input(*evidence, request, at));
+  if (vcek_source != nullptr) *vcek_source = assembled.vcek;
+  if (assembled.refused) return std::move(*assembled.refused);
+  SnpVerifyOptions options;
+  options.at = at;
+  options.policy = trust.policy;
+  options.extra_roots = trust.extra_roots;
+  options.channel_key = key;
+  options.fresh_nonce = std::move(nonce);
+  SnpVerification v = verify_report(*assembled.input, options);
+  // parse_evidence accepted this payload, so it is bounded JSON we can read again.
+  auto doc = parse_json_object(std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
+                               "evidence JSON");
+  check_release(doc ? *doc : json::object(), trust, v);
+  return v;
+}
+
+Result<transport::Response> round_trip(transport::ClientChannel& channel, transport::Request request,
+                                       std::chrono::seconds timeout) {
+  channel.send(request);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    CONFER_TRY(auto next, channel.next(std::chrono::milliseconds(100)));
+    if (next && next->id == request.id) return std::move(*next);
+  }
+  return make_error(Errc::protocol, fmt::format("{} {}: no answer within {} s", request.verb, request.path,
+                                                timeout.count()));
+}
+
+Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
+                                              SnpVerification* refused) {
+  AttestedSession s;
+  auto verifier = [&](const noise::PublicKey& key, ByteView payload) -> Result<void> {
+    s.evidence_json.assign(payload.begin(), payload.end());
+    auto v = verify_payload(payload, key, trust, std::nullopt, &s.vcek);
+    if (!v) return std::move(v).error();
+    s.verification = std::move(v).value();
+    if (!s.verification.verified()) {
+      if (refused != nullptr) *refused = s.verification;
+      return refusal(s.verification);
+    }
+    return {};
+  };
+  transport::ChannelOptions options;
+  options.proxy = transport::proxy_for(url);
+  options.connect_timeout = trust.connect_timeout;
+  CONFER_TRY(s.channel, transport::connect_channel(url, verifier, options));
+  CONFER_TRY_VOID(fresh_round(s, trust, refused));
+  return s;
+}
+
+std::string session_summary(const AttestedSession& s) {
+  const auto& v = s.verification;
+  std::string m = v.report ? to_hex(v.report->measurement).substr(0, 16) + "..." : "?";
+  const Check* rel = v.checks.find(kRelease);
+  std::string release = rel != nullptr && rel->ok() ? "signed manifest" : "pinned measurement";
+  return fmt::format("verified SEV-SNP {}, measurement {}, release: {}{}{}", product_name(v.product), m, release,
+                     s.fresh ? ", fresh" : "", v.development_root ? " (development root, NOT AMD)" : "");
+}
+
+}  // namespace confer::client

@@ -1,0 +1,61 @@
+// The attested session every client command uses (chat, verify-attestation URL, and
+// later login and sync): a channel to confer-server that is refused unless message 2's
+// evidence verifies, binds the channel key, and belongs to a vouched-for release; then
+// a fresh-nonce round when the server offers it.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "attest/snp_verify.hpp"
+#include "client/collateral.hpp"
+#include "release/manifest.hpp"
+#include "transport/client.hpp"
+
+namespace confer::client {
+
+// Everything that decides whether a server is trusted.
+struct TrustConfig {
+  std::vector<crypto::Cert> extra_roots;  // development roots the user trusts (NOT AMD)
+  attest::SnpPolicy policy;               // including pinned measurements
+  std::optional<release::ReleaseTrust> release;  // who signs releases
+  bool offline = false;                   // never fetch collateral
+  bool require_fresh = false;             // refuse servers without POST /v1/attestation
+  // true: a measurement that neither a verified manifest nor a pin vouches for is
+  // refused; false (auditing): reported as skipped.
+  bool require_release = true;
+  std::chrono::seconds connect_timeout{15};
+  std::string cache_root;                 // VCEK cache ("" = none)
+  std::string kds_url = attest::kDefaultKdsUrl;
+};
+
+struct AttestedSession {
+  std::unique_ptr<transport::ClientChannel> channel;
+  attest::SnpVerification verification;  // of message 2's evidence
+  std::string evidence_json;             // message 2's payload, as sent
+  bool fresh = false;                    // POST /v1/attestation answered and verified
+  CollateralSource vcek;                 // where message 2's VCEK came from
+};
+
+// On refusal the error is Errc::attestation and `refused` (when given) receives the
+// verification that failed, for a full report.
+Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
+                                              attest::SnpVerification* refused = nullptr);
+
+// Verifies one evidence payload (message 2 or a fresh-attestation answer) for `key`,
+// with the nonce binding when `nonce` is set, and the release check.
+Result<attest::SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key,
+                                               const TrustConfig& trust, std::optional<Bytes> nonce,
+                                               CollateralSource* vcek_source = nullptr);
+
+// "verified SEV-SNP Milan, measurement d0d1d2d3d4d5d6d7..., release: pinned measurement"
+std::string session_summary(const AttestedSession& s);
+
+// Sends one request and waits for its first response (other ids are ignored).
+Result<transport::Response> round_trip(transport::ClientChannel& channel, transport::Request request,
+                                       std::chrono::seconds timeout);
+
+}  // namespace confer::client
