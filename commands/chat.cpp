@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/session.hpp"
+#include "core/json.hpp"
 #include "commands/common.hpp"
 #include "commands/trust_flags.hpp"
 #include "commands/user_config.hpp"
@@ -66,7 +67,7 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
   if (!s.model.empty()) body["model"] = s.model;
   if (o.temperature) body["temperature"] = *o.temperature;
   if (o.max_tokens) body["maxTokens"] = *o.max_tokens;
-  std::string text = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string text = dump_json(body);
 
   transport::Request req;
   req.id = transport::random_id();
@@ -91,16 +92,20 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
     if (next->status != 200)
       return make_error(Errc::protocol, fmt::format("server refused the request: {} {}", next->status, payload));
     if (o.no_stream) {
-      if (o.json) std::printf("%s\n", json{{"type", "message"}, {"content", payload}}.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      if (o.json) std::printf("%s\n", dump_json(json{{"type", "message"}, {"content", payload}}).c_str());
       else std::fwrite(payload.data(), 1, payload.size(), stdout);
       return std::pair(Outcome::done, payload);
     }
-    json event = json::parse(payload, nullptr, false);
-    if (event.is_discarded() || !event.is_object() || !event.contains("type") || !event["type"].is_string())
+    auto parsed = parse_json(payload, "server event", JsonLimits{payload.size(), 64}, Errc::protocol);
+    if (!parsed)
+      return make_error(Errc::protocol, fmt::format("server sent an event that is not a JSON object with a type ({})",
+                                                    parsed.error().message));
+    json event = std::move(parsed).value();
+    if (!event.is_object() || !event.contains("type") || !event["type"].is_string())
       return make_error(Errc::protocol, "server sent an event that is not a JSON object with a type");
     std::string type = event["type"].get<std::string>();
     if (o.json) {
-      std::printf("%s\n", event.dump(-1, ' ', false, json::error_handler_t::replace).c_str());
+      std::printf("%s\n", dump_json(event).c_str());
       std::fflush(stdout);
     }
     if (type == "token" && event.contains("content") && event["content"].is_string()) {

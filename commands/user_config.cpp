@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 #include "core/bytes.hpp"
 #include "core/paths.hpp"
 
@@ -59,8 +61,9 @@ Result<std::string> toml_string(std::string_view v, size_t line) {
 Result<UserConfig> parse_user_config(std::string_view text, bool json) {
   UserConfig c;
   if (json) {
-    auto doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) return make_error(Errc::usage, "config: expected a JSON object");
+    auto parsed = parse_json(text, "config", JsonLimits{}, Errc::usage);
+    if (!parsed || !parsed->is_object()) return make_error(Errc::usage, "config: expected a JSON object");
+    nlohmann::json doc = std::move(parsed).value();
     for (const auto& [key, v] : doc.items()) {
       std::vector<std::string> values;
       bool list = v.is_array();

@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 #include "dev/snp_authority.hpp"
 #include "attest/tsm.hpp"
 #include "crypto/x509.hpp"
@@ -42,7 +44,7 @@ class DevProvider final : public AttestationProvider {
     j["platform"] = "SEV-SNP";
     j["attestation"] = to_base64(report);
     j["collateral"] = {{"vcek", signer_->cert.pem()}, {"chain", authority_.chain_pem()}};
-    return j.dump();
+    return dump_json(j);
   }
 
   std::string describe() const override {
@@ -86,7 +88,7 @@ class TsmProvider final : public AttestationProvider {
       return make_error(Errc::attestation,
                         fmt::format("configfs-tsm: expected provider sev_guest or tdx_guest, saw '{}'", report.provider));
     }
-    return j.dump();
+    return dump_json(j);
   }
 
   std::string describe() const override { return "configfs-tsm at " + root_; }

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/snp_verify.hpp"
+#include "core/json.hpp"
 #include "transport/frames.hpp"
 
 namespace confer::server {
@@ -144,9 +145,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   }
 
   void fresh_attestation(const transport::Request& req) {
-    json doc = json::parse(req.body.begin(), req.body.end(), nullptr, false);
+    auto parsed = parse_json(req.body, "attestation request", JsonLimits{4096, 8}, Errc::usage);
+    json doc = parsed ? std::move(parsed).value() : json();
     Result<Bytes> nonce = make_error(Errc::usage, "");
-    if (!doc.is_discarded() && doc.is_object() && doc.contains("nonce") && doc["nonce"].is_string())
+    if (doc.is_object() && doc.contains("nonce") && doc["nonce"].is_string())
       nonce = from_hex(doc["nonce"].get<std::string>());
     if (!nonce || nonce->size() != 32)
       return send_now(text_response(req.id, 400, "expected {\"nonce\": 32 bytes as hex}"));
@@ -171,14 +173,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       auto result = call_upstream(shared->config.upstream, request, [&](std::string_view token) {
         auto s = weak.lock();
         if (!s || !s->alive()) return false;
-        s->send(text_response(id, 200, json{{"type", "token"}, {"content", token}}.dump(-1, ' ', false, json::error_handler_t::replace)));
+        std::string event = dump_json(json{{"type", "token"}, {"content", token}});
+        if (shared->config.rewrite_event) event = shared->config.rewrite_event(std::move(event));
+        s->send(text_response(id, 200, event));
         return true;
       });
       if (!result) {
         emit(502, result.error().message);
       } else if (request.stream) {
-        emit(200, json{{"type", "completion"}, {"context_tokens", result->total_tokens},
-                       {"max_context_tokens", shared->config.max_context_tokens}}.dump());
+        emit(200, dump_json(json{{"type", "completion"}, {"context_tokens", result->total_tokens},
+                       {"max_context_tokens", shared->config.max_context_tokens}}));
       } else {
         emit(200, result->text);
       }

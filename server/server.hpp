@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,9 @@ struct ServerConfig {
   int64_t max_context_tokens = 262144;
   // POST /v1/attestation (DESIGN §3). Off only to imitate servers without it in tests.
   bool offer_fresh_attestation = true;
+  // Tests only (tests/evil_server.cpp): rewrites each streamed token event before it is
+  // sealed, to imitate a lying server. Unset in confer-server.
+  std::function<std::string(std::string event)> rewrite_event;
 };
 
 class Server {

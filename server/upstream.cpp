@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 namespace confer::server {
 
 using nlohmann::json;
@@ -12,12 +14,14 @@ using nlohmann::json;
 namespace {
 constexpr size_t kMaxSseLine = 1 << 20;
 constexpr size_t kMaxErrorBody = 4096;
+constexpr size_t kMaxBody = 16u << 20;
 }  // namespace
 
 Result<ChatRequest> parse_chat_request(ByteView body) {
-  json doc = json::parse(body.begin(), body.end(), nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
-    return make_error(Errc::usage, "chat request: expected a JSON object");
+  // The body's size is bounded by the channel's frame assembler; only depth is limited here.
+  auto parsed = parse_json(body, "chat request", JsonLimits{body.size(), 64}, Errc::usage);
+  if (!parsed || !parsed->is_object()) return make_error(Errc::usage, "chat request: expected a JSON object");
+  json doc = std::move(parsed).value();
   ChatRequest r;
   if (!doc.contains("messages") || !doc["messages"].is_array() || doc["messages"].empty())
     return make_error(Errc::usage, "chat request: expected a non-empty \"messages\" array");
@@ -80,14 +84,18 @@ Result<UpstreamDelta> parse_upstream_chunk(std::string_view data) {
     d.done = true;
     return d;
   }
-  json doc = json::parse(data, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  auto parsed = parse_json(data, "upstream", JsonLimits{kMaxSseLine, 64}, Errc::protocol);
+  if (!parsed)
+    return make_error(Errc::protocol,
+                      fmt::format("upstream: expected a JSON chunk in the event stream ({})", parsed.error().message));
+  if (!parsed->is_object())
     return make_error(Errc::protocol, "upstream: expected a JSON chunk in the event stream");
+  json doc = std::move(parsed).value();
   if (doc.contains("error")) {
     const auto& e = doc["error"];
     std::string msg = e.is_object() && e.contains("message") && e["message"].is_string()
                           ? e["message"].get<std::string>()
-                          : e.dump();
+                          : dump_json(e);
     return make_error(Errc::protocol, "upstream error: " + msg);
   }
   if (doc.contains("choices") && doc["choices"].is_array()) {
@@ -134,7 +142,7 @@ size_t on_body(char* ptr, size_t size, size_t n, void* user) {
     }
     return *t->halt ? 0 : len;
   }
-  if (t->raw.size() + len > (t->status == 200 ? (16u << 20) : kMaxErrorBody)) return len;  // keep a bounded prefix
+  if (t->raw.size() + len > (t->status == 200 ? kMaxBody : kMaxErrorBody)) return len;  // keep a bounded prefix
   t->raw.append(ptr, len);
   return len;
 }
@@ -150,8 +158,9 @@ size_t on_header(char* ptr, size_t size, size_t n, void* user) {
 }
 
 std::string error_message(const std::string& body) {
-  json doc = json::parse(body, nullptr, false);
-  if (!doc.is_discarded() && doc.is_object() && doc.contains("error")) {
+  auto parsed = parse_json(body, "upstream error body", JsonLimits{kMaxErrorBody, 64});
+  json doc = parsed ? std::move(parsed).value() : json();
+  if (doc.is_object() && doc.contains("error")) {
     const auto& e = doc["error"];
     if (e.is_object() && e.contains("message") && e["message"].is_string()) return e["message"].get<std::string>();
     if (e.is_string()) return e.get<std::string>();
@@ -203,7 +212,7 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
   if (request.stream) body["stream_options"] = {{"include_usage", true}};
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
-  std::string payload = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string payload = dump_json(body);
 
   UpstreamResult result;
   Error stream_error{Errc::internal, {}};
@@ -268,8 +277,9 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
       return make_error(Errc::protocol, "upstream: the event stream ended without data");
     return result;
   }
-  json doc = json::parse(t.raw, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() ||
+  auto parsed = parse_json(t.raw, "upstream", JsonLimits{kMaxBody, 64}, Errc::protocol);
+  json doc = parsed ? std::move(parsed).value() : json();
+  if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() ||
       doc["choices"].empty())
     return make_error(Errc::protocol, "upstream: expected a chat.completion object with choices");
   const auto& c = doc["choices"][0];

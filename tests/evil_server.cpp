@@ -2,6 +2,8 @@
 //   --mode wrong-binding    a valid report that binds some other key
 //   --mode tampered-report  a report with one measurement bit flipped after signing
 //   --mode no-fresh         honest evidence, but no POST /v1/attestation (like Confer's proxy)
+//   --mode deep-event       honest evidence, but each streamed token event is replaced
+//                           by {"type": "token", "content": [[[...]]]} nested 450,000 deep
 // It otherwise runs the real server code in front of the real upstream client.
 #include <csignal>
 #include <cstdio>
@@ -51,8 +53,8 @@ int main(int argc, char** argv) {
     else if (flag == "--port-file") port_file = argv[i + 1];
     else if (flag == "--dev-root") dev_root = argv[i + 1];
   }
-  if (mode != "wrong-binding" && mode != "tampered-report" && mode != "no-fresh") {
-    std::fprintf(stderr, "evil_server: --mode wrong-binding|tampered-report|no-fresh\n");
+  if (mode != "wrong-binding" && mode != "tampered-report" && mode != "no-fresh" && mode != "deep-event") {
+    std::fprintf(stderr, "evil_server: --mode wrong-binding|tampered-report|no-fresh|deep-event\n");
     return 2;
   }
   auto inner = server::make_dev_provider("milan", dev_root, Bytes(48, 0x42), std::nullopt);
@@ -61,8 +63,16 @@ int main(int argc, char** argv) {
   config.port = 0;
   config.upstream.url = server::chat_completions_url(upstream);
   std::unique_ptr<server::AttestationProvider> provider = std::move(inner).value();
-  if (mode == "no-fresh") config.offer_fresh_attestation = false;
-  else provider = std::make_unique<LyingProvider>(std::move(provider), mode);
+  if (mode == "no-fresh") {
+    config.offer_fresh_attestation = false;
+  } else if (mode == "deep-event") {
+    config.rewrite_event = [](std::string) {
+      constexpr size_t kDeep = 450000;
+      return "{\"type\": \"token\", \"content\": " + std::string(kDeep, '[') + std::string(kDeep, ']') + "}";
+    };
+  } else {
+    provider = std::make_unique<LyingProvider>(std::move(provider), mode);
+  }
   auto srv = server::make_server(config, std::move(provider));
   if (!srv) {
     std::fprintf(stderr, "evil_server: %s\n", srv.error().message.c_str());

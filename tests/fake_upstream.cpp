@@ -1,7 +1,7 @@
 // fake_upstream: a deterministic OpenAI-compatible model server for end-to-end tests.
 //
 //   fake_upstream --port-file FILE --log FILE [--tokens N] [--delay-ms MS]
-//                 [--fail-status CODE] [--hang]
+//                 [--fail-status CODE] [--hang] [--deep-error DEPTH]
 //
 // Listens on 127.0.0.1 on an ephemeral port, writes "PORT\n" to --port-file (a temporary
 // file renamed into place, so a reader never sees a partial number) and serves until
@@ -49,6 +49,9 @@
 //     {"error":{"message":"fake upstream failure"}}.
 //   --hang: every chat request is read and logged, then never answered; the connection
 //     is held until the client closes it.
+//   --deep-error DEPTH: the first chat request (after logging) gets a 200 event stream
+//     whose one event is data: {"error": [[[...]]]} nested DEPTH deep, then the stream
+//     ends; later requests are answered normally.
 //   A body that is not a JSON object gets 400.
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -58,6 +61,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -86,6 +90,7 @@ struct Config {
   int delay_ms = 0;
   int fail_status = 0;  // 0: answer normally
   bool hang = false;
+  size_t deep_error = 0;  // 0: off
 };
 
 Config g_config;
@@ -350,6 +355,16 @@ bool chat(int fd, const std::string& raw_body) {
     send_error(fd, g_config.fail_status, "fake upstream failure");
     return true;
   }
+  static std::atomic<bool> deep_sent{false};
+  if (g_config.deep_error != 0 && !deep_sent.exchange(true)) {
+    std::string event = "data: {\"error\": " + std::string(g_config.deep_error, '[') +
+                        std::string(g_config.deep_error, ']') + "}\n\n";
+    if (send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n") &&
+        send_chunk(fd, event))
+      send_all(fd, "0\r\n\r\n");
+    return true;
+  }
   if (!body.is_object()) {
     send_error(fd, 400, "request body is not a JSON object");
     return true;
@@ -444,7 +459,7 @@ bool write_port_file(const std::string& path, int port) {
   std::fprintf(stderr,
                "fake_upstream: %s\n"
                "usage: fake_upstream --port-file FILE --log FILE [--tokens N] [--delay-ms MS]\n"
-               "                     [--fail-status CODE] [--hang]\n",
+               "                     [--fail-status CODE] [--hang] [--deep-error DEPTH]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -473,6 +488,10 @@ Config parse_args(int argc, char** argv) {
         usage("--fail-status expects an HTTP status from 200 to 599");
     } else if (arg == "--hang") {
       config.hang = true;
+    } else if (arg == "--deep-error") {
+      size_t n = 0;
+      if (!parse_number(value(), n) || n == 0) usage("--deep-error expects a positive integer");
+      config.deep_error = n;
     } else {
       usage("unknown argument " + arg);
     }

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 #include "attest/snp_report.hpp"
 
 namespace confer::attest {
@@ -63,15 +65,16 @@ Result<Bytes> cert_field(const nlohmann::json& v, const char* name) {
 }
 
 Result<Evidence> from_json(std::string_view text) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object())
+  auto parsed = parse_json(text, "evidence JSON", JsonLimits{16u << 20, 64}, Errc::parse);
+  nlohmann::json doc = parsed ? std::move(parsed).value() : nlohmann::json();
+  if (!doc.is_object())
     return make_error(Errc::parse, "evidence JSON: expected a JSON object, saw text that does not parse");
   Evidence e;
   if (doc.contains("platform")) {
     const auto& p = doc["platform"];
     if (!p.is_string() || p.get<std::string>() != "SEV-SNP")
       return make_error(Errc::parse,
-                        fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}", p.dump()));
+                        fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}", dump_json(p)));
   }
   if (doc.contains("attestation")) {
     const auto& a = doc["attestation"];
@@ -166,7 +169,7 @@ std::string evidence_json(ByteView report, const std::string& vcek_pem,
       {"attestation", to_base64(report)},
       {"collateral", {{"vcek", vcek_pem}, {"chain", chain_pem}}},
   };
-  return doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return dump_json(doc, 2) + "\n";
 }
 
 }  // namespace confer::attest

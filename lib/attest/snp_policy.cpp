@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/json.hpp"
+
 namespace confer::attest {
 
 namespace {
@@ -76,7 +78,7 @@ Result<const std::string*> string_value(const nlohmann::json& v, const std::stri
 Result<bool> bool_value(const nlohmann::json& v, const std::string& key) {
   if (!v.is_boolean())
     return make_error(Errc::usage, fmt::format("policy: \"{}\" must be true or false, saw {}", key,
-                                               v.dump()));
+                                               dump_json(v)));
   return v.get<bool>();
 }
 
@@ -122,14 +124,15 @@ Result<Tcb> parse_tcb_spec(std::string_view spec) {
 }
 
 Result<SnpPolicy> parse_policy_json(std::string_view text) {
-  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
-  if (doc.is_discarded() || !doc.is_object())
+  auto parsed = parse_json(text, "policy", JsonLimits{}, Errc::usage);
+  nlohmann::json doc = parsed ? std::move(parsed).value() : nlohmann::json();
+  if (!doc.is_object())
     return make_error(Errc::usage, "policy: expected a JSON object");
   SnpPolicy p;
   for (const auto& [key, v] : doc.items()) {
     if (key == "vmpl") {
       if (!v.is_number_unsigned() || v.get<uint64_t>() > 3)
-        return make_error(Errc::usage, fmt::format("policy: \"vmpl\" must be 0-3, saw {}", v.dump()));
+        return make_error(Errc::usage, fmt::format("policy: \"vmpl\" must be 0-3, saw {}", dump_json(v)));
       p.vmpl = v.get<uint32_t>();
     } else if (key == "allow_migrate_ma") {
       CONFER_TRY(p.allow_migrate_ma, bool_value(v, key));
