@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/common.hpp"
+#include "core/hardening.hpp"
 
 namespace confer::cli {
 namespace {
@@ -102,10 +103,15 @@ int run(int argc, char** argv) {
 }  // namespace confer::cli
 
 int main(int argc, char** argv) {
+  // Keys and prompts live in this process: no core file, no ptrace by others.
+  if (auto hardened = confer::harden_process(); !hardened)
+    confer::cli::print_warning("cannot harden the process: " + hardened.error().message);
   try {
     return confer::cli::run(argc, argv);
   } catch (const std::exception& e) {
     confer::cli::print_error(std::string("internal: ") + e.what());
-    return confer::cli::kExitError;
+  } catch (...) {
+    confer::cli::print_error("internal: an unknown exception");
   }
+  return confer::cli::kExitError;
 }

@@ -173,7 +173,7 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   auto assembled = client::assemble_input(*evidence, request, at);
   if (!assembled) {
     std::string hint = "pass the signing certificate with --vcek FILE";
-    if (o.offline) hint += ", or drop --offline to fetch it from AMD KDS";
+    if (o.offline) hint = "--offline forbids fetching it from AMD KDS: " + hint + ", or drop --offline";
     else if (assembled.error().code == Errc::network) hint += ", or check the network and HTTPS_PROXY";
     return fail(assembled.error(), {hint});
   }

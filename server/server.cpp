@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <atomic>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -44,7 +45,26 @@ struct Shared {
   Shared(ServerConfig c, std::unique_ptr<AttestationProvider> p, noise::KeyPair k, std::string ev)
       : config(std::move(c)), provider(std::move(p)), static_key(std::move(k)),
         channel_evidence(std::move(ev)), upstream_pool(static_cast<size_t>(config.upstream_threads)) {}
+
+  // "connection PEER: STAGE: REASON". Callers pass reasons of their own words or error
+  // codes, never bytes from the peer or the upstream.
+  void log(std::string_view peer, std::string_view stage, std::string_view reason) const noexcept {
+    try {
+      std::string line = fmt::format("confer-server: connection {}: {}: {}", peer, stage, reason);
+      if (config.log) return config.log(line);
+      std::fprintf(stderr, "%s\n", line.c_str());
+    } catch (...) {
+      // Logging must never take the server down.
+    }
+  }
 };
+
+std::string peer_of(const tcp::socket& socket) {
+  beast::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
 
 transport::Response text_response(int64_t id, int32_t status, std::string_view body) {
   transport::Response r;
@@ -57,7 +77,7 @@ transport::Response text_response(int64_t id, int32_t status, std::string_view b
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
   WsSession(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : ws_(std::move(socket)), shared_(std::move(shared)),
+      : peer_(peer_of(socket)), ws_(std::move(socket)), shared_(std::move(shared)),
         assembler_(shared_->config.max_request_bytes, kMaxOpenGroups) {}
 
   ~WsSession() { --shared_->connections; }
@@ -71,12 +91,13 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.binary(true);
     ws_.read_message_max(noise::kMaxMessage);
     auto key = noise::KeyPair::from_private(shared_->static_key.priv.view());
-    if (!key) return;
+    if (!key) return shared_->log(peer_, "handshake", key.error().message);
     auto hs = noise::HandshakeState::create(noise::Role::responder, std::move(key).value(), {});
-    if (!hs) return;
+    if (!hs) return shared_->log(peer_, "handshake", hs.error().message);
     handshake_.emplace(std::move(hs).value());
     ws_.async_accept(upgrade, [self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->read_next();
+      if (ec) return self->shared_->log(self->peer_, "websocket", ec.message());
+      self->read_next();
     });
   }
 
@@ -90,6 +111,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
  private:
   void close_with(websocket::close_code code, const char* reason) {
     if (closed_.exchange(true)) return;
+    shared_->log(peer_, handshake_ ? "handshake" : "transport", reason);
     ws_.async_close(websocket::close_reason(code, reason), [self = shared_from_this()](beast::error_code) {});
   }
 
@@ -97,6 +119,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
         self->closed_ = true;
+        // A close or a hang-up after the handshake is how sessions end, not a failure.
+        bool ended = ec == websocket::error::closed || ec == net::error::eof ||
+                     ec == net::error::connection_reset || ec == net::error::operation_aborted;
+        if (!ended || self->handshake_) self->shared_->log(self->peer_, self->handshake_ ? "handshake" : "read", ec.message());
         return;
       }
       self->on_message();
@@ -166,29 +192,46 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
                                                              shared_->config.max_streams_per_connection)));
     ++active_streams_;
     std::weak_ptr<WsSession> weak = shared_from_this();
-    net::post(shared_->upstream_pool, [weak, shared = shared_, id = req.id, request = std::move(parsed).value()] {
-      auto emit = [&](int32_t status, std::string body) {
-        if (auto s = weak.lock()) s->send(text_response(id, status, body));
-      };
-      auto result = call_upstream(shared->config.upstream, request, [&](std::string_view token) {
-        auto s = weak.lock();
-        if (!s || !s->alive()) return false;
-        std::string event = dump_json(json{{"type", "token"}, {"content", token}});
-        if (shared->config.rewrite_event) event = shared->config.rewrite_event(std::move(event));
-        s->send(text_response(id, 200, event));
-        return true;
-      });
-      if (!result) {
-        emit(502, result.error().message);
-      } else if (request.stream) {
-        emit(200, dump_json(json{{"type", "completion"}, {"context_tokens", result->total_tokens},
-                       {"max_context_tokens", shared->config.max_context_tokens}}));
-      } else {
-        emit(200, result->text);
+    net::post(shared_->upstream_pool, [weak, shared = shared_, peer = peer_, id = req.id,
+                                       request = std::move(parsed).value()] {
+      // Nothing may escape a pool thread: it would end the process and every session.
+      try {
+        answer(weak, *shared, peer, id, request);
+      } catch (const std::exception& e) {
+        shared->log(peer, "request", std::string("internal: ") + e.what());
+        if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
+      } catch (...) {
+        shared->log(peer, "request", "internal: an unknown exception");
+        if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
       }
-      if (auto s = weak.lock())
-        net::post(s->ws_.get_executor(), [s] { --s->active_streams_; });
+      if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s] { --s->active_streams_; });
     });
+  }
+
+  // On an upstream pool thread: calls the model and sends the answer back, streamed or whole.
+  static void answer(const std::weak_ptr<WsSession>& weak, const Shared& shared, const std::string& peer, int64_t id,
+                     const ChatRequest& request) {
+    auto emit = [&](int32_t status, std::string body) {
+      if (auto s = weak.lock()) s->send(text_response(id, status, body));
+    };
+    auto result = call_upstream(shared.config.upstream, request, [&](std::string_view token) {
+      auto s = weak.lock();
+      if (!s || !s->alive()) return false;
+      std::string event = dump_json(json{{"type", "token"}, {"content", token}});
+      if (shared.config.rewrite_event) event = shared.config.rewrite_event(std::move(event));
+      s->send(text_response(id, 200, event));
+      return true;
+    });
+    if (!result) {
+      // The upstream's message may quote the conversation: the log gets its kind only.
+      shared.log(peer, "upstream", std::string("request failed (") + errc_name(result.error().code) + ")");
+      emit(502, result.error().message);
+    } else if (request.stream) {
+      emit(200, dump_json(json{{"type", "completion"}, {"context_tokens", result->total_tokens},
+                               {"max_context_tokens", shared.config.max_context_tokens}}));
+    } else {
+      emit(200, result->text);
+    }
   }
 
   void send_now(const transport::Response& r) {
@@ -216,6 +259,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
+  std::string peer_;
   websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
@@ -295,10 +339,24 @@ class Listener final : public Server {
   void run() override {
     accept();
     std::vector<std::thread> threads;
-    for (int i = 1; i < shared_->config.io_threads; ++i) threads.emplace_back([this] { ioc_->run(); });
-    ioc_->run();
+    for (int i = 1; i < shared_->config.io_threads; ++i) threads.emplace_back([this] { run_io(); });
+    run_io();
     for (auto& t : threads) t.join();
     shared_->upstream_pool.join();
+  }
+
+  // A handler that throws ends that handler's connection, never the I/O thread.
+  void run_io() {
+    for (;;) {
+      try {
+        ioc_->run();
+        return;
+      } catch (const std::exception& e) {
+        shared_->log("-", "handler", std::string("internal: ") + e.what());
+      } catch (...) {
+        shared_->log("-", "handler", "internal: an unknown exception");
+      }
+    }
   }
 
   void stop() override {

@@ -27,6 +27,9 @@ struct ServerConfig {
   int64_t max_context_tokens = 262144;
   // POST /v1/attestation (DESIGN §3). Off only to imitate servers without it in tests.
   bool offer_fresh_attestation = true;
+  // One line per failed connection or request (peer, stage, reason; never content).
+  // Unset: standard error.
+  std::function<void(const std::string& line)> log;
   // Tests only (tests/evil_server.cpp): rewrites each streamed token event before it is
   // sealed, to imitate a lying server. Unset in confer-server.
   std::function<std::string(std::string event)> rewrite_event;

@@ -1,11 +1,10 @@
 #include "server/upstream.hpp"
 
-#include <curl/curl.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "net/http.hpp"
 
 namespace confer::server {
 
@@ -122,41 +121,6 @@ std::string chat_completions_url(std::string base) {
 
 namespace {
 
-struct Transfer {
-  bool stream = false;
-  long status = 0;
-  std::string raw;  // non-stream body, or an error body
-  SseParser* sse = nullptr;
-  bool sse_overflow = false;
-  const bool* halt = nullptr;  // set once the consumer stopped or the stream failed
-};
-
-size_t on_body(char* ptr, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  size_t len = size * n;
-  if (t->status == 0) t->status = 200;
-  if (t->stream && t->sse != nullptr && t->status == 200) {
-    if (!t->sse->feed(std::string_view(ptr, len))) {
-      t->sse_overflow = true;
-      return 0;
-    }
-    return *t->halt ? 0 : len;
-  }
-  if (t->raw.size() + len > (t->status == 200 ? kMaxBody : kMaxErrorBody)) return len;  // keep a bounded prefix
-  t->raw.append(ptr, len);
-  return len;
-}
-
-size_t on_header(char* ptr, size_t size, size_t n, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string_view h(ptr, size * n);
-  if (h.rfind("HTTP/", 0) == 0) {
-    size_t sp = h.find(' ');
-    if (sp != std::string_view::npos) t->status = std::strtol(std::string(h.substr(sp + 1, 3)).c_str(), nullptr, 10);
-  }
-  return size * n;
-}
-
 std::string error_message(const std::string& body) {
   auto parsed = parse_json(body, "upstream error body", JsonLimits{kMaxErrorBody, 64});
   json doc = parsed ? std::move(parsed).value() : json();
@@ -200,9 +164,9 @@ UpstreamResult demo_answer(const ChatRequest& request, const std::function<bool(
 
 }  // namespace
 
-Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
-                                     const std::function<bool(std::string_view)>& on_token) {
-  if (options.url == "demo") return demo_answer(request, on_token);
+namespace {
+
+std::string upstream_body(const UpstreamOptions& options, const ChatRequest& request) {
   json body;
   body["model"] = request.model.empty() ? options.default_model : request.model;
   json messages = json::array();
@@ -212,76 +176,43 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
   if (request.stream) body["stream_options"] = {{"include_usage", true}};
   if (request.temperature) body["temperature"] = *request.temperature;
   if (request.max_tokens) body["max_tokens"] = *request.max_tokens;
-  std::string payload = dump_json(body);
+  return dump_json(body);
+}
 
+// A streamed answer: the event stream's chunks, folded into one result.
+struct StreamState {
   UpstreamResult result;
-  Error stream_error{Errc::internal, {}};
-  bool stopped = false, failed = false, done = false, halt = false;
-  SseParser sse([&](std::string_view data) {
-    if (failed || stopped || done) return;
+  std::optional<Error> error;
+  bool stopped = false;   // the consumer asked to stop
+  bool done = false;      // "[DONE]"
+  bool overflow = false;  // a line past the bound
+
+  bool event(std::string_view data, const std::function<bool(std::string_view)>& on_token) {
+    if (error || stopped || done) return !error && !stopped;
     auto delta = parse_upstream_chunk(data);
     if (!delta) {
-      failed = halt = true;
-      stream_error = std::move(delta).error();
-      return;
+      error = std::move(delta).error();
+      return false;
     }
     if (delta->done) {
       done = true;
-      return;
+      return true;
     }
     if (delta->total_tokens) result.total_tokens = *delta->total_tokens;
     if (!delta->content.empty()) {
       result.text += delta->content;
-      if (!on_token(delta->content)) stopped = halt = true;
+      if (!on_token(delta->content)) stopped = true;
     }
-  });
-  Transfer t;
-  t.stream = request.stream;
-  t.sse = &sse;
-  t.halt = &halt;
-
-  CURL* curl = curl_easy_init();
-  if (curl == nullptr) return make_error(Errc::internal, "libcurl: no handle");
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  headers = curl_slist_append(headers, request.stream ? "Accept: text/event-stream" : "Accept: application/json");
-  char errbuf[CURL_ERROR_SIZE] = {};
-  curl_easy_setopt(curl, CURLOPT_URL, options.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, payload.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(payload.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, options.connect_timeout_s);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, options.idle_timeout_s);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-
-  if (stopped) return result;
-  if (failed) return stream_error;
-  if (t.sse_overflow) return make_error(Errc::protocol, "upstream: an event-stream line exceeded 1 MiB");
-  if (rc != CURLE_OK)
-    return make_error(Errc::network, fmt::format("upstream {}: {}", options.url, errbuf[0] ? errbuf : curl_easy_strerror(rc)));
-  if (status != 200)
-    return make_error(Errc::protocol, fmt::format("upstream answered HTTP {}: {}", status, error_message(t.raw)));
-  if (request.stream) {
-    if (!done && result.text.empty())
-      return make_error(Errc::protocol, "upstream: the event stream ended without data");
-    return result;
+    return !stopped;
   }
-  auto parsed = parse_json(t.raw, "upstream", JsonLimits{kMaxBody, 64}, Errc::protocol);
+};
+
+Result<UpstreamResult> parse_completion(const std::string& raw) {
+  auto parsed = parse_json(raw, "upstream", JsonLimits{kMaxBody, 64}, Errc::protocol);
   json doc = parsed ? std::move(parsed).value() : json();
-  if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() ||
-      doc["choices"].empty())
+  if (!doc.is_object() || !doc.contains("choices") || !doc["choices"].is_array() || doc["choices"].empty())
     return make_error(Errc::protocol, "upstream: expected a chat.completion object with choices");
+  UpstreamResult result;
   const auto& c = doc["choices"][0];
   if (c.is_object() && c.contains("message") && c["message"].is_object() && c["message"].contains("content") &&
       c["message"]["content"].is_string())
@@ -290,6 +221,42 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
       doc["usage"]["total_tokens"].is_number_integer())
     result.total_tokens = doc["usage"]["total_tokens"].get<int64_t>();
   return result;
+}
+
+}  // namespace
+
+Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
+                                     const std::function<bool(std::string_view)>& on_token) {
+  if (options.url == "demo") return demo_answer(request, on_token);
+  StreamState state;
+  SseParser sse([&](std::string_view data) { (void)state.event(data, on_token); });
+  net::HttpRequest http;
+  http.url = options.url;
+  http.method = "POST";
+  http.body = upstream_body(options, request);
+  http.headers = {"Content-Type: application/json",
+                  request.stream ? "Accept: text/event-stream" : "Accept: application/json"};
+  http.max_body = kMaxBody;
+  http.max_error_body = kMaxErrorBody;
+  http.connect_timeout_s = options.connect_timeout_s;
+  http.idle_timeout_s = options.idle_timeout_s;
+  if (request.stream)
+    http.on_body = [&](std::string_view bytes) {
+      if (!sse.feed(bytes)) state.overflow = true;
+      return !state.overflow && !state.error && !state.stopped;
+    };
+  auto response = net::http_request(http);
+  if (state.stopped) return std::move(state.result);
+  if (state.error) return std::move(*state.error);
+  if (state.overflow) return make_error(Errc::protocol, "upstream: an event-stream line exceeded 1 MiB");
+  if (!response) return Error{response.error().code, "upstream " + response.error().message};
+  if (response->status != 200)
+    return make_error(Errc::protocol,
+                      fmt::format("upstream answered HTTP {}: {}", response->status, error_message(response->body)));
+  if (!request.stream) return parse_completion(response->body);
+  if (!state.done && state.result.text.empty())
+    return make_error(Errc::protocol, "upstream: the event stream ended without data");
+  return std::move(state.result);
 }
 
 }  // namespace confer::server

@@ -1,8 +1,14 @@
 #include <doctest/doctest.h>
 
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "core/bytes.hpp"
+#include "core/hardening.hpp"
 #include "core/time.hpp"
 #include "support.hpp"
 
@@ -64,4 +70,22 @@ TEST_CASE("atomic writes leave no partial or temporary files") {
   auto d = read_file(dir.path());
   REQUIRE_FALSE(d.ok());
   CHECK(d.error().message.find("directory") != std::string::npos);
+}
+
+TEST_CASE("harden_process: no core file and not dumpable, in a child so the test runner is untouched") {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (!confer::harden_process()) ::_exit(10);
+    rlimit core{};
+    if (::getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0) ::_exit(11);
+    if (::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0) ::_exit(12);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // The runner itself is still dumpable: the check above is not vacuous.
+  CHECK(::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 1);
 }

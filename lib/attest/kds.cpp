@@ -1,18 +1,18 @@
 #include "attest/kds.hpp"
 
-#include <curl/curl.h>
-
 #include <fmt/format.h>
+
+#include "net/http.hpp"
 
 namespace confer::attest {
 
 Result<VcekRequest> vcek_request_for(const SnpReport& report, Product product) {
   if (product == Product::unknown)
-    return make_error(Errc::usage, "KDS: the product line is unknown (a version 2 report); "
-                                   "pass --vcek");
+    return make_error(Errc::usage, "KDS: the product line is unknown (a version 2 report), so no "
+                                   "VCEK can be looked up; the certificate must be supplied");
   if (report.signing_key() != SigningKey::vcek)
     return make_error(Errc::usage, "KDS: only VCEKs can be fetched; a VLEK-signed report needs "
-                                   "its VLEK passed with --vcek");
+                                   "its VLEK supplied");
   if (all_zero(report.chip_id))
     return make_error(Errc::usage, "KDS: CHIP_ID is all zero (masked), so no VCEK can be looked up");
   VcekRequest req;
@@ -41,46 +41,20 @@ std::string vcek_cache_name(const VcekRequest& req) {
 
 namespace {
 
-constexpr size_t kMaxResponse = 64 * 1024;
-
-size_t on_data(char* ptr, size_t size, size_t n, void* user) {
-  auto* out = static_cast<Bytes*>(user);
-  size_t len = size * n;
-  if (out->size() + len > kMaxResponse) return 0;  // aborts the transfer
-  out->insert(out->end(), ptr, ptr + len);
-  return len;
-}
-
 class CurlFetcher final : public Fetcher {
  public:
   Result<Bytes> get(const std::string& url) override {
-    static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-    if (!initialised) return make_error(Errc::internal, "libcurl failed to initialise");
-    CURL* curl = curl_easy_init();
-    if (curl == nullptr) return make_error(Errc::internal, "libcurl: no handle");
-    Bytes body;
-    char errbuf[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_USERAGENT, "confer");
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    if (rc != CURLE_OK)
-      return make_error(Errc::network, fmt::format("fetching {}: {}", url,
-                                                   errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc)));
-    if (status != 200)
-      return make_error(Errc::network, fmt::format("fetching {}: expected HTTP 200, saw {}", url, status));
-    return body;
+    net::HttpRequest request;
+    request.url = url;
+    request.max_body = 64 * 1024;  // a certificate
+    request.connect_timeout_s = 10;
+    request.total_timeout_s = 30;
+    request.max_redirects = 3;
+    auto response = net::http_request(request);
+    if (!response) return Error{response.error().code, "fetching " + response.error().message};
+    if (response->status != 200)
+      return make_error(Errc::network, fmt::format("fetching {}: expected HTTP 200, saw {}", url, response->status));
+    return Bytes(response->body.begin(), response->body.end());
   }
 };
 
@@ -114,7 +88,7 @@ Result<VcekLookup> find_or_fetch_vcek(const VcekRequest& req, const std::string&
   }
   if (offline)
     return make_error(Errc::io, fmt::format("no VCEK: none was given, none is cached at {}, and "
-                                            "--offline forbids fetching it from AMD KDS",
+                                            "fetching it from AMD KDS is turned off (offline)",
                                             out.cache_path));
   std::string base = kds_base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();

@@ -151,7 +151,7 @@ void check_chain(const SnpInput& in, const SnpVerifyOptions& opt, const SnpRepor
       if (extra != nullptr) {
         // Trusted by identity (the exact DER the user named), like AMD's pinned roots.
         v.development_root = true;
-        checks.add("chain.ark", true, expected + " or a --trust-root certificate",
+        checks.add("chain.ark", true, expected + " or a trusted development root certificate",
                    fmt::format("NOT AMD: trusted development root '{}' sha256:{}",
                                v.root_subject, v.root_sha256));
       } else {

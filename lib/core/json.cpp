@@ -47,6 +47,8 @@ Result<nlohmann::json> parse_json(std::string_view text, std::string_view what, 
   }
   // nlohmann's text: "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
   if (auto at = detail.find("] "); at != std::string::npos) detail = detail.substr(at + 2);
+  // "...; last read: '<bytes>'" quotes the input, which may be a secret or not text.
+  if (auto at = detail.find("; last read:"); at != std::string::npos) detail.resize(at);
   return make_error(code, fmt::format("{}: expected JSON, saw text that is not ({})", what, detail));
 }
 

@@ -2,6 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <atomic>
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include <google/protobuf/stubs/logging.h>
@@ -26,8 +29,12 @@ void quiet_protobuf() {
 
 int64_t random_id() {
   int64_t v = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) != 1) std::abort();
-  return v;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v) == 1) return v;
+  // Ids travel inside the encrypted channel and need only be distinct, not secret: if the
+  // generator fails, a process-wide counter over the clock still keeps them apart.
+  static std::atomic<int64_t> counter{0};
+  auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  return static_cast<int64_t>(now) ^ (counter.fetch_add(1) << 48);
 }
 
 std::vector<Bytes> encode_frames(ByteView message, int64_t chunk_id) {

@@ -58,6 +58,6 @@ Result<Request> decode_request(ByteView bytes);
 Bytes encode_response(const Response& r);
 Result<Response> decode_response(ByteView bytes);
 
-int64_t random_id();  // CSPRNG, for chunk and request ids
+int64_t random_id();  // random (CSPRNG; distinct even if it fails), for chunk and request ids
 
 }  // namespace confer::transport

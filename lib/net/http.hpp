@@ -1,0 +1,42 @@
+// The one libcurl wrapper: AMD KDS fetches and the server's model upstream both go
+// through it. It initialises libcurl once per process, bounds what it keeps of a
+// response, and never waits past its timeouts. HTTPS_PROXY / NO_PROXY are honoured
+// (libcurl reads them).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.hpp"
+
+namespace confer::net {
+
+struct HttpRequest {
+  std::string url;
+  std::string method = "GET";         // "GET" or "POST"
+  std::string body;                   // POST body
+  std::vector<std::string> headers;   // "Name: value"
+  size_t max_body = 1 << 20;          // a 200 body longer than this is an error
+  size_t max_error_body = 4096;       // of any other status, a prefix this long is kept
+  long connect_timeout_s = 10;
+  long total_timeout_s = 0;           // 0: no overall limit
+  long idle_timeout_s = 0;            // no byte for this long: give up (0: no limit)
+  long max_redirects = 0;
+  // Streaming: a 200 response's body goes here piece by piece instead of into
+  // HttpResponse::body; returning false ends the transfer (HttpResponse::stopped).
+  std::function<bool(std::string_view)> on_body;
+};
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;      // the body (not streamed), or an error status's bounded prefix
+  bool stopped = false;  // on_body asked to stop
+};
+
+// Errc::network for transport failures and timeouts; Errc::protocol for a 200 body
+// over max_body. A non-200 status is not an error here: the caller names it.
+Result<HttpResponse> http_request(const HttpRequest& request);
+
+}  // namespace confer::net

@@ -1,0 +1,47 @@
+// confer-server's options: one table (declare_options), then turned into the server's
+// configuration, the release manifest and the attestation provider. main() is only
+// the order of these steps.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "server/attestation.hpp"
+#include "server/server.hpp"
+
+namespace confer::server {
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:8080";
+  std::string upstream;
+  std::string model;
+  std::string attestation = "tsm";
+  std::string manifest_path;
+  std::string bundle_path;
+  std::string dev_root;
+  std::string dev_product = "milan";
+  std::string tsm_root = "/sys/kernel/config/tsm/report";
+  std::string port_file;
+  int threads = 2;
+  size_t max_connections = 256;
+  int idle_timeout_s = 300;
+  int upstream_timeout_s = 120;
+};
+
+void declare_options(CLI::App& app, ServerOptions& o);
+
+// --listen, timeouts and the upstream URL; errors name the option and what was seen.
+Result<ServerConfig> server_config(const ServerOptions& o);
+
+// The signed release manifest and its bundle, read and checked to be JSON (so a wrong
+// file is refused here, not sent to clients), or nothing when neither is given.
+Result<std::optional<ReleaseManifest>> load_manifest(const ServerOptions& o);
+
+// The evidence provider --attestation names.
+Result<std::unique_ptr<AttestationProvider>> make_provider(const ServerOptions& o,
+                                                           std::optional<ReleaseManifest> manifest);
+
+}  // namespace confer::server
