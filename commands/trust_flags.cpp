@@ -111,13 +111,13 @@ void note_collateral(const client::CollateralSource& vcek) {
 }
 
 std::string hint_for(const Check& c) {
-  if (c.name == "chain.validity")
+  if (c.name == attest::checks::chain_validity)
     return "evidence and certificates age; re-verify at the time it was produced with --at TIME";
-  if (c.name == "chain.ark")
+  if (c.name == attest::checks::chain_ark)
     return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
-  if (c.name == "report.format")
+  if (c.name == attest::checks::report_format)
     return "--evidence takes a raw 1184-byte report, its base64, an Azure HCL report or an evidence JSON";
-  if (c.name == "channel.binding")
+  if (c.name == attest::checks::channel_binding)
     return "the evidence does not bind this connection's key: another machine's report was replayed";
   if (c.name == "release.manifest")
     return "pin the measurement you expect with --expect-measurement HEX, or name the release signer with "

@@ -101,18 +101,7 @@ void copy_out(std::array<uint8_t, N>& dst, const uint8_t* src) {
   std::memcpy(dst.data(), src, N);
 }
 
-}  // namespace
-
-Result<SnpReport> parse_report(ByteView b) {
-  if (b.size() != kReportSize)
-    return make_error(Errc::parse, fmt::format("SEV-SNP report: expected {} bytes, saw {}",
-                                               kReportSize, b.size()));
-  const uint8_t* p = b.data();
-  SnpReport r;
-  r.version = load_le32(p + 0x000);
-  if (r.version != 2 && r.version != 3 && r.version != 5)
-    return make_error(Errc::parse,
-                      fmt::format("SEV-SNP report: expected version 2, 3 or 5, saw {}", r.version));
+void read_fields(const uint8_t* p, SnpReport& r) {
   r.guest_svn = load_le32(p + 0x004);
   r.policy = load_le64(p + 0x008);
   copy_out(r.family_id, p + 0x010);
@@ -142,7 +131,10 @@ Result<SnpReport> parse_report(ByteView b) {
   r.current_mit_vector = load_le64(p + 0x200);
   copy_out(r.sig_r, p + 0x2A0);
   copy_out(r.sig_s, p + 0x2E8);
+}
 
+// The fields whose values the ABI restricts.
+Result<void> check_fields(const SnpReport& r) {
   if (r.signature_algo != 1)
     return make_error(Errc::parse, fmt::format("SEV-SNP report: expected signature algorithm 1 "
                                                "(ECDSA P-384 with SHA-384), saw {}",
@@ -167,8 +159,15 @@ Result<SnpReport> parse_report(ByteView b) {
     return make_error(Errc::parse, fmt::format("SEV-SNP report: guest policy bits 63:26 must be "
                                                "zero, saw policy 0x{:016x}",
                                                r.policy));
+  return {};
+}
+
+// Reserved ranges are zero for the version (later versions give some of them meaning),
+// and the P-384 scalars' padding is zero.
+Result<void> check_reserved(ByteView b, uint32_t version) {
+  const uint8_t* p = b.data();
   for (const auto& range : kReserved) {
-    if (r.version >= range.until_version) continue;
+    if (version >= range.until_version) continue;
     ByteView field = b.subspan(range.begin, range.end - range.begin);
     if (!all_zero(field)) {
       size_t at = range.begin;
@@ -176,12 +175,30 @@ Result<SnpReport> parse_report(ByteView b) {
       return make_error(Errc::parse,
                         fmt::format("SEV-SNP report: reserved bytes 0x{:03X}..0x{:03X} must be "
                                     "zero for version {}, saw 0x{:02x} at 0x{:03X}",
-                                    range.begin, range.end - 1, r.version, p[at], at));
+                                    range.begin, range.end - 1, version, p[at], at));
     }
   }
   // P-384 scalars are 48 bytes; the upper 24 bytes of each 72-byte field are padding.
-  if (!all_zero(ByteView(r.sig_r).subspan(48)) || !all_zero(ByteView(r.sig_s).subspan(48)))
+  if (!all_zero(b.subspan(0x2A0 + 48, 24)) || !all_zero(b.subspan(0x2E8 + 48, 24)))
     return make_error(Errc::parse, "SEV-SNP report: signature R and S must be zero above byte 48");
+  return {};
+}
+
+}  // namespace
+
+Result<SnpReport> parse_report(ByteView b) {
+  if (b.size() != kReportSize)
+    return make_error(Errc::parse, fmt::format("SEV-SNP report: expected {} bytes, saw {}",
+                                               kReportSize, b.size()));
+  const uint8_t* p = b.data();
+  SnpReport r;
+  r.version = load_le32(p + 0x000);
+  if (r.version != 2 && r.version != 3 && r.version != 5)
+    return make_error(Errc::parse,
+                      fmt::format("SEV-SNP report: expected version 2, 3 or 5, saw {}", r.version));
+  read_fields(p, r);
+  CONFER_TRY_VOID(check_fields(r));
+  CONFER_TRY_VOID(check_reserved(b, r.version));
   return r;
 }
 

@@ -58,6 +58,7 @@ namespace {
 using crypto::Cert;
 
 using Checks = CheckList;
+namespace name = checks;  // the check names (snp_checks.hpp)
 
 std::string short_hex(ByteView b) { return to_hex(b); }
 
@@ -118,131 +119,149 @@ Product identify_product(const SnpReport& r, const std::optional<VcekExtensions>
   return Product::unknown;
 }
 
-void check_chain(const SnpInput& in, const SnpVerifyOptions& opt, const SnpReport& r,
-                 SnpVerification& v, Checks& checks) {
-  SigningKey key = r.signing_key();
-  const char* signer_name = key == SigningKey::vlek ? "VLEK" : "VCEK";
-  const char* inter_name = key == SigningKey::vlek ? "ASVK" : "ASK";
-  Chain chain = select_chain(in, v.product, key);
-
-  // chain.ark: the root must be AMD's pinned ARK for this product, or a root the user
-  // explicitly trusts (development chains).
+// chain.ark: the root must be AMD's pinned ARK for this product, or a root the user
+// explicitly trusts (development chains).
+void check_ark(const Chain& chain, const SnpVerifyOptions& opt, SnpVerification& v, Checks& checks) {
   if (!chain.ark) {
-    checks.add("chain.ark", false, "an ARK (from the chain or built in)",
+    checks.add(name::chain_ark, false, "an ARK (from the chain or built in)",
                "no ARK: the product is unknown and no chain was supplied");
-  } else {
-    v.root_sha256 = chain.ark->sha256_hex();
-    v.root_subject = chain.ark->subject_cn();
-    Product pinned = product_of_pinned_ark(v.root_sha256);
-    const AmdRootSet* want = amd_roots(v.product);
-    std::string expected = want != nullptr ? fmt::format("AMD ARK-{} sha256:{}",
-                                                         product_name(v.product), want->ark_sha256)
-                                           : "a pinned AMD ARK";
-    if (pinned != Product::unknown && pinned == v.product) {
-      checks.add("chain.ark", true, expected,
-                          fmt::format("AMD {} sha256:{}", v.root_subject, v.root_sha256));
-    } else if (pinned != Product::unknown) {
-      checks.add("chain.ark", false, expected,
-                 fmt::format("the ARK of {} (sha256:{})", product_name(pinned), v.root_sha256));
-    } else {
-      const Cert* extra = nullptr;
-      for (const auto& root : opt.extra_roots)
-        if (root.der() == chain.ark->der()) extra = &root;
-      if (extra != nullptr) {
-        // Trusted by identity (the exact DER the user named), like AMD's pinned roots.
-        v.development_root = true;
-        checks.add("chain.ark", true, expected + " or a trusted development root certificate",
-                   fmt::format("NOT AMD: trusted development root '{}' sha256:{}",
-                               v.root_subject, v.root_sha256));
-      } else {
-        checks.add("chain.ark", false, expected,
-                   fmt::format("unpinned root '{}' sha256:{}", v.root_subject, v.root_sha256));
-      }
-    }
+    return;
   }
+  v.root_sha256 = chain.ark->sha256_hex();
+  v.root_subject = chain.ark->subject_cn();
+  Product pinned = product_of_pinned_ark(v.root_sha256);
+  const AmdRootSet* want = amd_roots(v.product);
+  std::string expected = want != nullptr
+                             ? fmt::format("AMD ARK-{} sha256:{}", product_name(v.product), want->ark_sha256)
+                             : "a pinned AMD ARK";
+  if (pinned != Product::unknown && pinned == v.product) {
+    checks.add(name::chain_ark, true, expected, fmt::format("AMD {} sha256:{}", v.root_subject, v.root_sha256));
+    return;
+  }
+  if (pinned != Product::unknown) {
+    checks.add(name::chain_ark, false, expected,
+               fmt::format("the ARK of {} (sha256:{})", product_name(pinned), v.root_sha256));
+    return;
+  }
+  bool trusted = false;
+  for (const auto& root : opt.extra_roots) trusted |= root.der() == chain.ark->der();
+  if (trusted) {
+    // Trusted by identity (the exact DER the user named), like AMD's pinned roots.
+    v.development_root = true;
+    checks.add(name::chain_ark, true, expected + " or a trusted development root certificate",
+               fmt::format("NOT AMD: trusted development root '{}' sha256:{}", v.root_subject, v.root_sha256));
+  } else {
+    checks.add(name::chain_ark, false, expected,
+               fmt::format("unpinned root '{}' sha256:{}", v.root_subject, v.root_sha256));
+  }
+}
 
-  // chain.ask: the intermediate is signed by the ARK and is the kind this signer needs.
+struct ChainNames {
+  SigningKey key;
+  const char* signer;        // VCEK or VLEK
+  const char* intermediate;  // ASK or ASVK
+};
+
+// chain.ask: the intermediate is signed by the ARK and is the kind this signer needs.
+void check_intermediate(const Chain& chain, const ChainNames& n, Checks& checks) {
   if (!chain.intermediate) {
-    checks.add("chain.ask", false, std::string(inter_name) + " certificate", "none");
-  } else if (!chain.ark) {
-    checks.add("chain.ask", false, std::string(inter_name) + " signed by the ARK", "no ARK");
-  } else {
-    std::string cn = chain.intermediate->subject_cn();
-    bool kind_ok = key == SigningKey::vlek ? cn.rfind("SEV-VLEK-", 0) == 0
+    checks.add(name::chain_ask, false, std::string(n.intermediate) + " certificate", "none");
+    return;
+  }
+  if (!chain.ark) {
+    checks.add(name::chain_ask, false, std::string(n.intermediate) + " signed by the ARK", "no ARK");
+    return;
+  }
+  std::string cn = chain.intermediate->subject_cn();
+  bool kind_ok = n.key == SigningKey::vlek ? cn.rfind("SEV-VLEK-", 0) == 0
                                            : (cn.rfind("SEV-", 0) == 0 && cn.rfind("SEV-VLEK-", 0) != 0);
-    auto signed_ok = crypto::verify_issued_by(*chain.intermediate, *chain.ark);
-    bool ca_ok = X509_check_ca(chain.intermediate->get()) > 0;
-    std::string seen = fmt::format("'{}' ({})", cn, chain.source);
-    if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", inter_name, signer_name);
-    if (!signed_ok) seen += ", " + signed_ok.error().message;
-    if (!ca_ok) seen += ", not a CA certificate";
-    checks.add("chain.ask", kind_ok && signed_ok.ok() && ca_ok,
-                        fmt::format("{} signed by the ARK (RSASSA-PSS SHA-384)", inter_name), seen);
-  }
+  auto signed_ok = crypto::verify_issued_by(*chain.intermediate, *chain.ark);
+  bool ca_ok = X509_check_ca(chain.intermediate->get()) > 0;
+  std::string seen = fmt::format("'{}' ({})", cn, chain.source);
+  if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", n.intermediate, n.signer);
+  if (!signed_ok) seen += ", " + signed_ok.error().message;
+  if (!ca_ok) seen += ", not a CA certificate";
+  checks.add(name::chain_ask, kind_ok && signed_ok.ok() && ca_ok,
+             fmt::format("{} signed by the ARK (RSASSA-PSS SHA-384)", n.intermediate), seen);
+}
 
-  // chain.vcek: the report's signing certificate is signed by the intermediate.
+// chain.vcek: the report's signing certificate is signed by the intermediate.
+void check_signer_cert(const SnpInput& in, const Chain& chain, const ChainNames& n, Checks& checks) {
+  std::string expected = fmt::format("{} signed by the {}", n.signer, n.intermediate);
   if (!in.signer) {
-    checks.add("chain.vcek", false, fmt::format("{} signed by the {}", signer_name, inter_name),
-               fmt::format("no {} certificate", signer_name));
-  } else if (!chain.intermediate) {
-    checks.add("chain.vcek", false, fmt::format("{} signed by the {}", signer_name, inter_name),
-               fmt::format("no {}", inter_name));
-  } else {
-    auto signed_ok = crypto::verify_issued_by(*in.signer, *chain.intermediate);
-    checks.add("chain.vcek", signed_ok.ok(),
-               fmt::format("{} signed by the {} (RSASSA-PSS SHA-384)", signer_name, inter_name),
-               signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(),
-                                       chain.intermediate->subject_cn())
-                         : signed_ok.error().message);
+    checks.add(name::chain_vcek, false, expected, fmt::format("no {} certificate", n.signer));
+    return;
   }
+  if (!chain.intermediate) {
+    checks.add(name::chain_vcek, false, expected, fmt::format("no {}", n.intermediate));
+    return;
+  }
+  auto signed_ok = crypto::verify_issued_by(*in.signer, *chain.intermediate);
+  checks.add(name::chain_vcek, signed_ok.ok(), expected + " (RSASSA-PSS SHA-384)",
+             signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(), chain.intermediate->subject_cn())
+                       : signed_ok.error().message);
+}
 
-  // chain.validity: every certificate at the verification time.
+// chain.validity: every certificate at the verification time.
+void check_chain_validity(const SnpInput& in, const Chain& chain, const ChainNames& n, UnixTime at,
+                          Checks& checks) {
   std::string problems;
-  std::string when = format_rfc3339(opt.at);
+  std::string when = format_rfc3339(at);
   auto validity = [&](const std::optional<Cert>& c, const char* role) {
     if (!c) return;
-    auto state = crypto::validity_at(*c, opt.at);
+    auto state = crypto::validity_at(*c, at);
     if (state == crypto::Validity::ok) return;
     if (!problems.empty()) problems += "; ";
-    problems += fmt::format("{} {} (valid {} to {})", role, validity_word(state),
-                            format_rfc3339(c->not_before()), format_rfc3339(c->not_after()));
+    problems += fmt::format("{} {} (valid {} to {})", role, validity_word(state), format_rfc3339(c->not_before()),
+                            format_rfc3339(c->not_after()));
   };
   validity(chain.ark, "ARK");
-  validity(chain.intermediate, inter_name);
-  validity(in.signer, signer_name);
-  checks.add("chain.validity", problems.empty(), "every certificate valid at " + when,
+  validity(chain.intermediate, n.intermediate);
+  validity(in.signer, n.signer);
+  checks.add(name::chain_validity, problems.empty(), "every certificate valid at " + when,
              problems.empty() ? "all valid at " + when : problems);
+}
+
+void check_chain(const SnpInput& in, const SnpVerifyOptions& opt, const SnpReport& r, SnpVerification& v,
+                 Checks& checks) {
+  SigningKey key = r.signing_key();
+  ChainNames n{key, key == SigningKey::vlek ? "VLEK" : "VCEK", key == SigningKey::vlek ? "ASVK" : "ASK"};
+  Chain chain = select_chain(in, v.product, key);
+  check_ark(chain, opt, v, checks);
+  check_intermediate(chain, n, checks);
+  check_signer_cert(in, chain, n, checks);
+  check_chain_validity(in, chain, n, opt.at, checks);
 }
 
 void check_signer_extensions(const SnpReport& r, const std::optional<VcekExtensions>& ext,
                              const std::string& ext_error, SnpVerification& v, Checks& checks) {
   bool vlek = r.signing_key() == SigningKey::vlek;
   if (!ext) {
-    checks.add("vcek.product", false, "VCEK extensions that parse", ext_error);
-    checks.add("vcek.hwid", false, "VCEK hwID", ext_error);
-    checks.add("vcek.tcb", false, "VCEK TCB extensions", ext_error);
+    checks.add(name::vcek_product, false, "VCEK extensions that parse", ext_error);
+    checks.add(name::vcek_hwid, false, "VCEK hwID", ext_error);
+    checks.add(name::vcek_tcb, false, "VCEK TCB extensions", ext_error);
     return;
   }
   // vcek.product
   Product named = ext->product_name ? product_from_name(*ext->product_name) : Product::unknown;
-  checks.add("vcek.product", named != Product::unknown && named == v.product,
+  checks.add(name::vcek_product, named != Product::unknown && named == v.product,
              fmt::format("productName for {}", product_name(v.product)),
              ext->product_name ? "productName " + *ext->product_name : "no productName extension");
   // vcek.hwid
   if (vlek) {
-    checks.skip("vcek.hwid", "a VLEK carries no hwID",
+    checks.skip(name::vcek_hwid, "a VLEK carries no hwID",
                 ext->csp_id ? "cspID " + *ext->csp_id : "no cspID");
   } else {
     size_t n = v.product == Product::turin ? 8 : 64;
     ByteView chip = ByteView(r.chip_id).first(n);
     if (all_zero(r.chip_id)) {
-      checks.add("vcek.hwid", false, "CHIP_ID set (VCEK-signed report)", "CHIP_ID all zero");
+      checks.add(name::vcek_hwid, false, "CHIP_ID set (VCEK-signed report)", "CHIP_ID all zero");
     } else if (!ext->hwid) {
-      checks.add("vcek.hwid", false, "hwID == CHIP_ID " + short_hex(chip),
+      checks.add(name::vcek_hwid, false, "hwID == CHIP_ID " + short_hex(chip),
                  "the certificate has no hwID extension (a VLEK?)");
     } else {
       bool same = equal_ct(*ext->hwid, chip);
-      checks.add("vcek.hwid", same, "hwID == CHIP_ID " + short_hex(chip),
+      checks.add(name::vcek_hwid, same, "hwID == CHIP_ID " + short_hex(chip),
                  "hwID " + short_hex(*ext->hwid));
     }
   }
@@ -250,10 +269,10 @@ void check_signer_extensions(const SnpReport& r, const std::optional<VcekExtensi
   Tcb reported = decode_tcb(r.reported_tcb, v.product);
   auto cert_tcb = ext->tcb(v.product);
   if (!cert_tcb) {
-    checks.add("vcek.tcb", false, "REPORTED_TCB " + tcb_string(reported, v.product),
+    checks.add(name::vcek_tcb, false, "REPORTED_TCB " + tcb_string(reported, v.product),
                cert_tcb.error().message);
   } else {
-    checks.add("vcek.tcb", *cert_tcb == reported,
+    checks.add(name::vcek_tcb, *cert_tcb == reported,
                "REPORTED_TCB " + tcb_string(reported, v.product),
                "certificate " + tcb_string(*cert_tcb, v.product));
   }
@@ -269,62 +288,67 @@ void check_hcl(const SnpInput& in, const SnpReport& r, Checks& checks) {
     default: break;
   }
   if (digest.empty()) {
-    checks.add("hcl.runtime-data", false, "hash type 1 (SHA-256) or 2 (SHA-384)",
+    checks.add(name::hcl_runtime_data, false, "hash type 1 (SHA-256) or 2 (SHA-384)",
                fmt::format("hash type {}", in.hcl->hash_type));
     return;
   }
   Bytes want = digest;
   want.resize(64, 0);
-  checks.add("hcl.runtime-data", equal_ct(want, r.report_data),
+  checks.add(name::hcl_runtime_data, equal_ct(want, r.report_data),
              fmt::format("REPORT_DATA = {}(runtime data) || zeros: {}", alg, to_hex(want)),
              "REPORT_DATA " + to_hex(r.report_data));
 }
 
-void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Checks& checks) {
+// The guest policy bits and the platform: debug, migration agent, VMPL, SMT, sockets.
+void check_policy_bits(const SnpReport& r, const SnpPolicy& p, Checks& checks) {
   auto pol = fmt::format("policy 0x{:016x}", r.policy);
-  checks.add("policy.debug", !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
+  checks.add(name::policy_debug, !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
              (r.policy & policy_bit::debug) ? "debug allowed by guest policy (" + pol + ")"
                                             : "debug disallowed (" + pol + ")");
   bool ma = r.policy & policy_bit::migrate_ma;
   if (p.allow_migrate_ma)
-    checks.skip("policy.migrate-ma", "migration agent allowed by policy", ma ? "allowed" : "disallowed");
+    checks.skip(name::policy_migrate_ma, "migration agent allowed by policy", ma ? "allowed" : "disallowed");
   else
-    checks.add("policy.migrate-ma", !ma, "migration agent disallowed",
+    checks.add(name::policy_migrate_ma, !ma, "migration agent disallowed",
                ma ? "migration agent allowed (" + pol + ")" : "disallowed");
   if (p.vmpl)
-    checks.add("policy.vmpl", r.vmpl == *p.vmpl, fmt::format("VMPL {}", *p.vmpl),
+    checks.add(name::policy_vmpl, r.vmpl == *p.vmpl, fmt::format("VMPL {}", *p.vmpl),
                fmt::format("VMPL {}", r.vmpl));
   else
-    checks.skip("policy.vmpl", "any VMPL (not pinned)", fmt::format("VMPL {}", r.vmpl));
+    checks.skip(name::policy_vmpl, "any VMPL (not pinned)", fmt::format("VMPL {}", r.vmpl));
   bool smt_on = r.platform_info & 1;
   if (!p.allow_smt)
-    checks.add("policy.smt", !smt_on, "SMT disabled on the platform",
+    checks.add(name::policy_smt, !smt_on, "SMT disabled on the platform",
                smt_on ? "SMT enabled" : "SMT disabled");
   else
-    checks.skip("policy.smt", "SMT allowed", smt_on ? "SMT enabled" : "SMT disabled");
+    checks.skip(name::policy_smt, "SMT allowed", smt_on ? "SMT enabled" : "SMT disabled");
   bool single = r.policy & policy_bit::single_socket;
   if (p.require_single_socket)
-    checks.add("policy.single-socket", single, "single-socket guest policy",
+    checks.add(name::policy_single_socket, single, "single-socket guest policy",
                single ? "single socket required" : "not required (" + pol + ")");
   else
-    checks.skip("policy.single-socket", "not required", single ? "single socket" : "any socket");
+    checks.skip(name::policy_single_socket, "not required", single ? "single socket" : "any socket");
+}
+
+// The minimum versions: ABI, firmware and REPORTED_TCB.
+void check_policy_versions(const SnpReport& r, const SnpPolicy& p, Product product, Checks& checks) {
   unsigned abi_major = (r.policy >> 8) & 0xff, abi_minor = r.policy & 0xff;
   if (p.min_abi) {
     bool ok = std::pair(abi_major, abi_minor) >= std::pair(unsigned(p.min_abi->major), unsigned(p.min_abi->minor));
-    checks.add("policy.abi", ok, fmt::format("ABI >= {}.{}", p.min_abi->major, p.min_abi->minor),
+    checks.add(name::policy_abi, ok, fmt::format("ABI >= {}.{}", p.min_abi->major, p.min_abi->minor),
                fmt::format("ABI {}.{}", abi_major, abi_minor));
   } else {
-    checks.skip("policy.abi", "no minimum", fmt::format("ABI {}.{}", abi_major, abi_minor));
+    checks.skip(name::policy_abi, "no minimum", fmt::format("ABI {}.{}", abi_major, abi_minor));
   }
   const auto& fw = r.current_fw;
   std::string fw_seen = fmt::format("firmware {}.{}.{}", fw.major, fw.minor, fw.build);
   if (p.min_firmware) {
     const auto& m = *p.min_firmware;
     bool ok = std::tuple(fw.major, fw.minor, fw.build) >= std::tuple(m.major, m.minor, m.build);
-    checks.add("policy.firmware", ok, fmt::format("firmware >= {}.{}.{}", m.major, m.minor, m.build),
+    checks.add(name::policy_firmware, ok, fmt::format("firmware >= {}.{}.{}", m.major, m.minor, m.build),
                fw_seen);
   } else {
-    checks.skip("policy.firmware", "no minimum", fw_seen);
+    checks.skip(name::policy_firmware, "no minimum", fw_seen);
   }
   Tcb reported = decode_tcb(r.reported_tcb, product);
   if (p.min_tcb) {
@@ -332,11 +356,15 @@ void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Check
     bool ok = reported.bootloader >= m.bootloader && reported.tee >= m.tee &&
               reported.snp >= m.snp && reported.microcode >= m.microcode &&
               (product != Product::turin || reported.fmc >= m.fmc);
-    checks.add("policy.min-tcb", ok, "REPORTED_TCB >= " + tcb_string(m, product),
+    checks.add(name::policy_min_tcb, ok, "REPORTED_TCB >= " + tcb_string(m, product),
                tcb_string(reported, product));
   } else {
-    checks.skip("policy.min-tcb", "no minimum", tcb_string(reported, product));
+    checks.skip(name::policy_min_tcb, "no minimum", tcb_string(reported, product));
   }
+}
+
+// The pinned values: measurement, REPORT_DATA, HOST_DATA and the ID/author key digests.
+void check_policy_pins(const SnpReport& r, const SnpPolicy& p, Checks& checks) {
   if (!p.measurements.empty()) {
     bool any = false;
     std::string expected;
@@ -344,29 +372,35 @@ void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Check
       any |= equal_ct(m, r.measurement);
       expected += (expected.empty() ? "" : " or ") + to_hex(m);
     }
-    checks.add("policy.measurement", any, expected, to_hex(r.measurement));
+    checks.add(name::policy_measurement, any, expected, to_hex(r.measurement));
   } else {
-    checks.skip("policy.measurement", "not pinned", to_hex(r.measurement));
+    checks.skip(name::policy_measurement, "not pinned", to_hex(r.measurement));
   }
   if (p.report_data) {
     ByteView seen = ByteView(r.report_data).first(p.report_data->size());
     std::string label = p.report_data->size() < 64
                             ? fmt::format("REPORT_DATA[0:{}] = ", p.report_data->size())
                             : "REPORT_DATA = ";
-    checks.add("policy.report-data", equal_ct(*p.report_data, seen), label + to_hex(*p.report_data),
+    checks.add(name::policy_report_data, equal_ct(*p.report_data, seen), label + to_hex(*p.report_data),
                to_hex(r.report_data));
   } else {
-    checks.skip("policy.report-data", "not pinned", to_hex(r.report_data));
+    checks.skip(name::policy_report_data, "not pinned", to_hex(r.report_data));
   }
-  auto pin = [&](const char* name, const auto& want, ByteView seen) {
+  auto pin = [&](std::string_view check, const auto& want, ByteView seen) {
     if (want)
-      checks.add(name, equal_ct(*want, seen), to_hex(*want), to_hex(seen));
+      checks.add(check, equal_ct(*want, seen), to_hex(*want), to_hex(seen));
     else
-      checks.skip(name, "not pinned", to_hex(seen));
+      checks.skip(check, "not pinned", to_hex(seen));
   };
-  pin("policy.host-data", p.host_data, r.host_data);
-  pin("policy.id-key-digest", p.id_key_digest, r.id_key_digest);
-  pin("policy.author-key-digest", p.author_key_digest, r.author_key_digest);
+  pin(name::policy_host_data, p.host_data, r.host_data);
+  pin(name::policy_id_key_digest, p.id_key_digest, r.id_key_digest);
+  pin(name::policy_author_key_digest, p.author_key_digest, r.author_key_digest);
+}
+
+void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Checks& checks) {
+  check_policy_bits(r, p, checks);
+  check_policy_versions(r, p, product, checks);
+  check_policy_pins(r, p, checks);
 }
 
 }  // namespace
@@ -385,14 +419,14 @@ SnpVerification verify_report(const SnpInput& in, const SnpVerifyOptions& opt) {
   Checks& checks = v.checks;
 
   auto parsed = parse_report(in.report);
-  if (!checks.add("report.format", parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
+  if (!checks.add(name::report_format, parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
                   parsed ? fmt::format("version {}", parsed->version) : parsed.error().message))
     return v;
   const SnpReport& r = *parsed;
   v.report = r;
 
   SigningKey key = r.signing_key();
-  if (!checks.add("report.signer", key == SigningKey::vcek || key == SigningKey::vlek,
+  if (!checks.add(name::report_signer, key == SigningKey::vcek || key == SigningKey::vlek,
                   "signed by a VCEK or VLEK", signing_key_name(key)))
     return v;
 
@@ -411,78 +445,23 @@ SnpVerification verify_report(const SnpInput& in, const SnpVerifyOptions& opt) {
 
   if (in.signer) {
     auto sig = verify_report_signature(in.report, *in.signer);
-    checks.add("report.signature", sig.ok(),
+    checks.add(name::report_signature, sig.ok(),
                fmt::format("ECDSA P-384 SHA-384 by the {}", signing_key_name(key)),
                sig ? "valid" : sig.error().message);
   } else {
-    checks.add("report.signature", false, "a signing certificate", "none");
+    checks.add(name::report_signature, false, "a signing certificate", "none");
   }
   check_hcl(in, r, checks);
   if (opt.channel_key) {
     Bytes want = opt.fresh_nonce ? fresh_report_data(*opt.channel_key, *opt.fresh_nonce) : Bytes(64, 0);
     if (!opt.fresh_nonce) std::copy(opt.channel_key->begin(), opt.channel_key->end(), want.begin());
-    checks.add("channel.binding", equal_ct(want, r.report_data),
+    checks.add(name::channel_binding, equal_ct(want, r.report_data),
                opt.fresh_nonce ? "REPORT_DATA = SHA-512(\"confer-attest-v1\" || server key || nonce) = " + to_hex(want)
                                : "REPORT_DATA = server static key || zeros = " + to_hex(want),
                "REPORT_DATA " + to_hex(r.report_data));
   }
   check_policy(r, opt.policy, v.product, checks);
   return v;
-}
-
-std::string verification_json(const SnpVerification& v, const std::string& evidence_format) {
-  using json = nlohmann::ordered_json;  // verdict first, as a reader expects
-  json out;
-  out["verdict"] = v.verified() ? "verified" : "refused";
-  const Check* first = v.first_failure();
-  out["first_failure"] = first ? json(first->name) : json(nullptr);
-  out["platform"] = "SEV-SNP";
-  out["evidence_format"] = evidence_format;
-  out["product"] = product_name(v.product);
-  out["trust_root"] = v.development_root ? "development" : "amd";
-  out["root_sha256"] = v.root_sha256;
-  out["verification_time"] = format_rfc3339(v.at);
-  if (v.report) {
-    const SnpReport& r = *v.report;
-    json rep;
-    rep["version"] = r.version;
-    rep["guest_svn"] = r.guest_svn;
-    rep["policy"] = fmt::format("0x{:016x}", r.policy);
-    rep["vmpl"] = r.vmpl;
-    rep["signing_key"] = signing_key_name(r.signing_key());
-    rep["measurement"] = to_hex(r.measurement);
-    rep["report_data"] = to_hex(r.report_data);
-    rep["host_data"] = to_hex(r.host_data);
-    rep["id_key_digest"] = to_hex(r.id_key_digest);
-    rep["author_key_digest"] = to_hex(r.author_key_digest);
-    rep["family_id"] = to_hex(r.family_id);
-    rep["image_id"] = to_hex(r.image_id);
-    rep["report_id"] = to_hex(r.report_id);
-    rep["chip_id"] = to_hex(r.chip_id);
-    rep["platform_info"] = fmt::format("0x{:016x}", r.platform_info);
-    auto tcb = [&](uint64_t raw) {
-      Tcb t = decode_tcb(raw, v.product);
-      json j = {{"raw", fmt::format("{:016x}", raw)}, {"bl", t.bootloader}, {"tee", t.tee},
-                {"snp", t.snp}, {"ucode", t.microcode}};
-      if (v.product == Product::turin) j["fmc"] = t.fmc;
-      return j;
-    };
-    rep["current_tcb"] = tcb(r.current_tcb);
-    rep["reported_tcb"] = tcb(r.reported_tcb);
-    rep["committed_tcb"] = tcb(r.committed_tcb);
-    rep["launch_tcb"] = tcb(r.launch_tcb);
-    rep["current_firmware"] = fmt::format("{}.{}.{}", r.current_fw.major, r.current_fw.minor,
-                                          r.current_fw.build);
-    if (r.version >= 3)
-      rep["cpuid"] = fmt::format("{:02x}/{:02x}/{:02x}", r.cpuid_family, r.cpuid_model,
-                                 r.cpuid_stepping);
-    out["report"] = rep;
-  } else {
-    out["report"] = nullptr;
-  }
-  out["checks"] = checks_json(v.checks);
-  // Messages can quote file names, which need not be UTF-8: never throw over that.
-  return dump_json(out);
 }
 
 }  // namespace confer::attest

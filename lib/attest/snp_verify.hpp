@@ -9,6 +9,7 @@
 #include "attest/snp_policy.hpp"
 #include "attest/snp_report.hpp"
 #include "crypto/x509.hpp"
+#include "attest/snp_checks.hpp"
 #include "core/check.hpp"
 #include "core/time.hpp"
 
