@@ -13,10 +13,8 @@
 #include <filesystem>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "attest/evidence.hpp"
-#include "attest/snp_verify.hpp"
+#include "chat/protocol.hpp"
+#include "client/session.hpp"
 #include "server/server.hpp"
 #include "transport/client.hpp"
 
@@ -27,17 +25,11 @@ namespace {
 
 double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-attest::SnpVerification verify(ByteView payload, const noise::PublicKey& key, const crypto::Cert& root) {
-  auto ev = attest::parse_evidence(payload);
-  attest::SnpInput in;
-  in.report = ev->report;
-  in.signer = *crypto::Cert::from_der_or_pem(*ev->vcek);
-  in.chain = *crypto::Cert::all_from_pem(*ev->chain);
-  attest::SnpVerifyOptions opt;
-  opt.at = now_utc();
-  opt.extra_roots = {root};
-  opt.channel_key = key;
-  return attest::verify_report(in, opt);
+// What confer chat does with message 2's payload: the library's verify_payload, with the
+// development root trusted and nothing fetched.
+attest::SnpVerification verify(ByteView payload, const noise::PublicKey& key, const client::TrustConfig& trust) {
+  auto v = client::verify_payload(payload, key, trust, std::nullopt);
+  return v ? std::move(v).value() : attest::SnpVerification{};
 }
 
 }  // namespace
@@ -73,7 +65,10 @@ int main(int argc, char** argv) {
   auto srv = server::make_server(config, std::move(provider).value());
   if (!srv) return 1;
   std::thread serving([&] { (*srv)->run(); });
-  crypto::Cert root = *crypto::Cert::from_der_or_pem(*read_file(dir + "/root.pem"));
+  client::TrustConfig root;
+  root.extra_roots = {*crypto::Cert::from_der_or_pem(*read_file(dir + "/root.pem"))};
+  root.offline = true;
+  root.require_release = false;
   auto url = *transport::parse_server_url("ws://127.0.0.1:" + std::to_string((*srv)->port()));
 
   std::fprintf(stderr, "bench: server on port %u\n", (*srv)->port());
@@ -100,30 +95,32 @@ int main(int argc, char** argv) {
 
   std::fprintf(stderr, "bench: sessions measured\n");
   // 2. Tokens: direct upstream call against the same call through the channel.
-  server::ChatRequest chat;
-  chat.messages = {{"user", "a b c d"}};
-  chat.stream = true;
+  chat::ChatRequest request;
+  request.messages = {{"user", "a b c d"}};
+  request.stream = true;
   int direct_tokens = 0;
   auto direct_once = [&] {
     direct_tokens = 0;
-    auto r = server::call_upstream(config.upstream, chat, [&](std::string_view) { return ++direct_tokens > 0; });
+    auto r = server::call_upstream(config.upstream, request, [&](std::string_view) { return ++direct_tokens > 0; });
     return r.ok();
   };
   auto channel = transport::connect_channel(url, verifier);
   if (!channel) return 1;
-  std::string body = R"({"messages":[{"role":"user","content":"a b c d"}],"stream":true})";
+  std::string body = chat::serialize_chat_request(request);
   int proxied_tokens = 0;
   auto proxied_once = [&] {
     proxied_tokens = 0;
-    transport::Request req{transport::random_id(), "POST", "/v1/vllm/chat/completions", Bytes(body.begin(), body.end())};
+    transport::Request req{transport::random_id(), "POST", std::string(chat::kChatPath), Bytes(body.begin(), body.end())};
     (*channel)->send(req);
     for (;;) {
       auto next = (*channel)->next(std::chrono::seconds(30));
       if (!next || !*next) return false;
       if ((*next)->status != 200) return false;
-      auto ev = nlohmann::json::parse((*next)->body.begin(), (*next)->body.end());
-      if (ev["type"] == "token") ++proxied_tokens;
-      if (ev["type"] == "completion") return true;
+      auto ev = chat::parse_chat_event(std::string_view(reinterpret_cast<const char*>((*next)->body.data()),
+                                                        (*next)->body.size()));
+      if (!ev) return false;
+      if (ev->is_token()) ++proxied_tokens;
+      if (ev->is_completion()) return true;
     }
   };
   direct_once();

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "chat/protocol.hpp"
 #include "client/session.hpp"
 #include "core/json.hpp"
 #include "commands/common.hpp"
@@ -60,19 +61,19 @@ enum class Outcome { done, interrupted };
 // Sends the conversation and renders the answer as it streams. Returns the reply text.
 Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, const Options& o,
                                             const Settings& s, const std::vector<Message>& history) {
-  json messages = json::array();
-  if (!s.system.empty()) messages.push_back({{"role", "system"}, {"content", s.system}});
-  for (const auto& m : history) messages.push_back({{"role", m.role}, {"content", m.content}});
-  json body = {{"messages", messages}, {"stream", !o.no_stream}};
-  if (!s.model.empty()) body["model"] = s.model;
-  if (o.temperature) body["temperature"] = *o.temperature;
-  if (o.max_tokens) body["maxTokens"] = *o.max_tokens;
-  std::string text = dump_json(body);
+  chat::ChatRequest request;
+  if (!s.system.empty()) request.messages.push_back({"system", s.system});
+  for (const auto& m : history) request.messages.push_back({m.role, m.content});
+  request.stream = !o.no_stream;
+  request.model = s.model;
+  request.temperature = o.temperature;
+  request.max_tokens = o.max_tokens;
+  std::string text = chat::serialize_chat_request(request);
 
   transport::Request req;
   req.id = transport::random_id();
   req.verb = "POST";
-  req.path = "/v1/vllm/chat/completions";
+  req.path = std::string(chat::kChatPath);
   req.body.assign(text.begin(), text.end());
   channel.send(req);
 
@@ -96,26 +97,19 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
       else std::fwrite(payload.data(), 1, payload.size(), stdout);
       return std::pair(Outcome::done, payload);
     }
-    auto parsed = parse_json(payload, "server event", JsonLimits{payload.size(), 64}, Errc::protocol);
-    if (!parsed)
-      return make_error(Errc::protocol, fmt::format("server sent an event that is not a JSON object with a type ({})",
-                                                    parsed.error().message));
-    json event = std::move(parsed).value();
-    if (!event.is_object() || !event.contains("type") || !event["type"].is_string())
-      return make_error(Errc::protocol, "server sent an event that is not a JSON object with a type");
-    std::string type = event["type"].get<std::string>();
+    CONFER_TRY(chat::ChatEvent event, chat::parse_chat_event(payload));
     if (o.json) {
-      std::printf("%s\n", dump_json(event).c_str());
+      std::printf("%s\n", dump_json(event.json).c_str());
       std::fflush(stdout);
     }
-    if (type == "token" && event.contains("content") && event["content"].is_string()) {
-      const auto& piece = event["content"].get_ref<const std::string&>();
+    if (event.is_token()) {
+      const std::string& piece = event.content;
       reply += piece;
       if (!o.json) {
         std::fwrite(piece.data(), 1, piece.size(), stdout);
         std::fflush(stdout);
       }
-    } else if (type == "completion") {
+    } else if (event.is_completion()) {
       return std::pair(Outcome::done, reply);
     }
     // Unknown event types are ignored (CONFER-PROTOCOL §17).

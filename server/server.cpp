@@ -166,7 +166,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (req.verb == "GET" && req.path == "/ping") return send_now(text_response(req.id, 200, "PONG"));
     if (req.verb == "POST" && req.path == "/v1/attestation" && shared_->config.offer_fresh_attestation)
       return fresh_attestation(req);
-    if (req.verb == "POST" && req.path == "/v1/vllm/chat/completions") return chat(std::move(req));
+    if (req.verb == "POST" && req.path == chat::kChatPath) return chat(std::move(req));
     send_now(text_response(req.id, 404, "Route not found"));
   }
 
@@ -217,7 +217,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     auto result = call_upstream(shared.config.upstream, request, [&](std::string_view token) {
       auto s = weak.lock();
       if (!s || !s->alive()) return false;
-      std::string event = dump_json(json{{"type", "token"}, {"content", token}});
+      std::string event = chat::serialize_chat_event(chat::ChatEvent::token(token));
       if (shared.config.rewrite_event) event = shared.config.rewrite_event(std::move(event));
       s->send(text_response(id, 200, event));
       return true;
@@ -227,8 +227,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       shared.log(peer, "upstream", std::string("request failed (") + errc_name(result.error().code) + ")");
       emit(502, result.error().message);
     } else if (request.stream) {
-      emit(200, dump_json(json{{"type", "completion"}, {"context_tokens", result->total_tokens},
-                               {"max_context_tokens", shared.config.max_context_tokens}}));
+      emit(200, chat::serialize_chat_event(
+                    chat::ChatEvent::completion(result->total_tokens, shared.config.max_context_tokens)));
     } else {
       emit(200, result->text);
     }

@@ -16,32 +16,6 @@ constexpr size_t kMaxErrorBody = 4096;
 constexpr size_t kMaxBody = 16u << 20;
 }  // namespace
 
-Result<ChatRequest> parse_chat_request(ByteView body) {
-  // The body's size is bounded by the channel's frame assembler; only depth is limited here.
-  auto parsed = parse_json(body, "chat request", JsonLimits{body.size(), 64}, Errc::usage);
-  if (!parsed || !parsed->is_object()) return make_error(Errc::usage, "chat request: expected a JSON object");
-  json doc = std::move(parsed).value();
-  ChatRequest r;
-  if (!doc.contains("messages") || !doc["messages"].is_array() || doc["messages"].empty())
-    return make_error(Errc::usage, "chat request: expected a non-empty \"messages\" array");
-  for (const auto& m : doc["messages"]) {
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string() || !m.contains("content") ||
-        !m["content"].is_string())
-      return make_error(Errc::usage, "chat request: each message needs string \"role\" and \"content\"");
-    std::string role = m["role"].get<std::string>();
-    if (role != "user" && role != "assistant" && role != "system" && role != "developer")
-      return make_error(Errc::usage, fmt::format("chat request: unsupported role \"{}\"", role));
-    r.messages.push_back({role, m["content"].get<std::string>()});
-  }
-  if (doc.contains("model") && doc["model"].is_string()) r.model = doc["model"].get<std::string>();
-  if (doc.contains("temperature") && doc["temperature"].is_number()) r.temperature = doc["temperature"].get<double>();
-  if (doc.contains("maxTokens") && doc["maxTokens"].is_number_integer()) r.max_tokens = doc["maxTokens"].get<int64_t>();
-  if (!doc.contains("stream") || !doc["stream"].is_boolean())
-    return make_error(Errc::usage, "chat request: expected a boolean \"stream\"");
-  r.stream = doc["stream"].get<bool>();
-  return r;
-}
-
 bool SseParser::feed(std::string_view bytes) {
   for (char c : bytes) {
     if (c == '\n') {

@@ -8,25 +8,15 @@
 #include <string>
 #include <vector>
 
+#include "chat/protocol.hpp"
 #include "core/bytes.hpp"
 
 namespace confer::server {
 
-struct ChatMessage {
-  std::string role;
-  std::string content;
-};
-
-struct ChatRequest {
-  std::vector<ChatMessage> messages;
-  std::string model;
-  std::optional<double> temperature;
-  std::optional<int64_t> max_tokens;
-  bool stream = false;
-};
-
-// The client's body (DESIGN §3: {messages, model, temperature, maxTokens, stream}).
-Result<ChatRequest> parse_chat_request(ByteView body);
+// The request the client sent through the channel (lib/chat/protocol.hpp).
+using chat::ChatMessage;
+using chat::ChatRequest;
+using chat::parse_chat_request;
 
 // Server-sent events: feed bytes as they come, get each event's data field.
 class SseParser {
