@@ -116,13 +116,12 @@ int report_and_exit(const SnpVerification& v, const std::string& evidence_format
 
 void save_live_evidence(const Options& o, const transport::ServerUrl& url, const client::AttestedSession* live) {
   std::string payload = live != nullptr ? live->evidence_json : "";
-  auto doc = parse_json_object(payload, "evidence JSON");
+  auto doc = attest::EvidenceDocument::parse(payload);
   if (!doc) return;
   if (live != nullptr)
-    (*doc)["channel"] = {{"server_static_key", to_hex(live->channel->server_static())},
-                         {"url", url.text()},
-                         {"received_at", format_rfc3339(now_utc())}};
-  if (auto w = write_file_atomic(o.save, as_bytes(dump_json(*doc, 2) + "\n")); !w) {
+    doc->channel = attest::SavedChannel{to_hex(live->channel->server_static()), url.text(),
+                                        format_rfc3339(now_utc())};
+  if (auto w = write_file_atomic(o.save, as_bytes(doc->serialize(2) + "\n")); !w) {
     fail(w.error());
     return;
   }

@@ -7,6 +7,7 @@
 #include "core/json.hpp"
 
 #include "dev/snp_authority.hpp"
+#include "attest/evidence_document.hpp"
 #include "attest/tsm.hpp"
 #include "crypto/x509.hpp"
 
@@ -16,11 +17,13 @@ using nlohmann::json;
 
 namespace {
 
-json manifest_fields(const std::optional<ReleaseManifest>& m) {
-  json j;
-  j["manifest"] = m ? json(m->manifest) : json(nullptr);
-  j["manifestBundle"] = m ? json(m->bundle) : json(nullptr);
-  return j;
+attest::EvidenceDocument document_with(const std::optional<ReleaseManifest>& m) {
+  attest::EvidenceDocument doc;
+  if (m) {
+    doc.manifest = m->manifest;
+    doc.manifest_bundle = m->bundle;
+  }
+  return doc;
 }
 
 class DevProvider final : public AttestationProvider {
@@ -40,11 +43,11 @@ class DevProvider final : public AttestationProvider {
       CONFER_TRY(signer_, authority_.issue(authority_.spec_for(r)));
     }
     CONFER_TRY(Bytes report, dev::sign_report(r, signer_->key.get()));
-    json j = manifest_fields(manifest_);
-    j["platform"] = "SEV-SNP";
-    j["attestation"] = to_base64(report);
-    j["collateral"] = {{"vcek", signer_->cert.pem()}, {"chain", authority_.chain_pem()}};
-    return dump_json(j);
+    attest::EvidenceDocument doc = document_with(manifest_);
+    doc.attestation = to_base64(report);
+    doc.vcek = signer_->cert.pem();
+    doc.chain = authority_.chain_pem();
+    return doc.serialize();
   }
 
   std::string describe() const override {
@@ -66,29 +69,27 @@ class TsmProvider final : public AttestationProvider {
 
   Result<std::string> evidence(ByteView report_data) override {
     CONFER_TRY(attest::TsmReport report, attest::tsm_report(root_, report_data));
-    json j = manifest_fields(manifest_);
+    attest::EvidenceDocument doc = document_with(manifest_);
     if (report.provider.rfind("sev_guest", 0) == 0) {
-      j["platform"] = "SEV-SNP";
-      j["attestation"] = to_base64(report.outblob);
+      doc.platform = "SEV-SNP";
+      doc.attestation = to_base64(report.outblob);
       if (!report.auxblob.empty()) {
         CONFER_TRY(CertTable table, parse_cert_table(report.auxblob));
-        json collateral = json::object();
-        if (table.vcek) collateral["vcek"] = to_base64(*table.vcek);
+        if (table.vcek) doc.vcek = to_base64(*table.vcek);
         if (table.ask && table.ark) {
           auto ask = crypto::Cert::from_der(*table.ask);
           auto ark = crypto::Cert::from_der(*table.ark);
-          if (ask && ark) collateral["chain"] = ask->pem() + ark->pem();
+          if (ask && ark) doc.chain = ask->pem() + ark->pem();
         }
-        if (!collateral.empty()) j["collateral"] = collateral;
       }
     } else if (report.provider.rfind("tdx_guest", 0) == 0) {
-      j["platform"] = "TDX";
-      j["attestation"] = "dcap:" + to_base64(report.outblob);
+      doc.platform = "TDX";
+      doc.attestation = "dcap:" + to_base64(report.outblob);
     } else {
       return make_error(Errc::attestation,
                         fmt::format("configfs-tsm: expected provider sev_guest or tdx_guest, saw '{}'", report.provider));
     }
-    return dump_json(j);
+    return doc.serialize();
   }
 
   std::string describe() const override { return "configfs-tsm at " + root_; }

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attest/evidence_document.hpp"
+
 #include "server/server.hpp"
 
 using namespace confer;
@@ -29,11 +31,12 @@ class LyingProvider final : public server::AttestationProvider {
       return inner_->evidence(other);
     }
     CONFER_TRY(std::string text, inner_->evidence(report_data));
-    auto doc = nlohmann::json::parse(text);
-    auto report = *from_base64(doc["attestation"].get<std::string>());
+    CONFER_TRY(attest::EvidenceDocument doc, attest::EvidenceDocument::parse(text));
+    if (!doc.attestation) return make_error(Errc::internal, "evil_server: the evidence has no report");
+    CONFER_TRY(Bytes report, from_base64(*doc.attestation));
     report[0x90] ^= 0x01;  // MEASUREMENT
-    doc["attestation"] = to_base64(report);
-    return doc.dump();
+    doc.attestation = to_base64(report);
+    return doc.serialize();
   }
   std::string describe() const override { return "lying (" + mode_ + ")"; }
 

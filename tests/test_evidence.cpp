@@ -83,3 +83,49 @@ TEST_CASE("evidence: HCL wrapper") {
   REQUIRE(b.ok());
   CHECK(b->format == EvidenceFormat::hcl);
 }
+
+TEST_CASE("evidence document: what the server writes, --save adds to and the client reads, round trips") {
+  EvidenceDocument doc;
+  doc.attestation = to_base64(a_report());
+  doc.vcek = "-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n";
+  doc.chain = doc.vcek;
+  doc.manifest = R"({"imageVersion":"1"})";
+  doc.manifest_bundle = "{}";
+  doc.channel = SavedChannel{std::string(64, 'a'), "ws://127.0.0.1:1", "2026-01-01T00:00:00Z"};
+  doc.extra["tdxMeasurements"] = nlohmann::json::array({"x"});
+  auto back = EvidenceDocument::parse(doc.serialize(2));
+  REQUIRE(back.ok());
+  CHECK(back->platform == "SEV-SNP");
+  CHECK(back->attestation == doc.attestation);
+  CHECK(back->vcek == doc.vcek);
+  CHECK(back->chain == doc.chain);
+  CHECK(back->manifest == doc.manifest);
+  CHECK(back->manifest_bundle == doc.manifest_bundle);
+  REQUIRE(back->channel.has_value());
+  CHECK(back->channel->url == "ws://127.0.0.1:1");
+  CHECK(back->extra["tdxMeasurements"][0] == "x");  // unknown fields are kept, not dropped
+  auto e = parse_evidence(text(doc.serialize()));
+  REQUIRE(e.ok());
+  CHECK(e->manifest == doc.manifest);
+  CHECK(e->channel_key.has_value());
+
+  // Absent manifest fields are null on the wire and absent after parsing.
+  EvidenceDocument bare;
+  bare.attestation = doc.attestation;
+  CHECK(bare.serialize().find(R"("manifest":null)") != std::string::npos);
+  CHECK_FALSE(EvidenceDocument::parse(bare.serialize())->manifest.has_value());
+
+  // Negative twins: wrong types are named, and so is a wrong channel key.
+  auto err = [](const std::string& s) {
+    auto r = EvidenceDocument::parse(s);
+    return r ? std::string() : r.error().message;
+  };
+  CHECK(err(R"({"manifest":7})").find("\"manifest\"") != std::string::npos);
+  CHECK(err(R"({"collateral":[]})").find("\"collateral\"") != std::string::npos);
+  CHECK(err(R"({"platform":1})").find("platform") != std::string::npos);
+  CHECK(err("[1]").find("expected a JSON object") != std::string::npos);
+  doc.channel->server_static_key = "zz";
+  auto bad_key = parse_evidence(text(doc.serialize()));
+  REQUIRE_FALSE(bad_key.ok());
+  CHECK(bad_key.error().message.find("server_static_key") != std::string::npos);
+}

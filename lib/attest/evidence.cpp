@@ -50,72 +50,52 @@ Result<Evidence> from_report_or_hcl(Bytes bytes, EvidenceFormat format) {
   return e;
 }
 
-Result<Bytes> cert_field(const nlohmann::json& v, const char* name) {
-  if (!v.is_string())
-    return make_error(Errc::parse, fmt::format("evidence JSON: expected \"{}\" to be a string "
-                                               "(PEM or base64 DER), saw {}",
-                                               name, v.type_name()));
-  const std::string& s = v.get_ref<const std::string&>();
+Result<Bytes> cert_field(const std::string& s, const char* name) {
   if (s.find("-----BEGIN") != std::string::npos) return Bytes(s.begin(), s.end());
   auto der = from_base64(s);
   if (!der)
-    return make_error(Errc::parse, fmt::format("evidence JSON: \"{}\": {}", name,
-                                               der.error().message));
+    return make_error(Errc::parse, fmt::format("evidence JSON: \"{}\": {}", name, der.error().message));
   return std::move(der).value();
 }
 
-Result<Evidence> from_json(std::string_view text) {
-  auto parsed = parse_json(text, "evidence JSON", JsonLimits{16u << 20, 64}, Errc::parse);
-  nlohmann::json doc = parsed ? std::move(parsed).value() : nlohmann::json();
-  if (!doc.is_object())
-    return make_error(Errc::parse, "evidence JSON: expected a JSON object, saw text that does not parse");
+Result<Evidence> from_document(const EvidenceDocument& doc) {
+  if (!doc.platform.empty() && doc.platform != "SEV-SNP")
+    return make_error(Errc::parse, fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}",
+                                               dump_json(nlohmann::json(doc.platform))));
   Evidence e;
-  if (doc.contains("platform")) {
-    const auto& p = doc["platform"];
-    if (!p.is_string() || p.get<std::string>() != "SEV-SNP")
-      return make_error(Errc::parse,
-                        fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}", dump_json(p)));
-  }
-  if (doc.contains("attestation")) {
-    const auto& a = doc["attestation"];
-    if (!a.is_string())
-      return make_error(Errc::parse, "evidence JSON: expected \"attestation\" to be a base64 string");
-    auto raw = from_base64(a.get_ref<const std::string&>());
-    if (!raw)
-      return make_error(Errc::parse, "evidence JSON: \"attestation\": " + raw.error().message);
+  if (doc.attestation) {
+    auto raw = from_base64(*doc.attestation);
+    if (!raw) return make_error(Errc::parse, "evidence JSON: \"attestation\": " + raw.error().message);
     CONFER_TRY(e, from_report_or_hcl(std::move(raw).value(), EvidenceFormat::json));
-  } else if (doc.contains("report") && doc["report"].is_array()) {
+  } else if (doc.azure_report) {
     // Azure vTPM evidence (keys quote/report/vcek): the HCL report as a byte array.
-    Bytes raw;
-    for (const auto& v : doc["report"]) {
-      if (!v.is_number_unsigned() || v.get<uint64_t>() > 255)
-        return make_error(Errc::parse, "evidence JSON: \"report\" must be an array of bytes");
-      raw.push_back(v.get<uint8_t>());
-    }
-    CONFER_TRY(e, from_report_or_hcl(std::move(raw), EvidenceFormat::json));
+    CONFER_TRY(e, from_report_or_hcl(*doc.azure_report, EvidenceFormat::json));
   } else {
     return make_error(Errc::parse, "evidence JSON: expected an \"attestation\" field (base64 report)");
   }
   e.format = EvidenceFormat::json;
-  const nlohmann::json* collateral = doc.contains("collateral") ? &doc["collateral"] : &doc;
-  if (!collateral->is_object())
-    return make_error(Errc::parse, "evidence JSON: expected \"collateral\" to be an object");
-  if (collateral->contains("vcek")) {
-    CONFER_TRY(e.vcek, cert_field((*collateral)["vcek"], "vcek"));
+  if (doc.vcek) {
+    CONFER_TRY(e.vcek, cert_field(*doc.vcek, "vcek"));
   }
-  if (collateral->contains("chain")) {
-    CONFER_TRY(e.chain, cert_field((*collateral)["chain"], "chain"));
+  if (doc.chain) {
+    CONFER_TRY(e.chain, cert_field(*doc.chain, "chain"));
   }
-  if (doc.contains("channel") && doc["channel"].is_object() && doc["channel"].contains("server_static_key")) {
-    const auto& k = doc["channel"]["server_static_key"];
-    auto key = k.is_string() ? from_hex(k.get_ref<const std::string&>()) : Result<Bytes>(make_error(Errc::parse, ""));
+  if (doc.channel) {
+    auto key = from_hex(doc.channel->server_static_key);
     if (!key || key->size() != 32)
       return make_error(Errc::parse, "evidence JSON: channel.server_static_key must be 32 bytes of hex");
     std::array<uint8_t, 32> a{};
     std::copy(key->begin(), key->end(), a.begin());
     e.channel_key = a;
   }
+  e.manifest = doc.manifest;
+  e.manifest_bundle = doc.manifest_bundle;
   return e;
+}
+
+Result<Evidence> from_json(std::string_view text) {
+  CONFER_TRY(EvidenceDocument doc, EvidenceDocument::parse(text));
+  return from_document(doc);
 }
 
 }  // namespace
@@ -162,14 +142,12 @@ Result<Evidence> parse_evidence(ByteView bytes) {
   return e;
 }
 
-std::string evidence_json(ByteView report, const std::string& vcek_pem,
-                          const std::string& chain_pem) {
-  nlohmann::json doc = {
-      {"platform", "SEV-SNP"},
-      {"attestation", to_base64(report)},
-      {"collateral", {{"vcek", vcek_pem}, {"chain", chain_pem}}},
-  };
-  return dump_json(doc, 2) + "\n";
+std::string evidence_json(ByteView report, const std::string& vcek_pem, const std::string& chain_pem) {
+  EvidenceDocument doc;
+  doc.attestation = to_base64(report);
+  doc.vcek = vcek_pem;
+  doc.chain = chain_pem;
+  return doc.serialize(2) + "\n";
 }
 
 }  // namespace confer::attest

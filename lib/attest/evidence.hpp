@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attest/evidence_document.hpp"
 #include "core/bytes.hpp"
 
 namespace confer::attest {
@@ -27,6 +28,9 @@ struct Evidence {
   std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral
   // Saved by `verify-attestation URL --save`: the channel key the evidence must bind.
   std::optional<std::array<uint8_t, 32>> channel_key;
+  // From an evidence JSON: the signed release manifest and its Sigstore bundle.
+  std::optional<std::string> manifest;
+  std::optional<std::string> manifest_bundle;
 };
 
 Result<Evidence> parse_evidence(ByteView bytes);
@@ -34,7 +38,7 @@ Result<Evidence> parse_evidence(ByteView bytes);
 // Azure HCL report: "HCLA", the SNP report at [0x20, 0x4C0), runtime data at 0x4C0.
 Result<Evidence> parse_hcl_report(ByteView bytes);
 
-// Serialises report + collateral as evidence JSON (what the dev provider writes).
+// Serialises report + collateral as an evidence document (what dev-evidence writes).
 std::string evidence_json(ByteView report, const std::string& vcek_pem,
                           const std::string& chain_pem);
 

@@ -19,14 +19,10 @@ constexpr std::string_view kRelease = release::kCheckReleaseManifest;
 
 // The release the measurement belongs to: a pinned measurement, or a release manifest
 // whose Sigstore bundle verifies with the pinned release identity and lists it.
-void check_release(const json& doc, const TrustConfig& trust, SnpVerification& v) {
-  auto text = [&](const char* key) -> const std::string* {
-    const json* m = member(doc, key);
-    return m != nullptr && m->is_string() ? &m->get_ref<const std::string&>() : nullptr;
-  };
-  const std::string* manifest = text("manifest");
-  const std::string* bundle = text("manifestBundle");
-  bool has_manifest = manifest != nullptr && bundle != nullptr;
+void check_release(const attest::Evidence& evidence, const TrustConfig& trust, SnpVerification& v) {
+  const auto& manifest = evidence.manifest;
+  const auto& bundle = evidence.manifest_bundle;
+  bool has_manifest = manifest && bundle;
   std::string measurement = v.report ? to_hex(v.report->measurement) : "";
   CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
   if (!trust.policy.measurements.empty()) {
@@ -111,10 +107,7 @@ Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey&
   options.channel_key = key;
   options.fresh_nonce = std::move(nonce);
   SnpVerification v = verify_report(*assembled.input, options);
-  // parse_evidence accepted this payload, so it is bounded JSON we can read again.
-  auto doc = parse_json_object(std::string_view(reinterpret_cast<const char*>(payload.data()), payload.size()),
-                               "evidence JSON");
-  check_release(doc ? *doc : json::object(), trust, v);
+  check_release(*evidence, trust, v);
   return v;
 }
 
