@@ -12,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include "sigstore/checkpoint.hpp"
+#include "sigstore/checks.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/hash.hpp"
 #include "core/json.hpp"
@@ -312,37 +313,37 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   const UnixTime now = options.now.value_or(now_utc());
 
   // --- the bundle's shape -------------------------------------------------------
-  rec.add("bundle.media_type", bundle.minor_version >= 1 && bundle.minor_version <= 3, "bundle v0.1, v0.2 or v0.3",
+  rec.add(checks::kBundleMediaType, bundle.minor_version >= 1 && bundle.minor_version <= 3, "bundle v0.1, v0.2 or v0.3",
             bundle.media_type);
   if (bundle.dsse_envelope)
-    rec.fail("bundle.content", "messageSignature", "dsseEnvelope (DSSE verification is not supported)");
+    rec.fail(checks::kBundleContent, "messageSignature", "dsseEnvelope (DSSE verification is not supported)");
   else if (bundle.message_signature)
-    rec.pass("bundle.content", "messageSignature", "messageSignature");
+    rec.pass(checks::kBundleContent, "messageSignature", "messageSignature");
   else
-    rec.fail("bundle.content", "messageSignature", "none");
+    rec.fail(checks::kBundleContent, "messageSignature", "none");
 
   const TlogEntry* entry = nullptr;
   if (bundle.tlog_entries.size() == 1) {
     entry = &bundle.tlog_entries[0];
-    rec.pass("tlog.entries", "exactly one tlog entry", "1");
+    rec.pass(checks::kTlogEntries, "exactly one tlog entry", "1");
   } else {
-    rec.fail("tlog.entries", "exactly one tlog entry", std::to_string(bundle.tlog_entries.size()));
+    rec.fail(checks::kTlogEntries, "exactly one tlog entry", std::to_string(bundle.tlog_entries.size()));
   }
   bool v1_entry = false;
   if (entry != nullptr) {
     v1_entry = entry->kind == "hashedrekord" && entry->version == "0.0.1";
     std::string seen = entry->kind + " " + entry->version;
     if (entry->kind == "hashedrekord" && entry->version == "0.0.2") seen += " (Rekor v2 is not supported)";
-    rec.add("tlog.kind", v1_entry, "hashedrekord 0.0.1 (Rekor v1)", seen);
+    rec.add(checks::kTlogKind, v1_entry, "hashedrekord 0.0.1 (Rekor v1)", seen);
     v.log_index = entry->log_index;
     v.integrated_time = entry->integrated_time;
   } else {
-    rec.skip("tlog.kind", "hashedrekord 0.0.1 (Rekor v1)", "no entry");
+    rec.skip(checks::kTlogKind, "hashedrekord 0.0.1 (Rekor v1)", "no entry");
   }
   if (bundle.rfc3161_timestamps.empty())
-    rec.skip("timestamp.rfc3161", "none needed for Rekor v1", "none");
+    rec.skip(checks::kTimestampRfc3161, "none needed for Rekor v1", "none");
   else
-    rec.skip("timestamp.rfc3161", "not verified: the SET-signed integratedTime is the signing time",
+    rec.skip(checks::kTimestampRfc3161, "not verified: the SET-signed integratedTime is the signing time",
              fmt::format("{} timestamp(s) ignored", bundle.rfc3161_timestamps.size()));
 
   // --- the log key and the signing time -------------------------------------------
@@ -352,31 +353,31 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   if (entry != nullptr) {
     log = root.find_tlog(entry->log_id);
     if (log == nullptr) {
-      rec.fail("tlog.log_key", "a transparency log of the trusted root", "unknown logId " + to_hex(entry->log_id));
+      rec.fail(checks::kTlogLogKey, "a transparency log of the trusted root", "unknown logId " + to_hex(entry->log_id));
     } else {
       auto key = crypto::public_key_from_spki(log->public_key);
       if (!key) {
-        rec.fail("tlog.log_key", "a parseable log key", key.error().message);
+        rec.fail(checks::kTlogLogKey, "a parseable log key", key.error().message);
         log = nullptr;
       } else {
         log_key = std::move(key).value();
-        rec.pass("tlog.log_key", "a transparency log of the trusted root",
+        rec.pass(checks::kTlogLogKey, "a transparency log of the trusted root",
                fmt::format("{} ({})", log->base_url, crypto::key_description(log_key.get())));
       }
     }
   } else {
-    rec.skip("tlog.log_key", "a transparency log of the trusted root", "no entry");
+    rec.skip(checks::kTlogLogKey, "a transparency log of the trusted root", "no entry");
   }
   if (log != nullptr)
-    rec.add("tlog.log_key_validity", t > 0 && log->valid_for.contains(t),
+    rec.add(checks::kTlogLogKeyValidity, t > 0 && log->valid_for.contains(t),
               "integratedTime within " + log->valid_for.describe(), t > 0 ? format_rfc3339(t) : "none");
   else
-    rec.skip("tlog.log_key_validity", "the log key valid at integratedTime", "no log key");
+    rec.skip(checks::kTlogLogKeyValidity, "the log key valid at integratedTime", "no log key");
   if (entry != nullptr)
-    rec.add("tlog.integrated_time", t > 0 && t <= now, "an integratedTime not after " + format_rfc3339(now),
+    rec.add(checks::kTlogIntegratedTime, t > 0 && t <= now, "an integratedTime not after " + format_rfc3339(now),
               t > 0 ? format_rfc3339(t) : "none");
   else
-    rec.skip("tlog.integrated_time", "an integratedTime", "no entry");
+    rec.skip(checks::kTlogIntegratedTime, "an integratedTime", "no entry");
 
   // --- the signer: Fulcio leaf or managed key ---------------------------------------
   const crypto::Cert* leaf = nullptr;
@@ -384,22 +385,22 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   EVP_PKEY* signer_key = nullptr;
   if (bundle.public_key_hint) {
     if (!options.public_key) {
-      rec.fail("signer", "a Fulcio certificate, or a managed key supplied by the caller",
+      rec.fail(checks::kSigner, "a Fulcio certificate, or a managed key supplied by the caller",
                "a publicKey bundle and no key to verify it with");
     } else {
       auto key = crypto::public_key_from_pem_or_der(*options.public_key);
       if (!key) {
-        rec.fail("signer", "a parseable managed key", key.error().message);
+        rec.fail(checks::kSigner, "a parseable managed key", key.error().message);
       } else {
         managed = std::move(key).value();
         signer_key = managed.get();
-        rec.pass("signer", "a managed key", crypto::key_description(signer_key));
+        rec.pass(checks::kSigner, "a managed key", crypto::key_description(signer_key));
       }
     }
   } else if (bundle.certificates.empty()) {
-    rec.fail("signer", "a Fulcio certificate", "none");
+    rec.fail(checks::kSigner, "a Fulcio certificate", "none");
   } else if (options.public_key) {
-    rec.fail("signer", "a publicKey bundle for the supplied managed key", "a certificate bundle");
+    rec.fail(checks::kSigner, "a publicKey bundle for the supplied managed key", "a certificate bundle");
   } else {
     leaf = &bundle.certificates.front();
     EVP_PKEY* key = X509_get0_pubkey(leaf->get());
@@ -408,14 +409,14 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     uint32_t xku = (X509_get_extension_flags(leaf->get()) & EXFLAG_XKUSAGE) ? X509_get_extended_key_usage(leaf->get()) : 0;
     bool code_signing = (xku & XKU_CODE_SIGN) != 0;
     if (key == nullptr || (desc != "ECDSA P-256" && desc != "ECDSA P-384"))
-      rec.fail("signer", "a Fulcio leaf with an ECDSA P-256 or P-384 key", desc);
+      rec.fail(checks::kSigner, "a Fulcio leaf with an ECDSA P-256 or P-384 key", desc);
     else if (is_ca)
-      rec.fail("signer", "a Fulcio leaf (not a CA)", "a CA certificate: " + leaf->subject_cn());
+      rec.fail(checks::kSigner, "a Fulcio leaf (not a CA)", "a CA certificate: " + leaf->subject_cn());
     else if (!code_signing)
-      rec.fail("signer", "a Fulcio leaf with the codeSigning extended key usage", "no codeSigning EKU");
+      rec.fail(checks::kSigner, "a Fulcio leaf with the codeSigning extended key usage", "no codeSigning EKU");
     else {
       signer_key = key;
-      rec.pass("signer", "a Fulcio leaf", desc + " leaf " + leaf->sha256_hex());
+      rec.pass(checks::kSigner, "a Fulcio leaf", desc + " leaf " + leaf->sha256_hex());
     }
     v.leaf_sha256 = leaf->sha256_hex();
   }
@@ -428,25 +429,25 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
       X509* c = bundle.certificates[i].get();
       if (X509_check_issued(c, c) == X509_V_OK) roots += fmt::format("certificates[{}] ", i);
     }
-    rec.add("cert.bundle_chain", roots.empty(), "no self-signed certificate in the bundle",
+    rec.add(checks::kCertBundleChain, roots.empty(), "no self-signed certificate in the bundle",
               roots.empty() ? fmt::format("{} certificate(s)", bundle.certificates.size()) : "root at " + roots);
     if (t > 0) {
       auto chain = verify_chain(*leaf, root, t);
-      rec.add("cert.chain", chain.ok(), "a chain to a trusted Fulcio CA at " + format_rfc3339(t),
+      rec.add(checks::kCertChain, chain.ok(), "a chain to a trusted Fulcio CA at " + format_rfc3339(t),
                 chain.ok() ? chain->label : chain.error().message);
       if (!chain) {
-        rec.fail("cert.sct", "an embedded SCT by a trusted CT log", "no verified issuer");
+        rec.fail(checks::kCertSct, "an embedded SCT by a trusted CT log", "no verified issuer");
       } else if (root.ctlogs.empty()) {
-        rec.skip("cert.sct", "an embedded SCT by a trusted CT log", "the trusted root lists no CT logs");
+        rec.skip(checks::kCertSct, "an embedded SCT by a trusted CT log", "the trusted root lists no CT logs");
       } else {
         auto sct = verify_scts(*leaf, chain->issuer, root);
-        rec.add("cert.sct", sct.ok(), "an embedded SCT by a trusted CT log",
+        rec.add(checks::kCertSct, sct.ok(), "an embedded SCT by a trusted CT log",
                   sct.ok() ? sct.value() : sct.error().message);
       }
     } else {
-      rec.fail("cert.chain", "a chain to a trusted Fulcio CA at integratedTime", "no integratedTime");
+      rec.fail(checks::kCertChain, "a chain to a trusted Fulcio CA at integratedTime", "no integratedTime");
     }
-    rec.add("cert.validity", t > 0 && crypto::validity_at(*leaf, t) == crypto::Validity::ok,
+    rec.add(checks::kCertValidity, t > 0 && crypto::validity_at(*leaf, t) == crypto::Validity::ok,
               fmt::format("integratedTime within [{}, {}]", format_rfc3339(leaf->not_before()),
                           format_rfc3339(leaf->not_after())),
               t > 0 ? format_rfc3339(t) : "none");
@@ -455,16 +456,16 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     bool san_ok = !expected.san.empty() && std::find(sans.begin(), sans.end(), expected.san) != sans.end();
     std::string seen_sans;
     for (const auto& s : sans) seen_sans += (seen_sans.empty() ? "" : ", ") + s;
-    rec.add("identity.san", san_ok, expected.san, seen_sans.empty() ? "no e-mail or URI SAN" : seen_sans);
+    rec.add(checks::kIdentitySan, san_ok, expected.san, seen_sans.empty() ? "no e-mail or URI SAN" : seen_sans);
     auto issuer = certificate_oidc_issuer(*leaf);
     v.issuer = issuer.value_or("");
-    rec.add("identity.issuer", !expected.issuer.empty() && issuer && *issuer == expected.issuer, expected.issuer,
+    rec.add(checks::kIdentityIssuer, !expected.issuer.empty() && issuer && *issuer == expected.issuer, expected.issuer,
               issuer ? *issuer : "no OIDC issuer extension");
   } else if (managed) {
-    rec.skip("cert.chain", "a Fulcio chain", "managed key: no certificate");
-    rec.skip("identity.san", expected.san, "managed key: no certificate");
+    rec.skip(checks::kCertChain, "a Fulcio chain", "managed key: no certificate");
+    rec.skip(checks::kIdentitySan, expected.san, "managed key: no certificate");
   } else {
-    rec.skip("cert.chain", "a Fulcio chain", "no signer");
+    rec.skip(checks::kCertChain, "a Fulcio chain", "no signer");
   }
 
   // --- the signature over the artifact --------------------------------------------
@@ -473,24 +474,24 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     const auto& ms = *bundle.message_signature;
     if (ms.digest_algorithm) digest_alg = digest_name(*ms.digest_algorithm);
     if (digest_alg.empty()) {
-      rec.fail("signature.digest", "messageDigest SHA2_256, SHA2_384 or SHA2_512", *ms.digest_algorithm);
+      rec.fail(checks::kSignatureDigest, "messageDigest SHA2_256, SHA2_384 or SHA2_512", *ms.digest_algorithm);
       digest_alg = "sha256";
     } else if (ms.digest) {
       Bytes d = digest_of(digest_alg, artifact);
-      rec.add("signature.digest", d.size() == ms.digest->size() && equal_ct(d, *ms.digest),
+      rec.add(checks::kSignatureDigest, d.size() == ms.digest->size() && equal_ct(d, *ms.digest),
                 digest_alg + " of the artifact " + to_hex(d), to_hex(*ms.digest));
     } else {
-      rec.skip("signature.digest", "a messageDigest", "none (the signature is checked over the artifact)");
+      rec.skip(checks::kSignatureDigest, "a messageDigest", "none (the signature is checked over the artifact)");
     }
     if (signer_key != nullptr) {
       auto ok = crypto::verify_signature(signer_key, artifact, ms.signature, digest_alg);
-      rec.add("signature", ok.ok(), "a valid signature over the artifact by the signer's key",
+      rec.add(checks::kSignature, ok.ok(), "a valid signature over the artifact by the signer's key",
                 ok.ok() ? "valid" : ok.error().message);
     } else {
-      rec.fail("signature", "a valid signature over the artifact", "no signer key");
+      rec.fail(checks::kSignature, "a valid signature over the artifact", "no signer key");
     }
   } else {
-    rec.skip("signature", "a messageSignature", "none");
+    rec.skip(checks::kSignature, "a messageSignature", "none");
   }
 
   // --- the log entry ---------------------------------------------------------------
@@ -498,37 +499,37 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
     Bytes d = digest_of(digest_alg, artifact);
     std::string mismatch = hashedrekord_mismatch(entry->canonicalized_body, digest_alg, d,
                                                  bundle.message_signature->signature, leaf, managed.get());
-    rec.add("tlog.body", mismatch.empty(), "the hashedrekord body names this artifact, signature and signer",
+    rec.add(checks::kTlogBody, mismatch.empty(), "the hashedrekord body names this artifact, signature and signer",
               mismatch.empty() ? "matches" : mismatch);
   } else {
-    rec.fail("tlog.body", "a hashedrekord 0.0.1 body to compare", "not comparable");
+    rec.fail(checks::kTlogBody, "a hashedrekord 0.0.1 body to compare", "not comparable");
   }
 
   if (entry == nullptr || log_key == nullptr) {
-    rec.fail("tlog.set", "a signed entry timestamp by the log key", "no entry or no log key");
+    rec.fail(checks::kTlogSet, "a signed entry timestamp by the log key", "no entry or no log key");
   } else if (!entry->signed_entry_timestamp) {
-    rec.fail("tlog.set", "a signed entry timestamp (inclusionPromise)", "none");
+    rec.fail(checks::kTlogSet, "a signed entry timestamp (inclusionPromise)", "none");
   } else {
     std::string payload = set_payload(entry->canonicalized_body, entry->integrated_time, entry->log_id,
                                       entry->log_index);
     auto ok = crypto::verify_signature(log_key.get(), as_bytes(payload), *entry->signed_entry_timestamp);
-    rec.add("tlog.set", ok.ok(), "a valid SET by the log key over integratedTime and the body",
+    rec.add(checks::kTlogSet, ok.ok(), "a valid SET by the log key over integratedTime and the body",
               ok.ok() ? "valid" : ok.error().message);
   }
 
   const InclusionProof* proof = entry != nullptr && entry->inclusion_proof ? &*entry->inclusion_proof : nullptr;
   if (entry == nullptr) {
-    rec.fail("tlog.inclusion_proof", "an inclusion proof", "no entry");
+    rec.fail(checks::kTlogInclusionProof, "an inclusion proof", "no entry");
   } else if (proof == nullptr) {
     if (bundle.minor_version >= 2)
-      rec.fail("tlog.inclusion_proof", "an inclusion proof (required from bundle v0.2)", "none");
+      rec.fail(checks::kTlogInclusionProof, "an inclusion proof (required from bundle v0.2)", "none");
     else
-      rec.skip("tlog.inclusion_proof", "an inclusion proof (optional in bundle v0.1)", "none");
+      rec.skip(checks::kTlogInclusionProof, "an inclusion proof (optional in bundle v0.1)", "none");
   } else {
     Bytes leaf_h = leaf_hash(entry->canonicalized_body);
     auto ok = verify_inclusion(uint64_t(proof->log_index), uint64_t(proof->tree_size), leaf_h, proof->hashes,
                                proof->root_hash);
-    rec.add("tlog.inclusion_proof", ok.ok(),
+    rec.add(checks::kTlogInclusionProof, ok.ok(),
               fmt::format("index {} in a tree of size {} with root {}", proof->log_index, proof->tree_size,
                           to_hex(proof->root_hash)),
               ok.ok() ? "valid" : ok.error().message);
@@ -536,28 +537,28 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
 
   if (proof == nullptr) {
     if (entry != nullptr && bundle.minor_version < 2)
-      rec.skip("tlog.checkpoint", "a checkpoint", "no inclusion proof");
+      rec.skip(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
     else
-      rec.fail("tlog.checkpoint", "a checkpoint", "no inclusion proof");
+      rec.fail(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
   } else if (!proof->checkpoint) {
     if (bundle.minor_version >= 2)
-      rec.fail("tlog.checkpoint", "a signed checkpoint (required from bundle v0.2)", "none");
+      rec.fail(checks::kTlogCheckpoint, "a signed checkpoint (required from bundle v0.2)", "none");
     else
-      rec.skip("tlog.checkpoint", "a signed checkpoint (optional in bundle v0.1)", "none");
+      rec.skip(checks::kTlogCheckpoint, "a signed checkpoint (optional in bundle v0.1)", "none");
   } else if (log_key == nullptr) {
-    rec.fail("tlog.checkpoint", "a checkpoint signed by the log key", "no log key");
+    rec.fail(checks::kTlogCheckpoint, "a checkpoint signed by the log key", "no log key");
   } else {
     auto cp = Checkpoint::parse(*proof->checkpoint);
     if (!cp) {
-      rec.fail("tlog.checkpoint", "a well-formed signed checkpoint", cp.error().message);
+      rec.fail(checks::kTlogCheckpoint, "a well-formed signed checkpoint", cp.error().message);
     } else if (cp->size != uint64_t(proof->tree_size) || cp->root_hash != proof->root_hash) {
-      rec.fail("tlog.checkpoint",
+      rec.fail(checks::kTlogCheckpoint,
                fmt::format("the proof's tree size {} and root {}", proof->tree_size, to_hex(proof->root_hash)),
                fmt::format("size {} root {}", cp->size, to_hex(cp->root_hash)));
     } else {
       ByteView hint(entry->log_id.data(), std::min<size_t>(4, entry->log_id.size()));
       auto ok = verify_checkpoint(*cp, log_key.get(), hint);
-      rec.add("tlog.checkpoint", ok.ok(), "a checkpoint signed by the log key, equal to the proof",
+      rec.add(checks::kTlogCheckpoint, ok.ok(), "a checkpoint signed by the log key, equal to the proof",
                 ok.ok() ? cp->origin : ok.error().message);
     }
   }

@@ -29,7 +29,7 @@ struct Identity {
 };
 
 struct Verification {
-  CheckList checks;  // names: "bundle.media_type", "tlog.set", ... (docs/verification.md)
+  CheckList checks;  // names: sigstore/checks.hpp ("bundle.media_type", "tlog.set", ...)
   std::string san;       // from the leaf, when parsed
   std::string issuer;    // from the leaf, when parsed
   UnixTime integrated_time = 0;
