@@ -4,9 +4,6 @@
 #include <cctype>
 #include <memory>
 
-#include <openssl/asn1.h>
-#include <openssl/ct.h>
-#include <openssl/objects.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -17,6 +14,7 @@
 #include "crypto/hash.hpp"
 #include "core/json.hpp"
 #include "sigstore/merkle.hpp"
+#include "sigstore/sct.hpp"
 
 namespace confer::sigstore {
 
@@ -37,82 +35,6 @@ std::string set_payload(ByteView body, int64_t integrated_time, ByteView log_id,
 }
 
 namespace {
-
-struct StoreFree {
-  void operator()(X509_STORE* p) const noexcept { X509_STORE_free(p); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* p) const noexcept { X509_STORE_CTX_free(p); }
-};
-struct StackFree {
-  void operator()(STACK_OF(X509) * p) const noexcept { sk_X509_free(p); }
-};
-struct NamesFree {
-  void operator()(GENERAL_NAMES* p) const noexcept { GENERAL_NAMES_free(p); }
-};
-
-std::string asn1_string(const ASN1_STRING* s) {
-  if (s == nullptr) return {};
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), size_t(ASN1_STRING_length(s)));
-}
-
-std::optional<Bytes> extension_data(const crypto::Cert& cert, const char* oid) {
-  std::unique_ptr<ASN1_OBJECT, decltype(&ASN1_OBJECT_free)> obj(OBJ_txt2obj(oid, 1), ASN1_OBJECT_free);
-  if (!obj) return std::nullopt;
-  int idx = X509_get_ext_by_OBJ(cert.get(), obj.get(), -1);
-  if (idx < 0) return std::nullopt;
-  X509_EXTENSION* ext = X509_get_ext(cert.get(), idx);
-  const ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(ext);
-  if (data == nullptr) return std::nullopt;
-  const auto* p = ASN1_STRING_get0_data(data);
-  return Bytes(p, p + ASN1_STRING_length(data));
-}
-
-struct ChainResult {
-  std::string label;
-  crypto::Cert issuer;  // the leaf's issuer, for the SCT's issuer_key_hash
-};
-
-// Time-checked chain to one of the trusted CAs.
-Result<ChainResult> verify_chain(const crypto::Cert& leaf, const TrustedRoot& root, UnixTime at) {
-  std::string reasons;
-  for (const auto& ca : root.certificate_authorities) {
-    std::string label = ca.uri.empty() ? ca.subject_common_name : ca.uri;
-    if (ca.chain.empty()) continue;
-    if (!ca.valid_for.contains(at)) {
-      reasons += fmt::format("{} {} not valid at {}; ", label, ca.valid_for.describe(), format_rfc3339(at));
-      continue;
-    }
-    std::unique_ptr<X509_STORE, StoreFree> store(X509_STORE_new());
-    std::unique_ptr<STACK_OF(X509), StackFree> untrusted(sk_X509_new_null());
-    std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
-    if (!store || !untrusted || !ctx) return make_error(Errc::internal, "OpenSSL allocation failed");
-    if (X509_STORE_add_cert(store.get(), ca.chain.back().get()) != 1)
-      return make_error(Errc::internal, "X509_STORE_add_cert failed: " + crypto::openssl_error());
-    for (size_t i = 0; i + 1 < ca.chain.size(); ++i) sk_X509_push(untrusted.get(), ca.chain[i].get());
-    if (X509_STORE_CTX_init(ctx.get(), store.get(), leaf.get(), untrusted.get()) != 1)
-      return make_error(Errc::internal, "X509_STORE_CTX_init failed: " + crypto::openssl_error());
-    X509_STORE_CTX_set_time(ctx.get(), 0, time_t(at));
-    int rc = X509_verify_cert(ctx.get());
-    if (rc == 1) {
-      STACK_OF(X509)* built = X509_STORE_CTX_get0_chain(ctx.get());
-      if (built == nullptr || sk_X509_num(built) < 2) return make_error(Errc::internal, "chain without an issuer");
-      X509* issuer = sk_X509_value(built, 1);
-      unsigned char* der = nullptr;
-      int len = i2d_X509(issuer, &der);
-      if (len <= 0) return make_error(Errc::internal, "i2d_X509 failed");
-      auto cert = crypto::Cert::from_der(ByteView(der, size_t(len)));
-      OPENSSL_free(der);
-      if (!cert) return std::move(cert).error();
-      return ChainResult{label + " (" + ca.chain.back().subject_cn() + ")", std::move(cert).value()};
-    }
-    int err = X509_STORE_CTX_get_error(ctx.get());
-    (void)crypto::openssl_error();
-    reasons += fmt::format("{}: {}; ", label, X509_verify_cert_error_string(err));
-  }
-  if (reasons.empty()) reasons = "the trusted root lists no certificate authority";
-  return make_error(Errc::attestation, reasons);
-}
 
 std::string digest_name(const std::string& algorithm) {
   if (algorithm == "SHA2_256" || algorithm == "sha256") return "sha256";
@@ -178,126 +100,7 @@ std::string hashedrekord_mismatch(ByteView body_bytes, const std::string& digest
   return {};
 }
 
-
-struct SctListFree {
-  void operator()(STACK_OF(SCT) * p) const noexcept { SCT_LIST_free(p); }
-};
-
-void put_be(Bytes& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(uint8_t(v >> (8 * i)));
-}
-
 }  // namespace
-
-Result<Bytes> precert_tbs(const crypto::Cert& leaf) {
-  auto copy = crypto::Cert::from_der(leaf.der());
-  if (!copy) return std::move(copy).error();
-  int idx = X509_get_ext_by_NID(copy->get(), NID_ct_precert_scts, -1);
-  if (idx < 0) return make_error(Errc::attestation, "the certificate has no embedded SCT extension");
-  X509_EXTENSION_free(X509_delete_ext(copy->get(), idx));
-  unsigned char* der = nullptr;
-  int len = i2d_re_X509_tbs(copy->get(), &der);
-  if (len <= 0) return make_error(Errc::internal, "i2d_re_X509_tbs failed: " + crypto::openssl_error());
-  Bytes out(der, der + len);
-  OPENSSL_free(der);
-  return out;
-}
-
-Bytes sct_signed_data(uint64_t timestamp_ms, ByteView issuer_key_hash, ByteView tbs, ByteView extensions) {
-  Bytes out;
-  out.push_back(0);  // version v1
-  out.push_back(0);  // signature_type certificate_timestamp
-  put_be(out, timestamp_ms, 8);
-  put_be(out, 1, 2);  // entry_type precert_entry
-  out.insert(out.end(), issuer_key_hash.begin(), issuer_key_hash.end());
-  put_be(out, tbs.size(), 3);
-  out.insert(out.end(), tbs.begin(), tbs.end());
-  put_be(out, extensions.size(), 2);
-  out.insert(out.end(), extensions.begin(), extensions.end());
-  return out;
-}
-
-namespace {
-
-// At least one embedded SCT by a trusted CT log verifies. Returns a description.
-Result<std::string> verify_scts(const crypto::Cert& leaf, const crypto::Cert& issuer, const TrustedRoot& root) {
-  std::unique_ptr<STACK_OF(SCT), SctListFree> scts(
-      static_cast<STACK_OF(SCT)*>(X509_get_ext_d2i(leaf.get(), NID_ct_precert_scts, nullptr, nullptr)));
-  if (!scts || sk_SCT_num(scts.get()) == 0) {
-    (void)crypto::openssl_error();
-    return make_error(Errc::attestation, "no embedded SCT");
-  }
-  CONFER_TRY(Bytes tbs, precert_tbs(leaf));
-  CONFER_TRY(Bytes issuer_spki, crypto::spki_of(X509_get0_pubkey(issuer.get())));
-  Bytes issuer_key_hash = crypto::sha256(issuer_spki);
-  std::string reasons;
-  for (int i = 0; i < sk_SCT_num(scts.get()); ++i) {
-    const SCT* sct = sk_SCT_value(scts.get(), i);
-    unsigned char* id = nullptr;
-    size_t id_len = SCT_get0_log_id(sct, &id);
-    ByteView log_id(id, id_len);
-    if (SCT_get_version(sct) != SCT_VERSION_V1) {
-      reasons += "an SCT that is not v1; ";
-      continue;
-    }
-    const TransparencyLog* log = nullptr;
-    for (const auto& l : root.ctlogs)
-      if (l.log_id.size() == log_id.size() && equal_ct(l.log_id, log_id)) log = &l;
-    if (log == nullptr) {
-      reasons += fmt::format("SCT from unknown CT log {}; ", to_hex(log_id));
-      continue;
-    }
-    uint64_t ts = SCT_get_timestamp(sct);
-    if (!log->valid_for.contains(UnixTime(ts / 1000))) {
-      reasons += fmt::format("SCT time outside {} of {}; ", log->valid_for.describe(), log->base_url);
-      continue;
-    }
-    auto key = crypto::public_key_from_spki(log->public_key);
-    if (!key) {
-      reasons += fmt::format("CT log {} key does not parse; ", log->base_url);
-      continue;
-    }
-    unsigned char* ext = nullptr;
-    size_t ext_len = SCT_get0_extensions(sct, &ext);
-    unsigned char* sig = nullptr;
-    size_t sig_len = SCT_get0_signature(sct, &sig);
-    Bytes data = sct_signed_data(ts, issuer_key_hash, tbs, ByteView(ext, ext_len));
-    auto ok = crypto::verify_signature(key->get(), data, ByteView(sig, sig_len), "sha256");
-    if (ok) return fmt::format("SCT by {} at {}", log->base_url, format_rfc3339(UnixTime(ts / 1000)));
-    reasons += fmt::format("SCT by {}: {}; ", log->base_url, ok.error().message);
-  }
-  return make_error(Errc::attestation, reasons);
-}
-
-}  // namespace
-
-std::vector<std::string> certificate_sans(const crypto::Cert& cert) {
-  std::vector<std::string> out;
-  std::unique_ptr<GENERAL_NAMES, NamesFree> names(
-      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr)));
-  if (!names) return out;
-  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names.get(), i);
-    if (n->type == GEN_EMAIL || n->type == GEN_URI) out.push_back(asn1_string(n->d.ia5));
-  }
-  return out;
-}
-
-std::optional<std::string> certificate_oidc_issuer(const crypto::Cert& cert) {
-  if (auto v2 = extension_data(cert, "1.3.6.1.4.1.57264.1.8")) {
-    const unsigned char* p = v2->data();
-    ASN1_UTF8STRING* s = d2i_ASN1_UTF8STRING(nullptr, &p, long(v2->size()));
-    if (s == nullptr) {
-      (void)crypto::openssl_error();
-      return std::nullopt;
-    }
-    std::string out = asn1_string(s);
-    ASN1_UTF8STRING_free(s);
-    return out;
-  }
-  if (auto v1 = extension_data(cert, "1.3.6.1.4.1.57264.1.1")) return std::string(v1->begin(), v1->end());
-  return std::nullopt;
-}
 
 Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
                                    const Identity& expected, UnixTime now) {
