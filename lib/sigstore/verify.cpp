@@ -4,17 +4,16 @@
 #include <cctype>
 #include <memory>
 
-#include <openssl/sha.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
+#include "sigstore/bundle_context.hpp"
 #include "sigstore/checkpoint.hpp"
 #include "sigstore/checks.hpp"
 #include "crypto/pkey.hpp"
 #include "crypto/hash.hpp"
 #include "core/json.hpp"
 #include "sigstore/merkle.hpp"
-#include "sigstore/sct.hpp"
+#include "sigstore/signer.hpp"
 
 namespace confer::sigstore {
 
@@ -100,6 +99,197 @@ std::string hashedrekord_mismatch(ByteView body_bytes, const std::string& digest
   return {};
 }
 
+// --- the bundle's shape -------------------------------------------------------
+void check_shape(BundleContext& c) {
+  const Bundle& bundle = c.bundle;
+  CheckList& rec = c.rec;
+  rec.add(checks::kBundleMediaType, bundle.minor_version >= 1 && bundle.minor_version <= 3,
+          "bundle v0.1, v0.2 or v0.3", bundle.media_type);
+  if (bundle.dsse_envelope)
+    rec.fail(checks::kBundleContent, "messageSignature", "dsseEnvelope (DSSE verification is not supported)");
+  else if (bundle.message_signature)
+    rec.pass(checks::kBundleContent, "messageSignature", "messageSignature");
+  else
+    rec.fail(checks::kBundleContent, "messageSignature", "none");
+
+  if (bundle.tlog_entries.size() == 1) {
+    c.entry = &bundle.tlog_entries[0];
+    rec.pass(checks::kTlogEntries, "exactly one tlog entry", "1");
+  } else {
+    rec.fail(checks::kTlogEntries, "exactly one tlog entry", std::to_string(bundle.tlog_entries.size()));
+  }
+  if (const TlogEntry* entry = c.entry; entry != nullptr) {
+    c.v1_entry = entry->kind == "hashedrekord" && entry->version == "0.0.1";
+    std::string seen = entry->kind + " " + entry->version;
+    if (entry->kind == "hashedrekord" && entry->version == "0.0.2") seen += " (Rekor v2 is not supported)";
+    rec.add(checks::kTlogKind, c.v1_entry, "hashedrekord 0.0.1 (Rekor v1)", seen);
+    c.v.log_index = entry->log_index;
+    c.v.integrated_time = entry->integrated_time;
+    c.t = entry->integrated_time;
+  } else {
+    rec.skip(checks::kTlogKind, "hashedrekord 0.0.1 (Rekor v1)", "no entry");
+  }
+  if (bundle.rfc3161_timestamps.empty())
+    rec.skip(checks::kTimestampRfc3161, "none needed for Rekor v1", "none");
+  else
+    rec.skip(checks::kTimestampRfc3161, "not verified: the SET-signed integratedTime is the signing time",
+             fmt::format("{} timestamp(s) ignored", bundle.rfc3161_timestamps.size()));
+}
+
+// --- the log key and the signing time -------------------------------------------
+void check_log_key(BundleContext& c) {
+  CheckList& rec = c.rec;
+  const TlogEntry* entry = c.entry;
+  const UnixTime t = c.t;
+  if (entry != nullptr) {
+    c.log = c.root.find_tlog(entry->log_id);
+    if (c.log == nullptr) {
+      rec.fail(checks::kTlogLogKey, "a transparency log of the trusted root", "unknown logId " + to_hex(entry->log_id));
+    } else {
+      auto key = crypto::public_key_from_spki(c.log->public_key);
+      if (!key) {
+        rec.fail(checks::kTlogLogKey, "a parseable log key", key.error().message);
+        c.log = nullptr;
+      } else {
+        c.log_key = std::move(key).value();
+        rec.pass(checks::kTlogLogKey, "a transparency log of the trusted root",
+                 fmt::format("{} ({})", c.log->base_url, crypto::key_description(c.log_key.get())));
+      }
+    }
+  } else {
+    rec.skip(checks::kTlogLogKey, "a transparency log of the trusted root", "no entry");
+  }
+  if (c.log != nullptr)
+    rec.add(checks::kTlogLogKeyValidity, t > 0 && c.log->valid_for.contains(t),
+            "integratedTime within " + c.log->valid_for.describe(), t > 0 ? format_rfc3339(t) : "none");
+  else
+    rec.skip(checks::kTlogLogKeyValidity, "the log key valid at integratedTime", "no log key");
+  if (entry != nullptr)
+    rec.add(checks::kTlogIntegratedTime, t > 0 && t <= c.now, "an integratedTime not after " + format_rfc3339(c.now),
+            t > 0 ? format_rfc3339(t) : "none");
+  else
+    rec.skip(checks::kTlogIntegratedTime, "an integratedTime", "no entry");
+}
+
+// --- the signature over the artifact --------------------------------------------
+void check_artifact_signature(BundleContext& c) {
+  CheckList& rec = c.rec;
+  if (!c.bundle.message_signature) {
+    rec.skip(checks::kSignature, "a messageSignature", "none");
+    return;
+  }
+  const auto& ms = *c.bundle.message_signature;
+  std::string& digest_alg = c.digest_alg;
+  if (ms.digest_algorithm) digest_alg = digest_name(*ms.digest_algorithm);
+  if (digest_alg.empty()) {
+    rec.fail(checks::kSignatureDigest, "messageDigest SHA2_256, SHA2_384 or SHA2_512", *ms.digest_algorithm);
+    digest_alg = "sha256";
+  } else if (ms.digest) {
+    Bytes d = digest_of(digest_alg, c.artifact);
+    rec.add(checks::kSignatureDigest, d.size() == ms.digest->size() && equal_ct(d, *ms.digest),
+            digest_alg + " of the artifact " + to_hex(d), to_hex(*ms.digest));
+  } else {
+    rec.skip(checks::kSignatureDigest, "a messageDigest", "none (the signature is checked over the artifact)");
+  }
+  if (c.signer_key != nullptr) {
+    auto ok = crypto::verify_signature(c.signer_key, c.artifact, ms.signature, digest_alg);
+    rec.add(checks::kSignature, ok.ok(), "a valid signature over the artifact by the signer's key",
+            ok.ok() ? "valid" : ok.error().message);
+  } else {
+    rec.fail(checks::kSignature, "a valid signature over the artifact", "no signer key");
+  }
+}
+
+// --- the log entry ---------------------------------------------------------------
+void check_tlog_body(BundleContext& c) {
+  const Bundle& bundle = c.bundle;
+  if (c.entry != nullptr && c.v1_entry && bundle.message_signature && (c.leaf != nullptr || c.managed)) {
+    Bytes d = digest_of(c.digest_alg, c.artifact);
+    std::string mismatch = hashedrekord_mismatch(c.entry->canonicalized_body, c.digest_alg, d,
+                                                 bundle.message_signature->signature, c.leaf, c.managed.get());
+    c.rec.add(checks::kTlogBody, mismatch.empty(), "the hashedrekord body names this artifact, signature and signer",
+              mismatch.empty() ? "matches" : mismatch);
+  } else {
+    c.rec.fail(checks::kTlogBody, "a hashedrekord 0.0.1 body to compare", "not comparable");
+  }
+}
+
+void check_set(BundleContext& c) {
+  const TlogEntry* entry = c.entry;
+  if (entry == nullptr || c.log_key == nullptr) {
+    c.rec.fail(checks::kTlogSet, "a signed entry timestamp by the log key", "no entry or no log key");
+  } else if (!entry->signed_entry_timestamp) {
+    c.rec.fail(checks::kTlogSet, "a signed entry timestamp (inclusionPromise)", "none");
+  } else {
+    std::string payload = set_payload(entry->canonicalized_body, entry->integrated_time, entry->log_id,
+                                      entry->log_index);
+    auto ok = crypto::verify_signature(c.log_key.get(), as_bytes(payload), *entry->signed_entry_timestamp);
+    c.rec.add(checks::kTlogSet, ok.ok(), "a valid SET by the log key over integratedTime and the body",
+              ok.ok() ? "valid" : ok.error().message);
+  }
+}
+
+void check_inclusion_proof(BundleContext& c) {
+  CheckList& rec = c.rec;
+  const TlogEntry* entry = c.entry;
+  c.proof = entry != nullptr && entry->inclusion_proof ? &*entry->inclusion_proof : nullptr;
+  const InclusionProof* proof = c.proof;
+  if (entry == nullptr) {
+    rec.fail(checks::kTlogInclusionProof, "an inclusion proof", "no entry");
+  } else if (proof == nullptr) {
+    if (c.bundle.minor_version >= 2)
+      rec.fail(checks::kTlogInclusionProof, "an inclusion proof (required from bundle v0.2)", "none");
+    else
+      rec.skip(checks::kTlogInclusionProof, "an inclusion proof (optional in bundle v0.1)", "none");
+  } else {
+    Bytes leaf_h = leaf_hash(entry->canonicalized_body);
+    auto ok = verify_inclusion(uint64_t(proof->log_index), uint64_t(proof->tree_size), leaf_h, proof->hashes,
+                               proof->root_hash);
+    rec.add(checks::kTlogInclusionProof, ok.ok(),
+            fmt::format("index {} in a tree of size {} with root {}", proof->log_index, proof->tree_size,
+                        to_hex(proof->root_hash)),
+            ok.ok() ? "valid" : ok.error().message);
+  }
+}
+
+// A proof's checkpoint, present and signed by the log key.
+void check_signed_checkpoint(BundleContext& c) {
+  const InclusionProof& proof = *c.proof;
+  auto cp = Checkpoint::parse(*proof.checkpoint);
+  if (!cp) {
+    c.rec.fail(checks::kTlogCheckpoint, "a well-formed signed checkpoint", cp.error().message);
+  } else if (cp->size != uint64_t(proof.tree_size) || cp->root_hash != proof.root_hash) {
+    c.rec.fail(checks::kTlogCheckpoint,
+               fmt::format("the proof's tree size {} and root {}", proof.tree_size, to_hex(proof.root_hash)),
+               fmt::format("size {} root {}", cp->size, to_hex(cp->root_hash)));
+  } else {
+    ByteView hint(c.entry->log_id.data(), std::min<size_t>(4, c.entry->log_id.size()));
+    auto ok = verify_checkpoint(*cp, c.log_key.get(), hint);
+    c.rec.add(checks::kTlogCheckpoint, ok.ok(), "a checkpoint signed by the log key, equal to the proof",
+              ok.ok() ? cp->origin : ok.error().message);
+  }
+}
+
+void check_checkpoint(BundleContext& c) {
+  CheckList& rec = c.rec;
+  const InclusionProof* proof = c.proof;
+  if (proof == nullptr) {
+    if (c.entry != nullptr && c.bundle.minor_version < 2)
+      rec.skip(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
+    else
+      rec.fail(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
+  } else if (!proof->checkpoint) {
+    if (c.bundle.minor_version >= 2)
+      rec.fail(checks::kTlogCheckpoint, "a signed checkpoint (required from bundle v0.2)", "none");
+    else
+      rec.skip(checks::kTlogCheckpoint, "a signed checkpoint (optional in bundle v0.1)", "none");
+  } else if (c.log_key == nullptr) {
+    rec.fail(checks::kTlogCheckpoint, "a checkpoint signed by the log key", "no log key");
+  } else {
+    check_signed_checkpoint(c);
+  }
+}
+
 }  // namespace
 
 Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
@@ -109,262 +299,20 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
   return verify_bundle(bundle, artifact, root, expected, options);
 }
 
+// The steps, in the order their checks are recorded.
 Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, const TrustedRoot& root,
                                    const Identity& expected, const VerifyOptions& options) {
   Verification v;
-  CheckList& rec = v.checks;
-  const UnixTime now = options.now.value_or(now_utc());
-
-  // --- the bundle's shape -------------------------------------------------------
-  rec.add(checks::kBundleMediaType, bundle.minor_version >= 1 && bundle.minor_version <= 3, "bundle v0.1, v0.2 or v0.3",
-            bundle.media_type);
-  if (bundle.dsse_envelope)
-    rec.fail(checks::kBundleContent, "messageSignature", "dsseEnvelope (DSSE verification is not supported)");
-  else if (bundle.message_signature)
-    rec.pass(checks::kBundleContent, "messageSignature", "messageSignature");
-  else
-    rec.fail(checks::kBundleContent, "messageSignature", "none");
-
-  const TlogEntry* entry = nullptr;
-  if (bundle.tlog_entries.size() == 1) {
-    entry = &bundle.tlog_entries[0];
-    rec.pass(checks::kTlogEntries, "exactly one tlog entry", "1");
-  } else {
-    rec.fail(checks::kTlogEntries, "exactly one tlog entry", std::to_string(bundle.tlog_entries.size()));
-  }
-  bool v1_entry = false;
-  if (entry != nullptr) {
-    v1_entry = entry->kind == "hashedrekord" && entry->version == "0.0.1";
-    std::string seen = entry->kind + " " + entry->version;
-    if (entry->kind == "hashedrekord" && entry->version == "0.0.2") seen += " (Rekor v2 is not supported)";
-    rec.add(checks::kTlogKind, v1_entry, "hashedrekord 0.0.1 (Rekor v1)", seen);
-    v.log_index = entry->log_index;
-    v.integrated_time = entry->integrated_time;
-  } else {
-    rec.skip(checks::kTlogKind, "hashedrekord 0.0.1 (Rekor v1)", "no entry");
-  }
-  if (bundle.rfc3161_timestamps.empty())
-    rec.skip(checks::kTimestampRfc3161, "none needed for Rekor v1", "none");
-  else
-    rec.skip(checks::kTimestampRfc3161, "not verified: the SET-signed integratedTime is the signing time",
-             fmt::format("{} timestamp(s) ignored", bundle.rfc3161_timestamps.size()));
-
-  // --- the log key and the signing time -------------------------------------------
-  const TransparencyLog* log = nullptr;
-  crypto::PkeyPtr log_key;
-  const UnixTime t = entry != nullptr ? entry->integrated_time : 0;
-  if (entry != nullptr) {
-    log = root.find_tlog(entry->log_id);
-    if (log == nullptr) {
-      rec.fail(checks::kTlogLogKey, "a transparency log of the trusted root", "unknown logId " + to_hex(entry->log_id));
-    } else {
-      auto key = crypto::public_key_from_spki(log->public_key);
-      if (!key) {
-        rec.fail(checks::kTlogLogKey, "a parseable log key", key.error().message);
-        log = nullptr;
-      } else {
-        log_key = std::move(key).value();
-        rec.pass(checks::kTlogLogKey, "a transparency log of the trusted root",
-               fmt::format("{} ({})", log->base_url, crypto::key_description(log_key.get())));
-      }
-    }
-  } else {
-    rec.skip(checks::kTlogLogKey, "a transparency log of the trusted root", "no entry");
-  }
-  if (log != nullptr)
-    rec.add(checks::kTlogLogKeyValidity, t > 0 && log->valid_for.contains(t),
-              "integratedTime within " + log->valid_for.describe(), t > 0 ? format_rfc3339(t) : "none");
-  else
-    rec.skip(checks::kTlogLogKeyValidity, "the log key valid at integratedTime", "no log key");
-  if (entry != nullptr)
-    rec.add(checks::kTlogIntegratedTime, t > 0 && t <= now, "an integratedTime not after " + format_rfc3339(now),
-              t > 0 ? format_rfc3339(t) : "none");
-  else
-    rec.skip(checks::kTlogIntegratedTime, "an integratedTime", "no entry");
-
-  // --- the signer: Fulcio leaf or managed key ---------------------------------------
-  const crypto::Cert* leaf = nullptr;
-  crypto::PkeyPtr managed;
-  EVP_PKEY* signer_key = nullptr;
-  if (bundle.public_key_hint) {
-    if (!options.public_key) {
-      rec.fail(checks::kSigner, "a Fulcio certificate, or a managed key supplied by the caller",
-               "a publicKey bundle and no key to verify it with");
-    } else {
-      auto key = crypto::public_key_from_pem_or_der(*options.public_key);
-      if (!key) {
-        rec.fail(checks::kSigner, "a parseable managed key", key.error().message);
-      } else {
-        managed = std::move(key).value();
-        signer_key = managed.get();
-        rec.pass(checks::kSigner, "a managed key", crypto::key_description(signer_key));
-      }
-    }
-  } else if (bundle.certificates.empty()) {
-    rec.fail(checks::kSigner, "a Fulcio certificate", "none");
-  } else if (options.public_key) {
-    rec.fail(checks::kSigner, "a publicKey bundle for the supplied managed key", "a certificate bundle");
-  } else {
-    leaf = &bundle.certificates.front();
-    EVP_PKEY* key = X509_get0_pubkey(leaf->get());
-    std::string desc = crypto::key_description(key);
-    bool is_ca = X509_check_ca(leaf->get()) != 0;
-    uint32_t xku = (X509_get_extension_flags(leaf->get()) & EXFLAG_XKUSAGE) ? X509_get_extended_key_usage(leaf->get()) : 0;
-    bool code_signing = (xku & XKU_CODE_SIGN) != 0;
-    if (key == nullptr || (desc != "ECDSA P-256" && desc != "ECDSA P-384"))
-      rec.fail(checks::kSigner, "a Fulcio leaf with an ECDSA P-256 or P-384 key", desc);
-    else if (is_ca)
-      rec.fail(checks::kSigner, "a Fulcio leaf (not a CA)", "a CA certificate: " + leaf->subject_cn());
-    else if (!code_signing)
-      rec.fail(checks::kSigner, "a Fulcio leaf with the codeSigning extended key usage", "no codeSigning EKU");
-    else {
-      signer_key = key;
-      rec.pass(checks::kSigner, "a Fulcio leaf", desc + " leaf " + leaf->sha256_hex());
-    }
-    v.leaf_sha256 = leaf->sha256_hex();
-  }
-
-  if (leaf != nullptr) {
-    // The bundle's chain may carry intermediates (ignored: the trusted root supplies
-    // them) but never a self-signed root.
-    std::string roots;
-    for (size_t i = 0; i < bundle.certificates.size(); ++i) {
-      X509* c = bundle.certificates[i].get();
-      if (X509_check_issued(c, c) == X509_V_OK) roots += fmt::format("certificates[{}] ", i);
-    }
-    rec.add(checks::kCertBundleChain, roots.empty(), "no self-signed certificate in the bundle",
-              roots.empty() ? fmt::format("{} certificate(s)", bundle.certificates.size()) : "root at " + roots);
-    if (t > 0) {
-      auto chain = verify_chain(*leaf, root, t);
-      rec.add(checks::kCertChain, chain.ok(), "a chain to a trusted Fulcio CA at " + format_rfc3339(t),
-                chain.ok() ? chain->label : chain.error().message);
-      if (!chain) {
-        rec.fail(checks::kCertSct, "an embedded SCT by a trusted CT log", "no verified issuer");
-      } else if (root.ctlogs.empty()) {
-        rec.skip(checks::kCertSct, "an embedded SCT by a trusted CT log", "the trusted root lists no CT logs");
-      } else {
-        auto sct = verify_scts(*leaf, chain->issuer, root);
-        rec.add(checks::kCertSct, sct.ok(), "an embedded SCT by a trusted CT log",
-                  sct.ok() ? sct.value() : sct.error().message);
-      }
-    } else {
-      rec.fail(checks::kCertChain, "a chain to a trusted Fulcio CA at integratedTime", "no integratedTime");
-    }
-    rec.add(checks::kCertValidity, t > 0 && crypto::validity_at(*leaf, t) == crypto::Validity::ok,
-              fmt::format("integratedTime within [{}, {}]", format_rfc3339(leaf->not_before()),
-                          format_rfc3339(leaf->not_after())),
-              t > 0 ? format_rfc3339(t) : "none");
-    auto sans = certificate_sans(*leaf);
-    v.san = sans.empty() ? std::string() : sans.front();
-    bool san_ok = !expected.san.empty() && std::find(sans.begin(), sans.end(), expected.san) != sans.end();
-    std::string seen_sans;
-    for (const auto& s : sans) seen_sans += (seen_sans.empty() ? "" : ", ") + s;
-    rec.add(checks::kIdentitySan, san_ok, expected.san, seen_sans.empty() ? "no e-mail or URI SAN" : seen_sans);
-    auto issuer = certificate_oidc_issuer(*leaf);
-    v.issuer = issuer.value_or("");
-    rec.add(checks::kIdentityIssuer, !expected.issuer.empty() && issuer && *issuer == expected.issuer, expected.issuer,
-              issuer ? *issuer : "no OIDC issuer extension");
-  } else if (managed) {
-    rec.skip(checks::kCertChain, "a Fulcio chain", "managed key: no certificate");
-    rec.skip(checks::kIdentitySan, expected.san, "managed key: no certificate");
-  } else {
-    rec.skip(checks::kCertChain, "a Fulcio chain", "no signer");
-  }
-
-  // --- the signature over the artifact --------------------------------------------
-  std::string digest_alg = "sha256";
-  if (bundle.message_signature) {
-    const auto& ms = *bundle.message_signature;
-    if (ms.digest_algorithm) digest_alg = digest_name(*ms.digest_algorithm);
-    if (digest_alg.empty()) {
-      rec.fail(checks::kSignatureDigest, "messageDigest SHA2_256, SHA2_384 or SHA2_512", *ms.digest_algorithm);
-      digest_alg = "sha256";
-    } else if (ms.digest) {
-      Bytes d = digest_of(digest_alg, artifact);
-      rec.add(checks::kSignatureDigest, d.size() == ms.digest->size() && equal_ct(d, *ms.digest),
-                digest_alg + " of the artifact " + to_hex(d), to_hex(*ms.digest));
-    } else {
-      rec.skip(checks::kSignatureDigest, "a messageDigest", "none (the signature is checked over the artifact)");
-    }
-    if (signer_key != nullptr) {
-      auto ok = crypto::verify_signature(signer_key, artifact, ms.signature, digest_alg);
-      rec.add(checks::kSignature, ok.ok(), "a valid signature over the artifact by the signer's key",
-                ok.ok() ? "valid" : ok.error().message);
-    } else {
-      rec.fail(checks::kSignature, "a valid signature over the artifact", "no signer key");
-    }
-  } else {
-    rec.skip(checks::kSignature, "a messageSignature", "none");
-  }
-
-  // --- the log entry ---------------------------------------------------------------
-  if (entry != nullptr && v1_entry && bundle.message_signature && (leaf != nullptr || managed)) {
-    Bytes d = digest_of(digest_alg, artifact);
-    std::string mismatch = hashedrekord_mismatch(entry->canonicalized_body, digest_alg, d,
-                                                 bundle.message_signature->signature, leaf, managed.get());
-    rec.add(checks::kTlogBody, mismatch.empty(), "the hashedrekord body names this artifact, signature and signer",
-              mismatch.empty() ? "matches" : mismatch);
-  } else {
-    rec.fail(checks::kTlogBody, "a hashedrekord 0.0.1 body to compare", "not comparable");
-  }
-
-  if (entry == nullptr || log_key == nullptr) {
-    rec.fail(checks::kTlogSet, "a signed entry timestamp by the log key", "no entry or no log key");
-  } else if (!entry->signed_entry_timestamp) {
-    rec.fail(checks::kTlogSet, "a signed entry timestamp (inclusionPromise)", "none");
-  } else {
-    std::string payload = set_payload(entry->canonicalized_body, entry->integrated_time, entry->log_id,
-                                      entry->log_index);
-    auto ok = crypto::verify_signature(log_key.get(), as_bytes(payload), *entry->signed_entry_timestamp);
-    rec.add(checks::kTlogSet, ok.ok(), "a valid SET by the log key over integratedTime and the body",
-              ok.ok() ? "valid" : ok.error().message);
-  }
-
-  const InclusionProof* proof = entry != nullptr && entry->inclusion_proof ? &*entry->inclusion_proof : nullptr;
-  if (entry == nullptr) {
-    rec.fail(checks::kTlogInclusionProof, "an inclusion proof", "no entry");
-  } else if (proof == nullptr) {
-    if (bundle.minor_version >= 2)
-      rec.fail(checks::kTlogInclusionProof, "an inclusion proof (required from bundle v0.2)", "none");
-    else
-      rec.skip(checks::kTlogInclusionProof, "an inclusion proof (optional in bundle v0.1)", "none");
-  } else {
-    Bytes leaf_h = leaf_hash(entry->canonicalized_body);
-    auto ok = verify_inclusion(uint64_t(proof->log_index), uint64_t(proof->tree_size), leaf_h, proof->hashes,
-                               proof->root_hash);
-    rec.add(checks::kTlogInclusionProof, ok.ok(),
-              fmt::format("index {} in a tree of size {} with root {}", proof->log_index, proof->tree_size,
-                          to_hex(proof->root_hash)),
-              ok.ok() ? "valid" : ok.error().message);
-  }
-
-  if (proof == nullptr) {
-    if (entry != nullptr && bundle.minor_version < 2)
-      rec.skip(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
-    else
-      rec.fail(checks::kTlogCheckpoint, "a checkpoint", "no inclusion proof");
-  } else if (!proof->checkpoint) {
-    if (bundle.minor_version >= 2)
-      rec.fail(checks::kTlogCheckpoint, "a signed checkpoint (required from bundle v0.2)", "none");
-    else
-      rec.skip(checks::kTlogCheckpoint, "a signed checkpoint (optional in bundle v0.1)", "none");
-  } else if (log_key == nullptr) {
-    rec.fail(checks::kTlogCheckpoint, "a checkpoint signed by the log key", "no log key");
-  } else {
-    auto cp = Checkpoint::parse(*proof->checkpoint);
-    if (!cp) {
-      rec.fail(checks::kTlogCheckpoint, "a well-formed signed checkpoint", cp.error().message);
-    } else if (cp->size != uint64_t(proof->tree_size) || cp->root_hash != proof->root_hash) {
-      rec.fail(checks::kTlogCheckpoint,
-               fmt::format("the proof's tree size {} and root {}", proof->tree_size, to_hex(proof->root_hash)),
-               fmt::format("size {} root {}", cp->size, to_hex(cp->root_hash)));
-    } else {
-      ByteView hint(entry->log_id.data(), std::min<size_t>(4, entry->log_id.size()));
-      auto ok = verify_checkpoint(*cp, log_key.get(), hint);
-      rec.add(checks::kTlogCheckpoint, ok.ok(), "a checkpoint signed by the log key, equal to the proof",
-                ok.ok() ? cp->origin : ok.error().message);
-    }
-  }
+  BundleContext c(bundle, artifact, root, expected, options, options.now.value_or(now_utc()), v);
+  check_shape(c);
+  check_log_key(c);
+  check_signer(c);
+  check_certificate(c);
+  check_artifact_signature(c);
+  check_tlog_body(c);
+  check_set(c);
+  check_inclusion_proof(c);
+  check_checkpoint(c);
   return v;
 }
 
