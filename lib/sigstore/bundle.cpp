@@ -83,18 +83,11 @@ Result<TlogEntry> parse_entry(const json& j, std::string_view where) {
   return e;
 }
 
-}  // namespace
-
-Result<Bundle> Bundle::parse(std::string_view json_text) {
-  CONFER_TRY(json j, parse_json_object(json_text, "bundle"));
-  Bundle b;
-  CONFER_TRY(b.media_type, required_string(j, "mediaType", "bundle"));
-  CONFER_TRY(b.minor_version, media_minor(b.media_type));
-
-  CONFER_TRY(const json* vm, required_object(j, "verificationMaterial", "bundle"));
-  const json* chain = member(*vm, "x509CertificateChain");
-  const json* cert = member(*vm, "certificate");
-  const json* pk = member(*vm, "publicKey");
+// Exactly one of x509CertificateChain, certificate, publicKey.
+Result<void> parse_material(const json& vm, Bundle& b) {
+  const json* chain = member(vm, "x509CertificateChain");
+  const json* cert = member(vm, "certificate");
+  const json* pk = member(vm, "publicKey");
   int forms = (chain != nullptr) + (cert != nullptr) + (pk != nullptr);
   if (forms != 1)
     return parse_error(fmt::format("bundle.verificationMaterial: expected exactly one of x509CertificateChain, "
@@ -119,15 +112,19 @@ Result<Bundle> Bundle::parse(std::string_view json_text) {
     CONFER_TRY(std::optional<std::string> hint, optional_string(*pk, "hint", "verificationMaterial.publicKey"));
     b.public_key_hint = hint.value_or("");
   }
+  return {};
+}
 
-  if (const json* entries = member(*vm, "tlogEntries"); entries != nullptr) {
+// tlogEntries and timestampVerificationData.rfc3161Timestamps, both optional.
+Result<void> parse_log_material(const json& vm, Bundle& b) {
+  if (const json* entries = member(vm, "tlogEntries"); entries != nullptr) {
     if (!entries->is_array()) return parse_error("bundle.verificationMaterial: expected 'tlogEntries' to be an array");
     for (size_t i = 0; i < entries->size(); ++i) {
       CONFER_TRY(TlogEntry e, parse_entry((*entries)[i], fmt::format("tlogEntries[{}]", i)));
       b.tlog_entries.push_back(std::move(e));
     }
   }
-  if (const json* tvd = member(*vm, "timestampVerificationData"); tvd != nullptr) {
+  if (const json* tvd = member(vm, "timestampVerificationData"); tvd != nullptr) {
     if (!tvd->is_object()) return parse_error("bundle: expected 'timestampVerificationData' to be an object");
     if (const json* ts = member(*tvd, "rfc3161Timestamps"); ts != nullptr) {
       if (!ts->is_array()) return parse_error("bundle: expected 'rfc3161Timestamps' to be an array");
@@ -137,6 +134,53 @@ Result<Bundle> Bundle::parse(std::string_view json_text) {
       }
     }
   }
+  return {};
+}
+
+Result<MessageSignature> parse_message_signature(const json& ms) {
+  if (!ms.is_object()) return parse_error("bundle: expected 'messageSignature' to be an object");
+  MessageSignature m;
+  if (const json* md = member(ms, "messageDigest"); md != nullptr) {
+    if (!md->is_object()) return parse_error("bundle.messageSignature: expected 'messageDigest' to be an object");
+    CONFER_TRY(std::string alg, required_string(*md, "algorithm", "messageSignature.messageDigest"));
+    CONFER_TRY(Bytes digest, required_base64(*md, "digest", "messageSignature.messageDigest"));
+    m.digest_algorithm = std::move(alg);
+    m.digest = std::move(digest);
+  }
+  CONFER_TRY(m.signature, required_base64(ms, "signature", "messageSignature"));
+  return m;
+}
+
+Result<DsseEnvelope> parse_dsse_envelope(const json& dsse) {
+  if (!dsse.is_object()) return parse_error("bundle: expected 'dsseEnvelope' to be an object");
+  DsseEnvelope env;
+  CONFER_TRY(env.payload, required_base64(dsse, "payload", "dsseEnvelope"));
+  CONFER_TRY(env.payload_type, required_string(dsse, "payloadType", "dsseEnvelope"));
+  const json* sigs = member(dsse, "signatures");
+  if (sigs == nullptr || !sigs->is_array())
+    return parse_error("bundle.dsseEnvelope: expected a 'signatures' array, saw none");
+  for (size_t i = 0; i < sigs->size(); ++i) {
+    std::string w = fmt::format("dsseEnvelope.signatures[{}]", i);
+    DsseSignature s;
+    CONFER_TRY(s.sig, required_base64((*sigs)[i], "sig", w));
+    CONFER_TRY(std::optional<std::string> keyid, optional_string((*sigs)[i], "keyid", w));
+    s.keyid = keyid.value_or("");
+    env.signatures.push_back(std::move(s));
+  }
+  return env;
+}
+
+}  // namespace
+
+Result<Bundle> Bundle::parse(std::string_view json_text) {
+  CONFER_TRY(json j, parse_json_object(json_text, "bundle"));
+  Bundle b;
+  CONFER_TRY(b.media_type, required_string(j, "mediaType", "bundle"));
+  CONFER_TRY(b.minor_version, media_minor(b.media_type));
+
+  CONFER_TRY(const json* vm, required_object(j, "verificationMaterial", "bundle"));
+  CONFER_TRY_VOID(parse_material(*vm, b));
+  CONFER_TRY_VOID(parse_log_material(*vm, b));
 
   const json* ms = member(j, "messageSignature");
   const json* dsse = member(j, "dsseEnvelope");
@@ -144,33 +188,10 @@ Result<Bundle> Bundle::parse(std::string_view json_text) {
     return parse_error(fmt::format("bundle: expected exactly one of messageSignature, dsseEnvelope, saw {}",
                                    (ms != nullptr) + (dsse != nullptr)));
   if (ms != nullptr) {
-    if (!ms->is_object()) return parse_error("bundle: expected 'messageSignature' to be an object");
-    MessageSignature m;
-    if (const json* md = member(*ms, "messageDigest"); md != nullptr) {
-      if (!md->is_object()) return parse_error("bundle.messageSignature: expected 'messageDigest' to be an object");
-      CONFER_TRY(std::string alg, required_string(*md, "algorithm", "messageSignature.messageDigest"));
-      CONFER_TRY(Bytes digest, required_base64(*md, "digest", "messageSignature.messageDigest"));
-      m.digest_algorithm = std::move(alg);
-      m.digest = std::move(digest);
-    }
-    CONFER_TRY(m.signature, required_base64(*ms, "signature", "messageSignature"));
+    CONFER_TRY(MessageSignature m, parse_message_signature(*ms));
     b.message_signature = std::move(m);
   } else {
-    if (!dsse->is_object()) return parse_error("bundle: expected 'dsseEnvelope' to be an object");
-    DsseEnvelope env;
-    CONFER_TRY(env.payload, required_base64(*dsse, "payload", "dsseEnvelope"));
-    CONFER_TRY(env.payload_type, required_string(*dsse, "payloadType", "dsseEnvelope"));
-    const json* sigs = member(*dsse, "signatures");
-    if (sigs == nullptr || !sigs->is_array())
-      return parse_error("bundle.dsseEnvelope: expected a 'signatures' array, saw none");
-    for (size_t i = 0; i < sigs->size(); ++i) {
-      std::string w = fmt::format("dsseEnvelope.signatures[{}]", i);
-      DsseSignature s;
-      CONFER_TRY(s.sig, required_base64((*sigs)[i], "sig", w));
-      CONFER_TRY(std::optional<std::string> keyid, optional_string((*sigs)[i], "keyid", w));
-      s.keyid = keyid.value_or("");
-      env.signatures.push_back(std::move(s));
-    }
+    CONFER_TRY(DsseEnvelope env, parse_dsse_envelope(*dsse));
     b.dsse_envelope = std::move(env);
   }
   return b;

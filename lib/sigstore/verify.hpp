@@ -18,6 +18,8 @@
 #include "core/result.hpp"
 #include "core/time.hpp"
 #include "sigstore/bundle.hpp"
+#include "sigstore/fulcio.hpp"  // certificate_sans, certificate_oidc_issuer
+#include "sigstore/sct.hpp"  // precert_tbs, sct_signed_data
 #include "sigstore/trusted_root.hpp"
 
 namespace confer::sigstore {
@@ -29,7 +31,7 @@ struct Identity {
 };
 
 struct Verification {
-  CheckList checks;  // names: "bundle.media_type", "tlog.set", ... (docs/verification.md)
+  CheckList checks;  // names: sigstore/checks.hpp ("bundle.media_type", "tlog.set", ...)
   std::string san;       // from the leaf, when parsed
   std::string issuer;    // from the leaf, when parsed
   UnixTime integrated_time = 0;
@@ -59,14 +61,5 @@ Result<Verification> verify_bundle(const Bundle& bundle, ByteView artifact, cons
 // The canonical JSON the Rekor v1 SET signs.
 std::string set_payload(ByteView canonicalized_body, int64_t integrated_time, ByteView log_id,
                         int64_t log_index);
-
-// RFC 6962 §3.2 precertificate SCT input: the leaf's TBS without the SCT extension,
-// and the signed structure (v1, certificate_timestamp, precert_entry).
-Result<Bytes> precert_tbs(const crypto::Cert& leaf);
-Bytes sct_signed_data(uint64_t timestamp_ms, ByteView issuer_key_hash, ByteView tbs, ByteView extensions);
-
-// The leaf's SANs (e-mail and URI) and OIDC issuer (1.3.6.1.4.1.57264.1.8, else .1.1).
-std::vector<std::string> certificate_sans(const crypto::Cert& cert);
-std::optional<std::string> certificate_oidc_issuer(const crypto::Cert& cert);
 
 }  // namespace confer::sigstore
