@@ -111,13 +111,13 @@ void note_collateral(const client::CollateralSource& vcek) {
 }
 
 std::string hint_for(const Check& c) {
-  if (c.name == attest::checks::chain_validity)
+  if (c.name == attest::checks::kChainValidity)
     return "evidence and certificates age; re-verify at the time it was produced with --at TIME";
-  if (c.name == attest::checks::chain_ark)
+  if (c.name == attest::checks::kChainArk)
     return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
-  if (c.name == attest::checks::report_format)
+  if (c.name == attest::checks::kReportFormat)
     return "--evidence takes a raw 1184-byte report, its base64, an Azure HCL report or an evidence JSON";
-  if (c.name == attest::checks::channel_binding)
+  if (c.name == attest::checks::kChannelBinding)
     return "the evidence does not bind this connection's key: another machine's report was replayed";
   if (c.name == "release.manifest")
     return "pin the measurement you expect with --expect-measurement HEX, or name the release signer with "

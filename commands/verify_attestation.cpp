@@ -156,7 +156,7 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   if (!file) return fail(file.error());
   auto evidence = parse_evidence(*file);
   if (!evidence)
-    return report_and_exit(client::refused_at(attest::checks::report_format,
+    return report_and_exit(client::refused_at(attest::checks::kReportFormat,
                                               "a 1184-byte SEV-SNP report, its base64, an HCL report or "
                                               "evidence JSON",
                                               evidence.error().message, at),

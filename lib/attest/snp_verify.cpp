@@ -123,7 +123,7 @@ Product identify_product(const SnpReport& r, const std::optional<VcekExtensions>
 // explicitly trusts (development chains).
 void check_ark(const Chain& chain, const SnpVerifyOptions& opt, SnpVerification& v, Checks& checks) {
   if (!chain.ark) {
-    checks.add(name::chain_ark, false, "an ARK (from the chain or built in)",
+    checks.add(name::kChainArk, false, "an ARK (from the chain or built in)",
                "no ARK: the product is unknown and no chain was supplied");
     return;
   }
@@ -135,11 +135,11 @@ void check_ark(const Chain& chain, const SnpVerifyOptions& opt, SnpVerification&
                              ? fmt::format("AMD ARK-{} sha256:{}", product_name(v.product), want->ark_sha256)
                              : "a pinned AMD ARK";
   if (pinned != Product::unknown && pinned == v.product) {
-    checks.add(name::chain_ark, true, expected, fmt::format("AMD {} sha256:{}", v.root_subject, v.root_sha256));
+    checks.add(name::kChainArk, true, expected, fmt::format("AMD {} sha256:{}", v.root_subject, v.root_sha256));
     return;
   }
   if (pinned != Product::unknown) {
-    checks.add(name::chain_ark, false, expected,
+    checks.add(name::kChainArk, false, expected,
                fmt::format("the ARK of {} (sha256:{})", product_name(pinned), v.root_sha256));
     return;
   }
@@ -148,10 +148,10 @@ void check_ark(const Chain& chain, const SnpVerifyOptions& opt, SnpVerification&
   if (trusted) {
     // Trusted by identity (the exact DER the user named), like AMD's pinned roots.
     v.development_root = true;
-    checks.add(name::chain_ark, true, expected + " or a trusted development root certificate",
+    checks.add(name::kChainArk, true, expected + " or a trusted development root certificate",
                fmt::format("NOT AMD: trusted development root '{}' sha256:{}", v.root_subject, v.root_sha256));
   } else {
-    checks.add(name::chain_ark, false, expected,
+    checks.add(name::kChainArk, false, expected,
                fmt::format("unpinned root '{}' sha256:{}", v.root_subject, v.root_sha256));
   }
 }
@@ -165,11 +165,11 @@ struct ChainNames {
 // chain.ask: the intermediate is signed by the ARK and is the kind this signer needs.
 void check_intermediate(const Chain& chain, const ChainNames& n, Checks& checks) {
   if (!chain.intermediate) {
-    checks.add(name::chain_ask, false, std::string(n.intermediate) + " certificate", "none");
+    checks.add(name::kChainAsk, false, std::string(n.intermediate) + " certificate", "none");
     return;
   }
   if (!chain.ark) {
-    checks.add(name::chain_ask, false, std::string(n.intermediate) + " signed by the ARK", "no ARK");
+    checks.add(name::kChainAsk, false, std::string(n.intermediate) + " signed by the ARK", "no ARK");
     return;
   }
   std::string cn = chain.intermediate->subject_cn();
@@ -181,7 +181,7 @@ void check_intermediate(const Chain& chain, const ChainNames& n, Checks& checks)
   if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", n.intermediate, n.signer);
   if (!signed_ok) seen += ", " + signed_ok.error().message;
   if (!ca_ok) seen += ", not a CA certificate";
-  checks.add(name::chain_ask, kind_ok && signed_ok.ok() && ca_ok,
+  checks.add(name::kChainAsk, kind_ok && signed_ok.ok() && ca_ok,
              fmt::format("{} signed by the ARK (RSASSA-PSS SHA-384)", n.intermediate), seen);
 }
 
@@ -189,15 +189,15 @@ void check_intermediate(const Chain& chain, const ChainNames& n, Checks& checks)
 void check_signer_cert(const SnpInput& in, const Chain& chain, const ChainNames& n, Checks& checks) {
   std::string expected = fmt::format("{} signed by the {}", n.signer, n.intermediate);
   if (!in.signer) {
-    checks.add(name::chain_vcek, false, expected, fmt::format("no {} certificate", n.signer));
+    checks.add(name::kChainVcek, false, expected, fmt::format("no {} certificate", n.signer));
     return;
   }
   if (!chain.intermediate) {
-    checks.add(name::chain_vcek, false, expected, fmt::format("no {}", n.intermediate));
+    checks.add(name::kChainVcek, false, expected, fmt::format("no {}", n.intermediate));
     return;
   }
   auto signed_ok = crypto::verify_issued_by(*in.signer, *chain.intermediate);
-  checks.add(name::chain_vcek, signed_ok.ok(), expected + " (RSASSA-PSS SHA-384)",
+  checks.add(name::kChainVcek, signed_ok.ok(), expected + " (RSASSA-PSS SHA-384)",
              signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(), chain.intermediate->subject_cn())
                        : signed_ok.error().message);
 }
@@ -218,7 +218,7 @@ void check_chain_validity(const SnpInput& in, const Chain& chain, const ChainNam
   validity(chain.ark, "ARK");
   validity(chain.intermediate, n.intermediate);
   validity(in.signer, n.signer);
-  checks.add(name::chain_validity, problems.empty(), "every certificate valid at " + when,
+  checks.add(name::kChainValidity, problems.empty(), "every certificate valid at " + when,
              problems.empty() ? "all valid at " + when : problems);
 }
 
@@ -237,31 +237,31 @@ void check_signer_extensions(const SnpReport& r, const std::optional<VcekExtensi
                              const std::string& ext_error, SnpVerification& v, Checks& checks) {
   bool vlek = r.signing_key() == SigningKey::vlek;
   if (!ext) {
-    checks.add(name::vcek_product, false, "VCEK extensions that parse", ext_error);
-    checks.add(name::vcek_hwid, false, "VCEK hwID", ext_error);
-    checks.add(name::vcek_tcb, false, "VCEK TCB extensions", ext_error);
+    checks.add(name::kVcekProduct, false, "VCEK extensions that parse", ext_error);
+    checks.add(name::kVcekHwid, false, "VCEK hwID", ext_error);
+    checks.add(name::kVcekTcb, false, "VCEK TCB extensions", ext_error);
     return;
   }
   // vcek.product
   Product named = ext->product_name ? product_from_name(*ext->product_name) : Product::unknown;
-  checks.add(name::vcek_product, named != Product::unknown && named == v.product,
+  checks.add(name::kVcekProduct, named != Product::unknown && named == v.product,
              fmt::format("productName for {}", product_name(v.product)),
              ext->product_name ? "productName " + *ext->product_name : "no productName extension");
   // vcek.hwid
   if (vlek) {
-    checks.skip(name::vcek_hwid, "a VLEK carries no hwID",
+    checks.skip(name::kVcekHwid, "a VLEK carries no hwID",
                 ext->csp_id ? "cspID " + *ext->csp_id : "no cspID");
   } else {
     size_t n = v.product == Product::turin ? 8 : 64;
     ByteView chip = ByteView(r.chip_id).first(n);
     if (all_zero(r.chip_id)) {
-      checks.add(name::vcek_hwid, false, "CHIP_ID set (VCEK-signed report)", "CHIP_ID all zero");
+      checks.add(name::kVcekHwid, false, "CHIP_ID set (VCEK-signed report)", "CHIP_ID all zero");
     } else if (!ext->hwid) {
-      checks.add(name::vcek_hwid, false, "hwID == CHIP_ID " + short_hex(chip),
+      checks.add(name::kVcekHwid, false, "hwID == CHIP_ID " + short_hex(chip),
                  "the certificate has no hwID extension (a VLEK?)");
     } else {
       bool same = equal_ct(*ext->hwid, chip);
-      checks.add(name::vcek_hwid, same, "hwID == CHIP_ID " + short_hex(chip),
+      checks.add(name::kVcekHwid, same, "hwID == CHIP_ID " + short_hex(chip),
                  "hwID " + short_hex(*ext->hwid));
     }
   }
@@ -269,10 +269,10 @@ void check_signer_extensions(const SnpReport& r, const std::optional<VcekExtensi
   Tcb reported = decode_tcb(r.reported_tcb, v.product);
   auto cert_tcb = ext->tcb(v.product);
   if (!cert_tcb) {
-    checks.add(name::vcek_tcb, false, "REPORTED_TCB " + tcb_string(reported, v.product),
+    checks.add(name::kVcekTcb, false, "REPORTED_TCB " + tcb_string(reported, v.product),
                cert_tcb.error().message);
   } else {
-    checks.add(name::vcek_tcb, *cert_tcb == reported,
+    checks.add(name::kVcekTcb, *cert_tcb == reported,
                "REPORTED_TCB " + tcb_string(reported, v.product),
                "certificate " + tcb_string(*cert_tcb, v.product));
   }
@@ -288,13 +288,13 @@ void check_hcl(const SnpInput& in, const SnpReport& r, Checks& checks) {
     default: break;
   }
   if (digest.empty()) {
-    checks.add(name::hcl_runtime_data, false, "hash type 1 (SHA-256) or 2 (SHA-384)",
+    checks.add(name::kHclRuntimeData, false, "hash type 1 (SHA-256) or 2 (SHA-384)",
                fmt::format("hash type {}", in.hcl->hash_type));
     return;
   }
   Bytes want = digest;
   want.resize(64, 0);
-  checks.add(name::hcl_runtime_data, equal_ct(want, r.report_data),
+  checks.add(name::kHclRuntimeData, equal_ct(want, r.report_data),
              fmt::format("REPORT_DATA = {}(runtime data) || zeros: {}", alg, to_hex(want)),
              "REPORT_DATA " + to_hex(r.report_data));
 }
@@ -302,32 +302,32 @@ void check_hcl(const SnpInput& in, const SnpReport& r, Checks& checks) {
 // The guest policy bits and the platform: debug, migration agent, VMPL, SMT, sockets.
 void check_policy_bits(const SnpReport& r, const SnpPolicy& p, Checks& checks) {
   auto pol = fmt::format("policy 0x{:016x}", r.policy);
-  checks.add(name::policy_debug, !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
+  checks.add(name::kPolicyDebug, !(r.policy & policy_bit::debug), "debug disallowed by guest policy",
              (r.policy & policy_bit::debug) ? "debug allowed by guest policy (" + pol + ")"
                                             : "debug disallowed (" + pol + ")");
   bool ma = r.policy & policy_bit::migrate_ma;
   if (p.allow_migrate_ma)
-    checks.skip(name::policy_migrate_ma, "migration agent allowed by policy", ma ? "allowed" : "disallowed");
+    checks.skip(name::kPolicyMigrateMa, "migration agent allowed by policy", ma ? "allowed" : "disallowed");
   else
-    checks.add(name::policy_migrate_ma, !ma, "migration agent disallowed",
+    checks.add(name::kPolicyMigrateMa, !ma, "migration agent disallowed",
                ma ? "migration agent allowed (" + pol + ")" : "disallowed");
   if (p.vmpl)
-    checks.add(name::policy_vmpl, r.vmpl == *p.vmpl, fmt::format("VMPL {}", *p.vmpl),
+    checks.add(name::kPolicyVmpl, r.vmpl == *p.vmpl, fmt::format("VMPL {}", *p.vmpl),
                fmt::format("VMPL {}", r.vmpl));
   else
-    checks.skip(name::policy_vmpl, "any VMPL (not pinned)", fmt::format("VMPL {}", r.vmpl));
+    checks.skip(name::kPolicyVmpl, "any VMPL (not pinned)", fmt::format("VMPL {}", r.vmpl));
   bool smt_on = r.platform_info & 1;
   if (!p.allow_smt)
-    checks.add(name::policy_smt, !smt_on, "SMT disabled on the platform",
+    checks.add(name::kPolicySmt, !smt_on, "SMT disabled on the platform",
                smt_on ? "SMT enabled" : "SMT disabled");
   else
-    checks.skip(name::policy_smt, "SMT allowed", smt_on ? "SMT enabled" : "SMT disabled");
+    checks.skip(name::kPolicySmt, "SMT allowed", smt_on ? "SMT enabled" : "SMT disabled");
   bool single = r.policy & policy_bit::single_socket;
   if (p.require_single_socket)
-    checks.add(name::policy_single_socket, single, "single-socket guest policy",
+    checks.add(name::kPolicySingleSocket, single, "single-socket guest policy",
                single ? "single socket required" : "not required (" + pol + ")");
   else
-    checks.skip(name::policy_single_socket, "not required", single ? "single socket" : "any socket");
+    checks.skip(name::kPolicySingleSocket, "not required", single ? "single socket" : "any socket");
 }
 
 // The minimum versions: ABI, firmware and REPORTED_TCB.
@@ -335,20 +335,20 @@ void check_policy_versions(const SnpReport& r, const SnpPolicy& p, Product produ
   unsigned abi_major = (r.policy >> 8) & 0xff, abi_minor = r.policy & 0xff;
   if (p.min_abi) {
     bool ok = std::pair(abi_major, abi_minor) >= std::pair(unsigned(p.min_abi->major), unsigned(p.min_abi->minor));
-    checks.add(name::policy_abi, ok, fmt::format("ABI >= {}.{}", p.min_abi->major, p.min_abi->minor),
+    checks.add(name::kPolicyAbi, ok, fmt::format("ABI >= {}.{}", p.min_abi->major, p.min_abi->minor),
                fmt::format("ABI {}.{}", abi_major, abi_minor));
   } else {
-    checks.skip(name::policy_abi, "no minimum", fmt::format("ABI {}.{}", abi_major, abi_minor));
+    checks.skip(name::kPolicyAbi, "no minimum", fmt::format("ABI {}.{}", abi_major, abi_minor));
   }
   const auto& fw = r.current_fw;
   std::string fw_seen = fmt::format("firmware {}.{}.{}", fw.major, fw.minor, fw.build);
   if (p.min_firmware) {
     const auto& m = *p.min_firmware;
     bool ok = std::tuple(fw.major, fw.minor, fw.build) >= std::tuple(m.major, m.minor, m.build);
-    checks.add(name::policy_firmware, ok, fmt::format("firmware >= {}.{}.{}", m.major, m.minor, m.build),
+    checks.add(name::kPolicyFirmware, ok, fmt::format("firmware >= {}.{}.{}", m.major, m.minor, m.build),
                fw_seen);
   } else {
-    checks.skip(name::policy_firmware, "no minimum", fw_seen);
+    checks.skip(name::kPolicyFirmware, "no minimum", fw_seen);
   }
   Tcb reported = decode_tcb(r.reported_tcb, product);
   if (p.min_tcb) {
@@ -356,10 +356,10 @@ void check_policy_versions(const SnpReport& r, const SnpPolicy& p, Product produ
     bool ok = reported.bootloader >= m.bootloader && reported.tee >= m.tee &&
               reported.snp >= m.snp && reported.microcode >= m.microcode &&
               (product != Product::turin || reported.fmc >= m.fmc);
-    checks.add(name::policy_min_tcb, ok, "REPORTED_TCB >= " + tcb_string(m, product),
+    checks.add(name::kPolicyMinTcb, ok, "REPORTED_TCB >= " + tcb_string(m, product),
                tcb_string(reported, product));
   } else {
-    checks.skip(name::policy_min_tcb, "no minimum", tcb_string(reported, product));
+    checks.skip(name::kPolicyMinTcb, "no minimum", tcb_string(reported, product));
   }
 }
 
@@ -372,19 +372,19 @@ void check_policy_pins(const SnpReport& r, const SnpPolicy& p, Checks& checks) {
       any |= equal_ct(m, r.measurement);
       expected += (expected.empty() ? "" : " or ") + to_hex(m);
     }
-    checks.add(name::policy_measurement, any, expected, to_hex(r.measurement));
+    checks.add(name::kPolicyMeasurement, any, expected, to_hex(r.measurement));
   } else {
-    checks.skip(name::policy_measurement, "not pinned", to_hex(r.measurement));
+    checks.skip(name::kPolicyMeasurement, "not pinned", to_hex(r.measurement));
   }
   if (p.report_data) {
     ByteView seen = ByteView(r.report_data).first(p.report_data->size());
     std::string label = p.report_data->size() < 64
                             ? fmt::format("REPORT_DATA[0:{}] = ", p.report_data->size())
                             : "REPORT_DATA = ";
-    checks.add(name::policy_report_data, equal_ct(*p.report_data, seen), label + to_hex(*p.report_data),
+    checks.add(name::kPolicyReportData, equal_ct(*p.report_data, seen), label + to_hex(*p.report_data),
                to_hex(r.report_data));
   } else {
-    checks.skip(name::policy_report_data, "not pinned", to_hex(r.report_data));
+    checks.skip(name::kPolicyReportData, "not pinned", to_hex(r.report_data));
   }
   auto pin = [&](std::string_view check, const auto& want, ByteView seen) {
     if (want)
@@ -392,9 +392,9 @@ void check_policy_pins(const SnpReport& r, const SnpPolicy& p, Checks& checks) {
     else
       checks.skip(check, "not pinned", to_hex(seen));
   };
-  pin(name::policy_host_data, p.host_data, r.host_data);
-  pin(name::policy_id_key_digest, p.id_key_digest, r.id_key_digest);
-  pin(name::policy_author_key_digest, p.author_key_digest, r.author_key_digest);
+  pin(name::kPolicyHostData, p.host_data, r.host_data);
+  pin(name::kPolicyIdKeyDigest, p.id_key_digest, r.id_key_digest);
+  pin(name::kPolicyAuthorKeyDigest, p.author_key_digest, r.author_key_digest);
 }
 
 void check_policy(const SnpReport& r, const SnpPolicy& p, Product product, Checks& checks) {
@@ -419,14 +419,14 @@ SnpVerification verify_report(const SnpInput& in, const SnpVerifyOptions& opt) {
   Checks& checks = v.checks;
 
   auto parsed = parse_report(in.report);
-  if (!checks.add(name::report_format, parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
+  if (!checks.add(name::kReportFormat, parsed.ok(), "a 1184-byte SEV-SNP report, version 2, 3 or 5",
                   parsed ? fmt::format("version {}", parsed->version) : parsed.error().message))
     return v;
   const SnpReport& r = *parsed;
   v.report = r;
 
   SigningKey key = r.signing_key();
-  if (!checks.add(name::report_signer, key == SigningKey::vcek || key == SigningKey::vlek,
+  if (!checks.add(name::kReportSigner, key == SigningKey::vcek || key == SigningKey::vlek,
                   "signed by a VCEK or VLEK", signing_key_name(key)))
     return v;
 
@@ -445,17 +445,17 @@ SnpVerification verify_report(const SnpInput& in, const SnpVerifyOptions& opt) {
 
   if (in.signer) {
     auto sig = verify_report_signature(in.report, *in.signer);
-    checks.add(name::report_signature, sig.ok(),
+    checks.add(name::kReportSignature, sig.ok(),
                fmt::format("ECDSA P-384 SHA-384 by the {}", signing_key_name(key)),
                sig ? "valid" : sig.error().message);
   } else {
-    checks.add(name::report_signature, false, "a signing certificate", "none");
+    checks.add(name::kReportSignature, false, "a signing certificate", "none");
   }
   check_hcl(in, r, checks);
   if (opt.channel_key) {
     Bytes want = opt.fresh_nonce ? fresh_report_data(*opt.channel_key, *opt.fresh_nonce) : Bytes(64, 0);
     if (!opt.fresh_nonce) std::copy(opt.channel_key->begin(), opt.channel_key->end(), want.begin());
-    checks.add(name::channel_binding, equal_ct(want, r.report_data),
+    checks.add(name::kChannelBinding, equal_ct(want, r.report_data),
                opt.fresh_nonce ? "REPORT_DATA = SHA-512(\"confer-attest-v1\" || server key || nonce) = " + to_hex(want)
                                : "REPORT_DATA = server static key || zeros = " + to_hex(want),
                "REPORT_DATA " + to_hex(r.report_data));

@@ -73,7 +73,7 @@ Result<AssembledInput> assemble_input(const Evidence& evidence, const Collateral
   if (signer.bytes) {
     auto cert = crypto::Cert::from_der_or_pem(*signer.bytes);
     if (!cert) {
-      out.refused = refused_at(attest::checks::chain_vcek, "a VCEK or VLEK certificate (DER or PEM)",
+      out.refused = refused_at(attest::checks::kChainVcek, "a VCEK or VLEK certificate (DER or PEM)",
                                signer.source.where + ": " + cert.error().message, at);
       return out;
     }
@@ -85,7 +85,7 @@ Result<AssembledInput> assemble_input(const Evidence& evidence, const Collateral
   if (chain.bytes) {
     auto certs = crypto::Cert::all_from_pem(*chain.bytes);
     if (!certs || certs->size() > 2) {
-      out.refused = refused_at(attest::checks::chain_ask, "a PEM chain: ASK (or ASVK) then ARK",
+      out.refused = refused_at(attest::checks::kChainAsk, "a PEM chain: ASK (or ASVK) then ARK",
                                chain.source.where + ": " +
                                    (certs ? fmt::format("{} certificates", certs->size()) : certs.error().message),
                                at);

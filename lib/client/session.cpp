@@ -92,7 +92,7 @@ Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey&
                                        std::optional<Bytes> nonce, CollateralSource* vcek_source) {
   UnixTime at = now_utc();
   auto evidence = parse_evidence(payload);
-  if (!evidence) return refused_at(attest::checks::report_format, "SEV-SNP evidence JSON", evidence.error().message, at);
+  if (!evidence) return refused_at(attest::checks::kReportFormat, "SEV-SNP evidence JSON", evidence.error().message, at);
   CollateralRequest request;
   request.offline = trust.offline;
   request.cache_root = trust.cache_root;
