@@ -122,7 +122,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         // A close or a hang-up after the handshake is how sessions end, not a failure.
         bool ended = ec == websocket::error::closed || ec == net::error::eof ||
                      ec == net::error::connection_reset || ec == net::error::operation_aborted;
-        if (!ended || self->handshake_) self->shared_->log(self->peer_, self->handshake_ ? "handshake" : "read", ec.message());
+        if (self->handshake_)
+          self->shared_->log(self->peer_, "handshake", "the client left before completing it: " + ec.message());
+        else if (!ended)
+          self->shared_->log(self->peer_, "read", ec.message());
         return;
       }
       self->on_message();
