@@ -4,7 +4,7 @@
 
 #include "core/bytes.hpp"
 #include "core/time.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 

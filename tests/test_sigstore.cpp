@@ -16,7 +16,7 @@
 #include "sigstore/merkle.hpp"
 #include "sigstore/trusted_root.hpp"
 #include "sigstore/verify.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::sigstore;

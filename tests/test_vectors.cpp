@@ -7,7 +7,7 @@
 #include "attest/amd_roots.hpp"
 #include "attest/evidence.hpp"
 #include "attest/snp_verify.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;
