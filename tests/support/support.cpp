@@ -32,7 +32,7 @@ bool have_vectors() {
   if (ci != nullptr && std::string(ci) == "true") {
     FAIL("the test vectors are absent under CI=true; set CONFER_VECTORS or place shared/ beside the repo");
   }
-  MESSAGE("skipped: test vectors not found (set CONFER_VECTORS)");
+  skip("vectors folder absent (set CONFER_VECTORS)");
   return false;
 }
 

@@ -1,6 +1,6 @@
 // Shared test fixtures: the vectors folder, a temporary folder, a loopback HTTP server,
-// running the real binaries (process.hpp), and one development authority
-// per process (RSA-4096 keys are slow to make).
+// running the real binaries (process.hpp), skipping (skip.hpp), and one development
+// authority per process (RSA-4096 keys are slow to make).
 #pragma once
 
 #include <map>
@@ -13,13 +13,15 @@
 #include "dev/snp_authority.hpp"
 #include "core/bytes.hpp"
 #include "process.hpp"
+#include "skip.hpp"
 
 namespace confer::test {
 
 // $CONFER_VECTORS, else <source>/../shared/vectors. Empty when absent.
 std::string vectors_dir();
-// For a test that needs vectors: returns false (with a note) when they are absent; under
-// CI=true absence fails the calling test.
+// For a test that needs vectors: true when they are there. When absent, under CI=true
+// the calling test fails; otherwise it is skipped (skip.hpp) and this returns false, so
+// the test returns at once.
 bool have_vectors();
 Bytes vector_file(const std::string& relative);
 
