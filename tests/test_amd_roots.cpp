@@ -2,7 +2,7 @@
 
 #include "attest/amd_roots.hpp"
 #include "crypto/x509.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

@@ -4,7 +4,7 @@
 #include <filesystem>
 
 #include "attest/evidence.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using test::run_confer;

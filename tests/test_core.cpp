@@ -10,7 +10,7 @@
 #include "core/bytes.hpp"
 #include "core/hardening.hpp"
 #include "core/time.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 

@@ -5,7 +5,7 @@
 #include "dev/snp_authority.hpp"
 #include "attest/snp_verify.hpp"
 #include "attest/vcek_ext.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

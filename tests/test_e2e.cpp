@@ -3,8 +3,6 @@
 #include <doctest/doctest.h>
 
 #include <poll.h>
-#include <pty.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,7 +13,7 @@
 #include "crypto/x509.hpp"
 #include "server/attestation.hpp"
 #include "dev/sigstore.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using test::run_confer;
@@ -25,13 +23,13 @@ namespace {
 struct Upstream {
   test::TempDir dir;
   std::string log = dir.path() + "/upstream.log";
-  std::unique_ptr<test::Child> child;
+  std::unique_ptr<test::Process> child;
   std::string url;
 
   explicit Upstream(std::vector<std::string> extra = {}) {
     std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log};
     args.insert(args.end(), extra.begin(), extra.end());
-    child = std::make_unique<test::Child>(FAKE_UPSTREAM_BIN, args);
+    child = std::make_unique<test::Process>(FAKE_UPSTREAM_BIN, args);
     url = "http://127.0.0.1:" + trim(test::wait_for_file(dir.path() + "/port"));
   }
   // Every request body the upstream received, one per line.
@@ -53,7 +51,7 @@ struct Upstream {
 struct Server {
   test::TempDir dir;
   std::string root = dir.path() + "/dev-root.pem";
-  std::unique_ptr<test::Child> child;
+  std::unique_ptr<test::Process> child;
   std::string url;
 
   Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {}) {
@@ -64,7 +62,7 @@ struct Server {
     else
       args = {"--upstream", upstream, "--dev-root", root, "--port-file", dir.path() + "/port"};
     args.insert(args.end(), extra.begin(), extra.end());
-    child = std::make_unique<test::Child>(bin, args);
+    child = std::make_unique<test::Process>(bin, args);
     url = "ws://127.0.0.1:" + Upstream::trim(test::wait_for_file(dir.path() + "/port"));
   }
 };
@@ -224,19 +222,11 @@ TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
   Upstream slow({"--tokens", "60", "--delay-ms", "100"});
   Server server(slow.url);
   std::vector<std::string> args = trusted(server, {});
-  int master = -1;
-  pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    std::vector<char*> argv;
-    std::string bin = CONFER_BIN;
-    argv.push_back(bin.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::setenv("NO_COLOR", "1", 1);
-    ::execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
+  test::SpawnOptions on_pty;
+  on_pty.env["NO_COLOR"] = "1";
+  on_pty.pty = true;
+  test::Process confer(CONFER_BIN, args, on_pty);
+  const int master = confer.pty_master();
   std::string seen;
   expect(master, "> ", seen);
   REQUIRE_MESSAGE(seen.find("> ") != std::string::npos, seen);
@@ -261,12 +251,9 @@ TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
   expect(master, "> ", seen);
   std::string bye = "/exit\n";
   REQUIRE(::write(master, bye.data(), bye.size()) == ssize_t(bye.size()));
-  int status = 0;
-  for (int i = 0; i < 100 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
-  ::close(master);
+  auto exited = confer.wait_for(std::chrono::seconds(5));
+  CHECK_MESSAGE(exited.has_value(), "confer did not exit after /exit");
+  if (exited) CHECK(exited->exit_code == 0);
   // The second message carried the first exchange as history.
   auto requests = slow.requests();
   REQUIRE(requests.size() == 2);
@@ -336,7 +323,7 @@ TEST_CASE("e2e: confer-server --attestation tsm against a directory that mimics 
   FakeSevKernel kernel(configfs.path(), measurement);
   test::TempDir dir;
   std::string root = dir.file("root.pem", test::dev_authority().ark().pem());
-  test::Child server(CONFER_SERVER_BIN, {"--listen", "127.0.0.1:0", "--attestation", "tsm", "--tsm-root",
+  test::Process server(CONFER_SERVER_BIN, {"--listen", "127.0.0.1:0", "--attestation", "tsm", "--tsm-root",
                                          configfs.path(), "--upstream", upstream.url, "--port-file",
                                          dir.path() + "/port"});
   std::string url = "ws://127.0.0.1:" + Upstream::trim(test::wait_for_file(dir.path() + "/port"));

@@ -2,7 +2,7 @@
 
 #include "attest/evidence.hpp"
 #include "attest/snp_report.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

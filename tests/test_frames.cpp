@@ -8,7 +8,7 @@
 using namespace confer;
 using namespace confer::transport;
 
-TEST_CASE("frames: small and large messages round trip; chunking at 65,489 bytes") {
+TEST_CASE("frames: small and large messages round trip, chunking at 65,489 bytes") {
   for (size_t size : {size_t(0), size_t(1), kMaxFramePayload, kMaxFramePayload + 1, 3 * kMaxFramePayload + 17}) {
     Bytes message(size);
     for (size_t i = 0; i < size; ++i) message[i] = uint8_t(i * 7);

@@ -2,13 +2,12 @@
 // nlohmann's recursive parser can take must get a clean error, never a dead process.
 #include <doctest/doctest.h>
 
-#include <sys/wait.h>
 
 #include <string>
 
 #include "server/upstream.hpp"
 #include "crypto/hash.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 
@@ -23,12 +22,12 @@ std::string trim(std::string s) {
 
 struct HostileUpstream {
   test::TempDir dir;
-  std::unique_ptr<test::Child> child;
+  std::unique_ptr<test::Process> child;
   std::string url;
   explicit HostileUpstream(std::vector<std::string> extra) {
     std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", dir.path() + "/upstream.log"};
     args.insert(args.end(), extra.begin(), extra.end());
-    child = std::make_unique<test::Child>(FAKE_UPSTREAM_BIN, args);
+    child = std::make_unique<test::Process>(FAKE_UPSTREAM_BIN, args);
     url = "http://127.0.0.1:" + trim(test::wait_for_file(dir.path() + "/port"));
   }
 };
@@ -36,7 +35,7 @@ struct HostileUpstream {
 struct DevServer {
   test::TempDir dir;
   std::string root = dir.path() + "/dev-root.pem";
-  std::unique_ptr<test::Child> child;
+  std::unique_ptr<test::Process> child;
   std::string url;
   std::string measurement;
   // The real confer-server, or tests/evil_server in `evil_mode` (which measures 0x42...).
@@ -44,11 +43,11 @@ struct DevServer {
     std::vector<std::string> args{"--dev-root", root, "--upstream", upstream, "--port-file", dir.path() + "/port"};
     if (evil_mode.empty()) {
       args.insert(args.end(), {"--listen", "127.0.0.1:0", "--attestation", "dev"});
-      child = std::make_unique<test::Child>(CONFER_SERVER_BIN, args);
+      child = std::make_unique<test::Process>(CONFER_SERVER_BIN, args);
       measurement = to_hex(crypto::sha384(*read_file(CONFER_SERVER_BIN)));
     } else {
       args.insert(args.end(), {"--mode", evil_mode});
-      child = std::make_unique<test::Child>(EVIL_SERVER_BIN, args);
+      child = std::make_unique<test::Process>(EVIL_SERVER_BIN, args);
       measurement = to_hex(Bytes(48, 0x42));
     }
     url = "ws://127.0.0.1:" + trim(test::wait_for_file(dir.path() + "/port"));
@@ -69,7 +68,7 @@ TEST_CASE("hostile: parse_upstream_chunk refuses an error nested 450,000 deep") 
   MESSAGE(r.error().message);
 }
 
-TEST_CASE("hostile: a deep upstream event fails one chat with exit 5; the server serves the next") {
+TEST_CASE("hostile: a deep upstream event fails one chat with exit 5, and the server serves the next") {
   HostileUpstream upstream({"--deep-error", std::to_string(kDeep)});
   DevServer server(upstream.url);
   auto first = test::run_confer(server.chat("hello"));
@@ -78,8 +77,7 @@ TEST_CASE("hostile: a deep upstream event fails one chat with exit 5; the server
   CHECK(first.err.find("502") != std::string::npos);
   CHECK(first.err.find("nested at most 64 deep") != std::string::npos);
 
-  int status = 0;
-  CHECK(::waitpid(server.child->pid(), &status, WNOHANG) == 0);  // still running
+  CHECK(server.child->running());
   auto second = test::run_confer(server.chat("still alive"));
   CHECK(second.exit_code == 0);
   CHECK(second.out.find("echo: still alive") != std::string::npos);

@@ -4,7 +4,7 @@
 
 #include "attest/evidence.hpp"
 #include "attest/kds.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sigstore/merkle.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::sigstore;

@@ -11,7 +11,7 @@
 #include "core/bytes.hpp"
 #include "crypto/secret.hpp"
 #include "noise/noise.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::noise;

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "attest/tsm.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "commands/user_config.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::cli;

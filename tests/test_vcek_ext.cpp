@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
 #include "attest/vcek_ext.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;

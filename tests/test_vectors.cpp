@@ -7,7 +7,7 @@
 #include "attest/amd_roots.hpp"
 #include "attest/evidence.hpp"
 #include "attest/snp_verify.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 using namespace confer::attest;
@@ -108,7 +108,7 @@ TEST_CASE("vectors: the debug report is refused by policy although its crypto is
   CHECK(find(v, "policy.debug")->seen.find("debug allowed") != std::string::npos);
 }
 
-TEST_CASE("vectors: the AWS VLEK expires; VMPL 1 fails a VMPL-0 policy") {
+TEST_CASE("vectors: the AWS VLEK expires, and VMPL 1 fails a VMPL-0 policy") {
   if (!test::have_vectors()) return;
   auto today = verify_vector("sev-snp/milan-vlek-aws-v3/report.bin", "sev-snp/milan-vlek-aws-v3/vlek.der", kInside);
   CHECK(failure(today) == "chain.validity");

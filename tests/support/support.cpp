@@ -4,10 +4,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -34,7 +32,7 @@ bool have_vectors() {
   if (ci != nullptr && std::string(ci) == "true") {
     FAIL("the test vectors are absent under CI=true; set CONFER_VECTORS or place shared/ beside the repo");
   }
-  MESSAGE("skipped: test vectors not found (set CONFER_VECTORS)");
+  skip("vectors folder absent (set CONFER_VECTORS)");
   return false;
 }
 
@@ -42,68 +40,6 @@ Bytes vector_file(const std::string& relative) {
   auto bytes = read_file(vectors_dir() + "/" + relative);
   REQUIRE_MESSAGE(bytes.ok(), relative);
   return std::move(bytes).value();
-}
-
-static std::string drain(int fd) {
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof buf)) > 0) out.append(buf, size_t(n));
-  return out;
-}
-
-Run run_confer(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
-               const std::string& stdin_text) {
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  REQUIRE(::pipe(in_pipe) == 0);
-  REQUIRE(::pipe(out_pipe) == 0);
-  REQUIRE(::pipe(err_pipe) == 0);
-  pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    ::dup2(in_pipe[0], 0);
-    ::dup2(out_pipe[1], 1);
-    ::dup2(err_pipe[1], 2);
-    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) ::close(fd);
-    for (const auto& [k, v] : env) {
-      if (v.empty()) ::unsetenv(k.c_str());
-      else ::setenv(k.c_str(), v.c_str(), 1);
-    }
-    std::vector<char*> argv;
-    std::string bin = CONFER_BIN;
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    _exit(127);
-  }
-  ::close(in_pipe[0]);
-  ::close(out_pipe[1]);
-  ::close(err_pipe[1]);
-  // Feed stdin from a thread so a large output cannot deadlock us.
-  std::thread feeder([fd = in_pipe[1], text = stdin_text] {
-    size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-      if (n <= 0) break;
-      done += size_t(n);
-    }
-    ::close(fd);
-  });
-  std::string err;
-  std::thread err_reader([&] { err = drain(err_pipe[0]); });
-  Run r;
-  r.out = drain(out_pipe[0]);
-  err_reader.join();
-  feeder.join();
-  r.err = err;
-  ::close(out_pipe[0]);
-  ::close(err_pipe[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return r;
 }
 
 TempDir::TempDir() {
@@ -188,34 +124,6 @@ std::vector<std::string> LoopbackHttp::targets() const {
   std::lock_guard<std::mutex> lock(mu_);
   return targets_;
 }
-
-Child::Child(const std::string& bin, const std::vector<std::string>& args,
-             const std::map<std::string, std::string>& env) {
-  pid_ = ::fork();
-  REQUIRE(pid_ >= 0);
-  if (pid_ == 0) {
-    for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<std::string> copy = args;
-    std::vector<char*> argv;
-    std::string b = bin;
-    argv.push_back(b.data());
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(b.c_str(), argv.data());
-    _exit(127);
-  }
-}
-
-int Child::stop() {
-  if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
-  int status = 0;
-  ::waitpid(pid_, &status, 0);
-  pid_ = -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-Child::~Child() { stop(); }
 
 std::string wait_for_file(const std::string& path, int seconds) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);

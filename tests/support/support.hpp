@@ -1,5 +1,6 @@
-// Shared test fixtures: the vectors folder, running the real binary, a loopback HTTP
-// server, and one development authority per process (RSA-4096 keys are slow to make).
+// Shared test fixtures: the vectors folder, a temporary folder, a loopback HTTP server,
+// running the real binaries (process.hpp), skipping (skip.hpp), and one development
+// authority per process (RSA-4096 keys are slow to make).
 #pragma once
 
 #include <map>
@@ -11,24 +12,18 @@
 
 #include "dev/snp_authority.hpp"
 #include "core/bytes.hpp"
+#include "process.hpp"
+#include "skip.hpp"
 
 namespace confer::test {
 
-// $CONFER_VECTORS, else <source>/../shared/vectors. Empty when absent; under CI=true
-// absence fails the calling test.
+// $CONFER_VECTORS, else <source>/../shared/vectors. Empty when absent.
 std::string vectors_dir();
-// For a test that needs vectors: returns false (with a note) when they are absent.
+// For a test that needs vectors: true when they are there. When absent, under CI=true
+// the calling test fails; otherwise it is skipped (skip.hpp) and this returns false, so
+// the test returns at once.
 bool have_vectors();
 Bytes vector_file(const std::string& relative);
-
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-// Runs the built `confer` with `args`; `env` entries are added (value "" unsets).
-Run run_confer(const std::vector<std::string>& args, const std::map<std::string, std::string>& env = {},
-               const std::string& stdin_text = {});
 
 class TempDir {
  public:
@@ -61,21 +56,6 @@ class LoopbackHttp {
   mutable std::mutex mu_;
   std::vector<std::string> targets_;
   bool stop_ = false;
-};
-
-// A background process (a server) stopped with SIGTERM when the object goes.
-class Child {
- public:
-  Child(const std::string& bin, const std::vector<std::string>& args,
-        const std::map<std::string, std::string>& env = {});
-  ~Child();
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  int stop();  // SIGTERM, then the exit status
-  int pid() const { return pid_; }
-
- private:
-  int pid_ = -1;
 };
 
 // Waits up to `seconds` for `path` to exist and be non-empty; returns its text.
