@@ -2,11 +2,11 @@
 #include <doctest/doctest.h>
 
 #include "net/http.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 
 using namespace confer;
 
-TEST_CASE("http: a body within the cap arrives whole; one byte over is a clear error") {
+TEST_CASE("http: a body within the cap arrives whole, and one byte over is a clear error") {
   test::LoopbackHttp server(200, Bytes(1000, 'x'));
   net::HttpRequest request;
   request.url = server.base_url() + "/thing";
@@ -34,7 +34,7 @@ TEST_CASE("http: another status keeps only a bounded prefix and is the caller's 
   CHECK(r->body == std::string(16, 'e'));
 }
 
-TEST_CASE("http: streaming stops when the consumer says so; a refused connection is a network error") {
+TEST_CASE("http: streaming stops when the consumer says so, and a refused connection is a network error") {
   test::LoopbackHttp server(200, Bytes(5000, 's'));
   net::HttpRequest request;
   request.url = server.base_url() + "/";

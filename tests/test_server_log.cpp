@@ -9,7 +9,7 @@
 #include "chat/protocol.hpp"
 #include "server/attestation.hpp"
 #include "server/server.hpp"
-#include "support.hpp"
+#include "support/support.hpp"
 #include "transport/client.hpp"
 
 using namespace confer;
