@@ -6,7 +6,7 @@
 //   {"platform": "SEV-SNP", "attestation": base64 report (or "dcap:" + base64 TDX quote),
 //    "collateral": {"vcek": PEM or base64 DER, "chain": PEM ASK/ASVK then ARK},
 //    "manifest": signed release manifest or null, "manifestBundle": its Sigstore bundle or null,
-//    "channel": {"server_static_key": hex, "url": ..., "received_at": RFC 3339}}   (--save only)
+//    "channel": {"server_static_key": hex, "url": ..., "received_at": RFC 3339}}   (added when saved)
 #pragma once
 
 #include <optional>
