@@ -185,7 +185,19 @@ class Channel final : public ClientChannel, public std::enable_shared_from_this<
 
   void start() {
       read_next();
-    thread_ = std::thread([this] { ioc_->run(); });
+    thread_ = std::thread([this] { run_io(); });
+  }
+
+  // The I/O thread: a handler that throws ends this channel with an error, never the
+  // process (an exception leaving a std::thread calls std::terminate).
+  void run_io() noexcept {
+    try {
+      ioc_->run();
+    } catch (const std::exception& e) {
+      fail(make_error(Errc::internal, std::string("channel: internal: ") + e.what()));
+    } catch (...) {
+      fail(make_error(Errc::internal, "channel: internal: an unknown exception"));
+    }
   }
 
   void send(const Request& request) override {
