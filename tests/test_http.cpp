@@ -1,34 +1,39 @@
 // lib/net/http: the one libcurl wrapper KDS and the upstream share.
 #include <doctest/doctest.h>
 
+#include <functional>
+
 #include "net/http.hpp"
 #include "support/support.hpp"
 
 using namespace confer;
 
-TEST_CASE("http: a body within the cap arrives whole, and one byte over is a clear error") {
-  test::LoopbackHttp server(200, Bytes(1000, 'x'));
+namespace {
+
+// One request to a loopback server answering `status` with `body`, capped as `tune` says.
+Result<net::HttpResponse> fetch(int status, Bytes body, const std::function<void(net::HttpRequest&)>& tune) {
+  test::LoopbackHttp server(status, std::move(body));
   net::HttpRequest request;
   request.url = server.base_url() + "/thing";
-  request.max_body = 1000;
-  auto ok = net::http_request(request);
+  tune(request);
+  return net::http_request(request);
+}
+
+}  // namespace
+
+TEST_CASE("http: a body within the cap arrives whole, and one byte over is a clear error") {
+  auto ok = fetch(200, Bytes(1000, 'x'), [](net::HttpRequest& r) { r.max_body = 1000; });
   REQUIRE(ok.ok());
   CHECK(ok->status == 200);
   CHECK(ok->body == std::string(1000, 'x'));
-
-  request.max_body = 999;
-  auto over = net::http_request(request);
+  auto over = fetch(200, Bytes(1000, 'x'), [](net::HttpRequest& r) { r.max_body = 999; });
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().code == Errc::protocol);
   CHECK(over.error().message.find("at most 999 bytes") != std::string::npos);
 }
 
 TEST_CASE("http: another status keeps only a bounded prefix and is the caller's to name") {
-  test::LoopbackHttp server(500, Bytes(10000, 'e'));
-  net::HttpRequest request;
-  request.url = server.base_url() + "/";
-  request.max_error_body = 16;
-  auto r = net::http_request(request);
+  auto r = fetch(500, Bytes(10000, 'e'), [](net::HttpRequest& req) { req.max_error_body = 16; });
   REQUIRE(r.ok());
   CHECK(r->status == 500);
   CHECK(r->body == std::string(16, 'e'));
