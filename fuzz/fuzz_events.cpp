@@ -6,6 +6,7 @@
 #include "server/upstream.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > (1u << 20)) return 0;  // bounded runs; the parsers' own size limits are tested in tests/
   using namespace confer::server;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   SseParser parser([](std::string_view event) { (void)parse_upstream_chunk(event); });
