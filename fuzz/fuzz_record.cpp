@@ -1,0 +1,22 @@
+// The record and wrapped-key parsers (lib/store/record, lib/keys/hierarchy): structure
+// first, then a fixed key, which a fuzzer's bytes must never open.
+#include "keys/hierarchy.hpp"
+#include "store/record.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size > (1u << 20)) return 0;  // bounded runs; the parsers' own size limits are tested in tests/
+  using namespace confer;
+  static auto key = [] {
+    auto k = crypto::SecretBytes::allocate(32);
+    return k ? std::move(k).value() : crypto::SecretBytes();
+  }();
+  ByteView bytes(data, size);
+  auto record = store::parse_record(bytes);
+  if (record) {
+    store::RecordContext context{"acct", "id", store::RecordKind::turn, 1};
+    if (store::open_record(key, record->key_id, context, bytes)) __builtin_trap();  // forged without the key
+  }
+  keys::WrapContext wrap{keys::kRootWrap, bytes.first(std::min<size_t>(size, 8)), {}};
+  if (keys::unwrap_key(key, bytes, wrap)) __builtin_trap();
+  return 0;
+}
