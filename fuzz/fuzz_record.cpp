@@ -1,5 +1,6 @@
-// The record and wrapped-key parsers (lib/store/record, lib/keys/hierarchy): structure
+// The record, wrapped-key and file-authenticator parsers (lib/store, lib/keys): structure
 // first, then a fixed key, which a fuzzer's bytes must never open.
+#include "keys/file_authenticator.hpp"
 #include "keys/hierarchy.hpp"
 #include "store/record.hpp"
 
@@ -18,5 +19,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   keys::WrapContext wrap{keys::kRootWrap, bytes.first(std::min<size_t>(size, 8)), {}};
   if (keys::unwrap_key(key, bytes, wrap)) __builtin_trap();
+  (void)keys::FileAuthenticator::check_file(bytes);
   return 0;
 }

@@ -2,8 +2,12 @@
 // negative twins.
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <functional>
+
 #include <nlohmann/json.hpp>
 
+#include "keys/file_authenticator.hpp"
 #include "keys/hierarchy.hpp"
 #include "store/record.hpp"
 #include "support/support.hpp"
@@ -176,4 +180,63 @@ TEST_CASE("records: the vector, and a moved, replayed, altered or wrongly keyed 
   CHECK(store::open_record(data, kid, turn_context(), *empty)->empty());
   CHECK(*store::seal_record(data, kid, turn_context(), as_bytes("x")) !=
         *store::seal_record(data, kid, turn_context(), as_bytes("x")));
+}
+
+TEST_CASE("file authenticator: sealed under a passphrase, 0600, never overwritten, refused when wrong") {
+  test::TempDir dir;
+  std::string path = dir.path() + "/authenticator.json";
+  keys::Argon2Params fast{1, 1u << 20};  // the tests' cost; the default is libsodium's MODERATE
+  auto made = keys::FileAuthenticator::create(path, as_bytes("correct horse"), fast);
+  REQUIRE(made.ok());
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  Bytes salt = keys::prf_salt(as_bytes("confer"));
+  std::string first = to_hex(made->prf(salt)->view());
+
+  auto again = keys::FileAuthenticator::open(path, as_bytes("correct horse"));
+  REQUIRE(again.ok());
+  CHECK(to_hex(again->prf(salt)->view()) == first);
+  CHECK(again->credential_id() == made->credential_id());
+  CHECK(to_hex(again->prf(keys::prf_salt(as_bytes("other")))->view()) != first);
+
+  auto wrong = keys::FileAuthenticator::open(path, as_bytes("correct horsf"));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().code == Errc::key);
+  CHECK(wrong.error().message.find("wrong passphrase") != std::string::npos);
+  CHECK(wrong.error().message.find("correct") == std::string::npos);  // the passphrase is never echoed
+
+  auto twice = keys::FileAuthenticator::create(path, as_bytes("x"), fast);
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().message.find("never overwritten") != std::string::npos);
+  CHECK(keys::FileAuthenticator::open(path, as_bytes("correct horse")).ok());  // untouched
+
+  // Another file: another secret. An altered file or limits out of range are refused.
+  auto other = keys::FileAuthenticator::create(dir.path() + "/b.json", as_bytes("correct horse"), fast);
+  REQUIRE(other.ok());
+  CHECK(to_hex(other->prf(salt)->view()) != first);
+  auto doc = nlohmann::json::parse(*read_file(path));
+  auto edit = [&](const std::function<void(nlohmann::json&)>& change) {
+    nlohmann::json d = doc;
+    change(d);
+    std::string p = dir.file("edited.json", d.dump());
+    auto r = keys::FileAuthenticator::open(p, as_bytes("correct horse"));
+    std::filesystem::remove(p);
+    REQUIRE_FALSE(r.ok());
+    return r.error();
+  };
+  CHECK(edit([](nlohmann::json& d) { d["credential_id"] = std::string(32, '0'); }).code == Errc::key);
+  CHECK(edit([](nlohmann::json& d) { d["memlimit"] = 1ull << 40; }).message.find("out of range") != std::string::npos);
+  CHECK(edit([](nlohmann::json& d) { d["kdf"] = "scrypt"; }).code == Errc::parse);
+  CHECK(edit([](nlohmann::json& d) { d["salt"] = "AAAA"; }).message.find("\"salt\" of 16 bytes") != std::string::npos);
+  CHECK(made->prf(Bytes(31, 0)).error().message == "PRF salt: expected 32 bytes, saw 31");
+}
+
+TEST_CASE("file authenticator: check_file names what is wrong before any Argon2id work") {
+  CHECK(keys::FileAuthenticator::check_file(as_bytes("[]")).error().message.find("expected format") !=
+        std::string::npos);
+  CHECK(keys::FileAuthenticator::check_file(as_bytes(std::string(70000, ' '))).error().code == Errc::parse);
+  CHECK(keys::FileAuthenticator::check_file(as_bytes(R"({"format":"confer-file-authenticator","version":1,)"
+                                                     R"("kdf":"argon2id13","opslimit":99,"memlimit":1048576})"))
+            .error()
+            .message.find("out of range") != std::string::npos);
 }
