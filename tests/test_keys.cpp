@@ -9,6 +9,7 @@
 
 #include "keys/file_authenticator.hpp"
 #include "keys/hierarchy.hpp"
+#include "keys/recovery.hpp"
 #include "store/record.hpp"
 #include "support/support.hpp"
 
@@ -239,4 +240,53 @@ TEST_CASE("file authenticator: check_file names what is wrong before any Argon2i
                                                      R"("kdf":"argon2id13","opslimit":99,"memlimit":1048576})"))
             .error()
             .message.find("out of range") != std::string::npos);
+}
+
+TEST_CASE("recovery code: 14 groups, read back forgivingly, a typo fails the checksum") {
+  auto secret = keys::new_recovery_secret();
+  REQUIRE(secret.ok());
+  std::string code = keys::format_recovery_code(*secret);
+  MESSAGE("shape: ", code.size(), " characters");
+  REQUIRE(code.size() == 14 * 4 + 13);
+  for (size_t i = 4; i < code.size(); i += 5) CHECK(code[i] == '-');
+  auto back = keys::parse_recovery_code(code);
+  REQUIRE(back.ok());
+  CHECK(back->equals(secret->view()));
+
+  // Lower case, spaces instead of dashes, O for 0 and I/L for 1 read the same.
+  std::string loose;
+  for (char c : code) loose.push_back(c == '-' ? ' ' : c == '0' ? 'o' : c == '1' ? 'l' : static_cast<char>(std::tolower(c)));
+  auto forgiving = keys::parse_recovery_code(loose);
+  REQUIRE(forgiving.ok());
+  CHECK(forgiving->equals(secret->view()));
+
+  // Every single-character substitution fails: the checksum, never a wrong key.
+  size_t caught = 0;
+  for (size_t i = 0; i < code.size(); ++i) {
+    if (code[i] == '-') continue;
+    std::string typo = code;
+    typo[i] = typo[i] == 'A' ? 'B' : 'A';
+    auto r = keys::parse_recovery_code(typo);
+    if (!r.ok() && r.error().message.find("checksum") != std::string::npos) ++caught;
+  }
+  CHECK(caught == 56);
+  CHECK(keys::parse_recovery_code(code.substr(0, code.size() - 1)).error().message.find("saw 55") !=
+        std::string::npos);
+  auto bad = keys::parse_recovery_code("U" + code.substr(1));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().message == "recovery code: character 1 is not one of 0-9 A-Z (without U)");
+
+  // The recovery kek wraps the root key; another code (or salt) does not open it.
+  keys::Argon2Params fast{1, 1u << 20};
+  Bytes salt(16, 7);
+  auto kek = keys::recovery_kek(*secret, salt, fast);
+  REQUIRE(kek.ok());
+  SecretBytes root = key_from(counting(0x40, 32));
+  keys::WrapContext ctx{keys::kRecoveryWrap, as_bytes(kAccount), {}};
+  auto wrapped = keys::wrap_key(*kek, root, ctx);
+  REQUIRE(wrapped.ok());
+  CHECK(keys::unwrap_key(*keys::recovery_kek(*back, salt, fast), *wrapped, ctx)->equals(root.view()));
+  auto other = keys::new_recovery_secret();
+  CHECK(keys::unwrap_key(*keys::recovery_kek(*other, salt, fast), *wrapped, ctx).error().code == Errc::key);
+  CHECK(keys::unwrap_key(*keys::recovery_kek(*secret, Bytes(16, 8), fast), *wrapped, ctx).error().code == Errc::key);
 }
