@@ -1,7 +1,8 @@
-// The record, wrapped-key and file-authenticator parsers (lib/store, lib/keys): structure
+// The record, wrapped-key, file-authenticator and recovery-code parsers (lib/store, lib/keys): structure
 // first, then a fixed key, which a fuzzer's bytes must never open.
 #include "keys/file_authenticator.hpp"
 #include "keys/hierarchy.hpp"
+#include "keys/recovery.hpp"
 #include "store/record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -20,5 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   keys::WrapContext wrap{keys::kRootWrap, bytes.first(std::min<size_t>(size, 8)), {}};
   if (keys::unwrap_key(key, bytes, wrap)) __builtin_trap();
   (void)keys::FileAuthenticator::check_file(bytes);
+  auto code = keys::parse_recovery_code(std::string_view(reinterpret_cast<const char*>(data), size));
+  if (code && !keys::parse_recovery_code(keys::format_recovery_code(*code))) __builtin_trap();
   return 0;
 }
