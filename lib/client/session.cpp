@@ -1,12 +1,11 @@
 #include "client/session.hpp"
 
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "attest/evidence.hpp"
 #include "core/json.hpp"
+#include "crypto/secret.hpp"
 
 namespace confer::client {
 
@@ -53,7 +52,7 @@ Error refusal(const SnpVerification& v) {
 
 Result<transport::Request> fresh_request(Bytes& nonce) {
   nonce.assign(32, 0);
-  if (RAND_bytes(nonce.data(), 32) != 1) return make_error(Errc::internal, "RAND_bytes failed");
+  CONFER_TRY_VOID(crypto::fill_random(nonce.data(), nonce.size()));
   transport::Request req;
   req.id = transport::random_id();
   req.verb = "POST";

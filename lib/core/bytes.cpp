@@ -179,6 +179,14 @@ Result<void> write_file_atomic(const std::string& path, ByteView bytes, unsigned
   return {};
 }
 
+bool append_length_prefixed(Bytes& out, ByteView field) {
+  if (field.size() > 0xffff) return false;
+  out.push_back(static_cast<uint8_t>(field.size() >> 8));
+  out.push_back(static_cast<uint8_t>(field.size() & 0xff));
+  out.insert(out.end(), field.begin(), field.end());
+  return true;
+}
+
 bool all_zero(ByteView bytes) noexcept {
   uint8_t acc = 0;
   for (uint8_t b : bytes) acc |= b;

@@ -27,6 +27,9 @@ Result<Bytes> read_file(const std::string& path);  // "-" is stdin
 Result<void> write_file_atomic(const std::string& path, ByteView bytes, unsigned mode = 0644);
 
 bool all_zero(ByteView bytes) noexcept;
+// Appends u16 big-endian length || field; false (nothing appended) past 65535 bytes.
+// For AADs and other encodings where variable-length fields must not run together.
+bool append_length_prefixed(Bytes& out, ByteView field);
 // Constant time for equal lengths.
 bool equal_ct(ByteView a, ByteView b) noexcept;
 

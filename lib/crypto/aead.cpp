@@ -8,8 +8,20 @@
 #include <string>
 
 #include "crypto/ossl.hpp"
+#include "crypto/secret.hpp"
 
 namespace confer::crypto {
+
+Result<GcmNonce> random_nonce() {
+  GcmNonce n{};
+  CONFER_TRY_VOID(fill_random(n.data(), n.size()));
+  return n;
+}
+
+Result<GcmNonce> nonce_or_random(const std::optional<GcmNonce>& fixed) {
+  if (fixed) return *fixed;
+  return random_nonce();
+}
 
 namespace {
 Error internal(const char* what) { return make_error(Errc::internal, std::string("aes-256-gcm: ") + what); }

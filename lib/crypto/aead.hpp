@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "core/bytes.hpp"
 #include "core/result.hpp"
@@ -13,6 +14,11 @@ inline constexpr size_t kAesKeySize = 32;
 inline constexpr size_t kGcmNonceSize = 12;
 inline constexpr size_t kGcmTagSize = 16;
 using GcmNonce = std::array<uint8_t, kGcmNonceSize>;
+
+// A random nonce (for keys that seal many messages, like the data keys at rest).
+Result<GcmNonce> random_nonce();
+// `fixed` when given (test vectors only), else random_nonce().
+Result<GcmNonce> nonce_or_random(const std::optional<GcmNonce>& fixed);
 
 // `key` is 32 bytes. `out` receives plaintext.size() + 16 bytes (ciphertext, then tag).
 Result<void> aes256gcm_seal(const uint8_t* key, const GcmNonce& nonce, ByteView ad, ByteView plaintext,

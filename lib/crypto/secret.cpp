@@ -1,5 +1,6 @@
 #include "crypto/secret.hpp"
 
+#include <openssl/rand.h>
 #include <sodium.h>
 
 #include <string>
@@ -13,6 +14,18 @@ Result<void> sodium_ready() {
   static const int status = sodium_init();
   if (status < 0) return make_error(Errc::internal, "libsodium: initialisation failed");
   return {};
+}
+
+Result<void> fill_random(uint8_t* p, size_t n) {
+  if (n > 0 && RAND_bytes(p, static_cast<int>(n)) != 1)
+    return make_error(Errc::internal, "the random generator failed");
+  return {};
+}
+
+Result<SecretBytes> SecretBytes::random(size_t size) {
+  CONFER_TRY(SecretBytes s, allocate(size));
+  CONFER_TRY_VOID(fill_random(s.data(), s.size()));
+  return s;
 }
 
 Result<SecretBytes> SecretBytes::allocate(size_t size) {

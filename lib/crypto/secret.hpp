@@ -14,12 +14,17 @@ namespace confer::crypto {
 // outcome. Every user of libsodium calls this before its first libsodium call.
 Result<void> sodium_ready();
 
+// `n` bytes from OpenSSL's CSPRNG; Errc::internal when it fails (never silently weak).
+Result<void> fill_random(uint8_t* p, size_t n);
+
 class SecretBytes {
  public:
   // Empty: no allocation, size() == 0, data() == nullptr.
   SecretBytes() noexcept = default;
   // `size` zero bytes in guarded memory; Errc::internal when libsodium cannot allocate.
   static Result<SecretBytes> allocate(size_t size);
+  // `size` random bytes in guarded memory (fill_random).
+  static Result<SecretBytes> random(size_t size);
 
   ~SecretBytes();
   SecretBytes(SecretBytes&& other) noexcept;

@@ -1,6 +1,5 @@
 #include "keys/file_authenticator.hpp"
 
-#include <openssl/rand.h>
 #include <sodium.h>
 
 #include <filesystem>
@@ -22,15 +21,6 @@ struct Sealed {
   Argon2Params params;
   Bytes salt, nonce, sealed, credential_id;
 };
-
-Result<crypto::SecretBytes> passphrase_key(ByteView passphrase, ByteView salt, const Argon2Params& p) {
-  CONFER_TRY_VOID(crypto::sodium_ready());
-  CONFER_TRY(crypto::SecretBytes key, crypto::SecretBytes::allocate(32));
-  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase.data()), passphrase.size(),
-                    salt.data(), p.opslimit, p.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
-    return make_error(Errc::internal, fmt::format("Argon2id: out of memory for {} MiB", p.memlimit >> 20));
-  return key;
-}
 
 Bytes aad_for(ByteView credential_id) {
   Bytes aad(kAadLabel.begin(), kAadLabel.end());
@@ -64,8 +54,7 @@ Result<Sealed> parse_file(ByteView text) {
     return make_error(Errc::parse, "file authenticator: expected numbers \"opslimit\" and \"memlimit\"");
   s.params.opslimit = ops->get<unsigned long long>();
   s.params.memlimit = mem->get<size_t>();
-  if (s.params.opslimit < crypto_pwhash_OPSLIMIT_MIN || s.params.opslimit > kMaxArgon2Ops ||
-      s.params.memlimit < crypto_pwhash_MEMLIMIT_MIN || s.params.memlimit > kMaxArgon2Memory)
+  if (!argon2_params_in_range(s.params))
     return make_error(Errc::parse, fmt::format("file authenticator: Argon2id limits out of range (ops {}, {} bytes)",
                                                s.params.opslimit, s.params.memlimit));
   CONFER_TRY(s.salt, b64_field(doc, "salt", crypto_pwhash_SALTBYTES));
@@ -79,29 +68,42 @@ Result<Sealed> parse_file(ByteView text) {
   return s;
 }
 
-Result<void> random_fill(uint8_t* p, size_t n) {
-  if (RAND_bytes(p, static_cast<int>(n)) != 1) return make_error(Errc::internal, "the random generator failed");
-  return {};
+}  // namespace
+
+bool argon2_params_in_range(const Argon2Params& p) noexcept {
+  return p.opslimit >= crypto_pwhash_OPSLIMIT_MIN && p.opslimit <= kMaxArgon2Ops &&
+         p.memlimit >= crypto_pwhash_MEMLIMIT_MIN && p.memlimit <= kMaxArgon2Memory;
 }
 
-}  // namespace
+Result<crypto::SecretBytes> argon2id_key(ByteView secret, ByteView salt, const Argon2Params& p) {
+  if (salt.size() != crypto_pwhash_SALTBYTES)
+    return make_error(Errc::usage, fmt::format("Argon2id: expected a {}-byte salt, saw {}", crypto_pwhash_SALTBYTES,
+                                               salt.size()));
+  if (!argon2_params_in_range(p))
+    return make_error(Errc::usage, fmt::format("Argon2id: limits out of range (ops {}, {} bytes)", p.opslimit,
+                                               p.memlimit));
+  CONFER_TRY_VOID(crypto::sodium_ready());
+  CONFER_TRY(crypto::SecretBytes key, crypto::SecretBytes::allocate(32));
+  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(secret.data()), secret.size(), salt.data(),
+                    p.opslimit, p.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
+    return make_error(Errc::internal, fmt::format("Argon2id: out of memory for {} MiB", p.memlimit >> 20));
+  return key;
+}
 
 Result<FileAuthenticator> FileAuthenticator::create(const std::string& path, ByteView passphrase,
                                                     Argon2Params params) {
   std::error_code ec;
   if (std::filesystem::exists(path, ec))
     return make_error(Errc::usage, fmt::format("{}: already exists; a file authenticator is never overwritten", path));
-  if (params.memlimit > kMaxArgon2Memory || params.opslimit > kMaxArgon2Ops)
+  if (!argon2_params_in_range(params))
     return make_error(Errc::usage, "file authenticator: Argon2id limits out of range");
-  Sealed s{params, Bytes(crypto_pwhash_SALTBYTES), Bytes(crypto::kGcmNonceSize), Bytes(48), Bytes(16)};
-  CONFER_TRY(crypto::SecretBytes secret, crypto::SecretBytes::allocate(32));
-  CONFER_TRY_VOID(random_fill(secret.data(), secret.size()));
-  CONFER_TRY_VOID(random_fill(s.salt.data(), s.salt.size()));
-  CONFER_TRY_VOID(random_fill(s.nonce.data(), s.nonce.size()));
-  CONFER_TRY_VOID(random_fill(s.credential_id.data(), s.credential_id.size()));
-  CONFER_TRY(crypto::SecretBytes key, passphrase_key(passphrase, s.salt, params));
-  crypto::GcmNonce nonce{};
-  std::copy(s.nonce.begin(), s.nonce.end(), nonce.begin());
+  Sealed s{params, Bytes(crypto_pwhash_SALTBYTES), {}, Bytes(48), Bytes(16)};
+  CONFER_TRY(crypto::SecretBytes secret, crypto::SecretBytes::random(32));
+  CONFER_TRY_VOID(crypto::fill_random(s.salt.data(), s.salt.size()));
+  CONFER_TRY_VOID(crypto::fill_random(s.credential_id.data(), s.credential_id.size()));
+  CONFER_TRY(crypto::GcmNonce nonce, crypto::random_nonce());
+  s.nonce.assign(nonce.begin(), nonce.end());
+  CONFER_TRY(crypto::SecretBytes key, argon2id_key(passphrase, s.salt, params));
   CONFER_TRY_VOID(crypto::aes256gcm_seal(key.data(), nonce, aad_for(s.credential_id), secret.view(), s.sealed.data()));
   nlohmann::json doc = {{"format", kFormat}, {"version", 1}, {"kdf", "argon2id13"},
                         {"opslimit", params.opslimit}, {"memlimit", params.memlimit},
@@ -122,7 +124,7 @@ Result<FileAuthenticator> FileAuthenticator::open(const std::string& path, ByteV
   auto parsed = parse_file(text);
   if (!parsed) return make_error(parsed.error().code, path + ": " + parsed.error().message);
   Sealed s = std::move(parsed).value();
-  CONFER_TRY(crypto::SecretBytes key, passphrase_key(passphrase, s.salt, s.params));
+  CONFER_TRY(crypto::SecretBytes key, argon2id_key(passphrase, s.salt, s.params));
   CONFER_TRY(crypto::SecretBytes secret, crypto::SecretBytes::allocate(32));
   crypto::GcmNonce nonce{};
   std::copy(s.nonce.begin(), s.nonce.end(), nonce.begin());

@@ -25,6 +25,12 @@ struct Argon2Params {
 // without bound.
 inline constexpr size_t kMaxArgon2Memory = 1u << 30;
 inline constexpr unsigned long long kMaxArgon2Ops = 16;
+bool argon2_params_in_range(const Argon2Params& p) noexcept;
+
+// Argon2id (libsodium, ALG_ARGON2ID13) of `secret` into a 32-byte key: the file
+// authenticator's passphrase key and the recovery kek. Errc::usage for a salt that is
+// not 16 bytes or limits out of range.
+Result<crypto::SecretBytes> argon2id_key(ByteView secret, ByteView salt, const Argon2Params& p);
 
 class FileAuthenticator {
  public:

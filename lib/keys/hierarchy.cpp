@@ -1,25 +1,10 @@
 #include "keys/hierarchy.hpp"
 
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 
 #include "crypto/hash.hpp"
 
 namespace confer::keys {
-
-namespace {
-
-Result<void> append_field(Bytes& out, ByteView field, std::string_view what) {
-  if (field.size() > 0xffff)
-    return make_error(Errc::usage, fmt::format("{}: expected at most 65535 bytes, saw {}", what, field.size()));
-  out.push_back(static_cast<uint8_t>(field.size() >> 8));
-  out.push_back(static_cast<uint8_t>(field.size() & 0xff));
-  out.insert(out.end(), field.begin(), field.end());
-  return {};
-}
-
-}  // namespace
 
 Bytes prf_salt(ByteView input) {
   static constexpr std::string_view kPrefix = "WebAuthn PRF";
@@ -50,17 +35,12 @@ Result<crypto::SecretBytes> derive_subkey(const crypto::SecretBytes& root, Subke
   return crypto::hkdf_sha256(root.view(), {}, as_bytes(subkey_label(which)), kKeySize);
 }
 
-Result<crypto::SecretBytes> random_key() {
-  CONFER_TRY(crypto::SecretBytes key, crypto::SecretBytes::allocate(kKeySize));
-  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1)
-    return make_error(Errc::internal, "the random generator failed");
-  return key;
-}
+Result<crypto::SecretBytes> random_key() { return crypto::SecretBytes::random(kKeySize); }
 
 Result<Bytes> wrap_aad(const WrapContext& context) {
   Bytes aad(context.label.begin(), context.label.end());
-  CONFER_TRY_VOID(append_field(aad, context.first, "wrap context"));
-  CONFER_TRY_VOID(append_field(aad, context.second, "wrap context"));
+  if (!append_length_prefixed(aad, context.first) || !append_length_prefixed(aad, context.second))
+    return make_error(Errc::usage, "wrap context: expected ids of at most 65535 bytes");
   return aad;
 }
 
@@ -69,10 +49,7 @@ Result<Bytes> wrap_key(const crypto::SecretBytes& kek, const crypto::SecretBytes
   if (kek.size() != kKeySize || key.size() != kKeySize)
     return make_error(Errc::key, fmt::format("wrap: expected {}-byte keys", kKeySize));
   CONFER_TRY(Bytes aad, wrap_aad(context));
-  crypto::GcmNonce n{};
-  if (nonce) n = *nonce;
-  else if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1)
-    return make_error(Errc::internal, "the random generator failed");
+  CONFER_TRY(crypto::GcmNonce n, crypto::nonce_or_random(nonce));
   Bytes out(kWrappedSize);
   out[0] = kWrapVersion;
   std::copy(n.begin(), n.end(), out.begin() + 1);

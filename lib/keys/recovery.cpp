@@ -1,6 +1,5 @@
 #include "keys/recovery.hpp"
 
-#include <openssl/rand.h>
 #include <sodium.h>
 
 #include <fmt/format.h>
@@ -36,12 +35,7 @@ int value_of(char c) {
 
 }  // namespace
 
-Result<crypto::SecretBytes> new_recovery_secret() {
-  CONFER_TRY(crypto::SecretBytes s, crypto::SecretBytes::allocate(kSecretSize));
-  if (RAND_bytes(s.data(), static_cast<int>(s.size())) != 1)
-    return make_error(Errc::internal, "the random generator failed");
-  return s;
-}
+Result<crypto::SecretBytes> new_recovery_secret() { return crypto::SecretBytes::random(kSecretSize); }
 
 std::string format_recovery_code(const crypto::SecretBytes& secret) {
   Bytes all(secret.view().begin(), secret.view().end());
@@ -98,17 +92,7 @@ Result<crypto::SecretBytes> parse_recovery_code(std::string_view text) {
 }
 
 Result<crypto::SecretBytes> recovery_kek(const crypto::SecretBytes& secret, ByteView salt, const Argon2Params& p) {
-  CONFER_TRY_VOID(crypto::sodium_ready());
-  if (salt.size() != crypto_pwhash_SALTBYTES)
-    return make_error(Errc::usage, fmt::format("recovery: expected a {}-byte salt", crypto_pwhash_SALTBYTES));
-  if (p.memlimit > kMaxArgon2Memory || p.opslimit > kMaxArgon2Ops || p.opslimit < crypto_pwhash_OPSLIMIT_MIN ||
-      p.memlimit < crypto_pwhash_MEMLIMIT_MIN)
-    return make_error(Errc::usage, "recovery: Argon2id limits out of range");
-  CONFER_TRY(crypto::SecretBytes key, crypto::SecretBytes::allocate(32));
-  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(secret.data()), secret.size(), salt.data(),
-                    p.opslimit, p.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0)
-    return make_error(Errc::internal, fmt::format("Argon2id: out of memory for {} MiB", p.memlimit >> 20));
-  return key;
+  return argon2id_key(secret.view(), salt, p);
 }
 
 }  // namespace confer::keys

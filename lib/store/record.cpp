@@ -1,7 +1,5 @@
 #include "store/record.hpp"
 
-#include <openssl/rand.h>
-
 #include <fmt/format.h>
 
 namespace confer::store {
@@ -34,13 +32,9 @@ Result<RecordView> parse_record(ByteView bytes) {
 Result<Bytes> record_aad(const RecordContext& c, const KeyId& key_id) {
   static constexpr std::string_view kLabel = "confer/record/v1";
   Bytes aad(kLabel.begin(), kLabel.end());
-  for (const std::string* field : {&c.account_id, &c.record_id}) {
-    if (field->size() > 0xffff)
+  for (const std::string* field : {&c.account_id, &c.record_id})
+    if (!append_length_prefixed(aad, as_bytes(*field)))
       return make_error(Errc::usage, fmt::format("record: an id of at most 65535 bytes, saw {}", field->size()));
-    aad.push_back(static_cast<uint8_t>(field->size() >> 8));
-    aad.push_back(static_cast<uint8_t>(field->size() & 0xff));
-    aad.insert(aad.end(), field->begin(), field->end());
-  }
   aad.push_back(static_cast<uint8_t>(c.kind));
   for (int shift = 56; shift >= 0; shift -= 8) aad.push_back(static_cast<uint8_t>(c.revision >> shift));
   aad.insert(aad.end(), key_id.begin(), key_id.end());
@@ -54,10 +48,7 @@ Result<Bytes> seal_record(const crypto::SecretBytes& data_key, const KeyId& key_
     return make_error(Errc::usage, fmt::format("record: at most {} bytes of plaintext, saw {}",
                                                kMaxRecordSize - kRecordOverhead, plaintext.size()));
   CONFER_TRY(Bytes aad, record_aad(context, key_id));
-  crypto::GcmNonce n{};
-  if (nonce) n = *nonce;
-  else if (RAND_bytes(n.data(), static_cast<int>(n.size())) != 1)
-    return make_error(Errc::internal, "the random generator failed");
+  CONFER_TRY(crypto::GcmNonce n, crypto::nonce_or_random(nonce));
   Bytes out(kRecordOverhead + plaintext.size());
   out[0] = kRecordVersion;
   std::copy(key_id.begin(), key_id.end(), out.begin() + 1);
