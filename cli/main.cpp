@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands/common.hpp"
+#include "core/exception.hpp"
 #include "core/hardening.hpp"
 
 namespace confer::cli {
@@ -108,10 +109,8 @@ int main(int argc, char** argv) {
     confer::cli::print_warning("cannot harden the process: " + hardened.error().message);
   try {
     return confer::cli::run(argc, argv);
-  } catch (const std::exception& e) {
-    confer::cli::print_error(std::string("internal: ") + e.what());
   } catch (...) {
-    confer::cli::print_error("internal: an unknown exception");
+    confer::cli::print_error("internal: " + confer::current_exception_text());
   }
   return confer::cli::kExitError;
 }

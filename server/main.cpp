@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/bytes.hpp"
+#include "core/exception.hpp"
 #include "core/hardening.hpp"
 #include "server/options.hpp"
 
@@ -96,10 +97,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "confer-server: warning: cannot harden the process: %s\n", hardened.error().message.c_str());
   try {
     return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "confer-server: error: internal: %s\n", e.what());
   } catch (...) {
-    std::fprintf(stderr, "confer-server: error: internal: an unknown exception\n");
+    std::fprintf(stderr, "confer-server: error: internal: %s\n", current_exception_text().c_str());
   }
   return kExitError;
 }

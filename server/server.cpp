@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/snp_verify.hpp"
+#include "core/exception.hpp"
 #include "core/json.hpp"
 #include "transport/frames.hpp"
 
@@ -200,11 +201,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       // Nothing may escape a pool thread: it would end the process and every session.
       try {
         answer(weak, *shared, peer, id, request);
-      } catch (const std::exception& e) {
-        shared->log(peer, "request", std::string("internal: ") + e.what());
-        if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
       } catch (...) {
-        shared->log(peer, "request", "internal: an unknown exception");
+        shared->log(peer, "request", "internal: " + current_exception_text());
         if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
       }
       if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s] { --s->active_streams_; });
@@ -354,10 +352,8 @@ class Listener final : public Server {
       try {
         ioc_->run();
         return;
-      } catch (const std::exception& e) {
-        shared_->log("-", "handler", std::string("internal: ") + e.what());
       } catch (...) {
-        shared_->log("-", "handler", "internal: an unknown exception");
+        shared_->log("-", "handler", "internal: " + current_exception_text());
       }
     }
   }

@@ -19,6 +19,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <fmt/format.h>
 
+#include "core/exception.hpp"
+
 namespace confer::transport {
 
 namespace net = boost::asio;
@@ -193,10 +195,8 @@ class Channel final : public ClientChannel, public std::enable_shared_from_this<
   void run_io() noexcept {
     try {
       ioc_->run();
-    } catch (const std::exception& e) {
-      fail(make_error(Errc::internal, std::string("channel: internal: ") + e.what()));
     } catch (...) {
-      fail(make_error(Errc::internal, "channel: internal: an unknown exception"));
+      fail(make_error(Errc::internal, "channel: internal: " + current_exception_text()));
     }
   }
 
