@@ -161,23 +161,25 @@ struct StreamState {
   bool done = false;      // "[DONE]"
   bool overflow = false;  // a line past the bound
 
-  bool event(std::string_view data, const std::function<bool(std::string_view)>& on_token) {
-    if (error || stopped || done) return !error && !stopped;
+  // Whether the transfer should go on.
+  bool wanted() const { return !overflow && !error && !stopped; }
+
+  void event(std::string_view data, const std::function<bool(std::string_view)>& on_token) {
+    if (!wanted() || done) return;
     auto delta = parse_upstream_chunk(data);
     if (!delta) {
       error = std::move(delta).error();
-      return false;
+      return;
     }
     if (delta->done) {
       done = true;
-      return true;
+      return;
     }
     if (delta->total_tokens) result.total_tokens = *delta->total_tokens;
     if (!delta->content.empty()) {
       result.text += delta->content;
       if (!on_token(delta->content)) stopped = true;
     }
-    return !stopped;
   }
 };
 
@@ -203,7 +205,7 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
                                      const std::function<bool(std::string_view)>& on_token) {
   if (options.url == "demo") return demo_answer(request, on_token);
   StreamState state;
-  SseParser sse([&](std::string_view data) { (void)state.event(data, on_token); });
+  SseParser sse([&](std::string_view data) { state.event(data, on_token); });
   net::HttpRequest http;
   http.url = options.url;
   http.method = "POST";
@@ -217,7 +219,7 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
   if (request.stream)
     http.on_body = [&](std::string_view bytes) {
       if (!sse.feed(bytes)) state.overflow = true;
-      return !state.overflow && !state.error && !state.stopped;
+      return state.wanted();
     };
   auto response = net::http_request(http);
   if (state.stopped) return std::move(state.result);
