@@ -85,13 +85,16 @@ Result<HttpResponse> http_request(const HttpRequest& request) {
   if (!curl_ready()) return make_error(Errc::internal, "libcurl failed to initialise");
   std::unique_ptr<CURL, CurlFree> curl(curl_easy_init());
   if (!curl) return make_error(Errc::internal, "libcurl: no handle");
-  std::unique_ptr<curl_slist, CurlFree> headers;
+  curl_slist* list = nullptr;  // curl_slist_append returns the head: the same list once it exists
   for (const auto& h : request.headers) {
-    curl_slist* next = curl_slist_append(headers.get(), h.c_str());
-    if (next == nullptr) return make_error(Errc::internal, "libcurl: out of memory for headers");
-    (void)headers.release();
-    headers.reset(next);
+    curl_slist* next = curl_slist_append(list, h.c_str());
+    if (next == nullptr) {
+      curl_slist_free_all(list);
+      return make_error(Errc::internal, "libcurl: out of memory for headers");
+    }
+    list = next;
   }
+  std::unique_ptr<curl_slist, CurlFree> headers(list);
   HttpResponse response;
   Transfer t{curl.get(), &request, &response};
   char errbuf[CURL_ERROR_SIZE] = {};
