@@ -1,0 +1,302 @@
+// The history store's conversations: each one's data keys, its head record (title,
+// dates, turn count) and its turn records, sealed per lib/store/record.
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+#include "core/json.hpp"
+#include "core/time.hpp"
+#include "keys/hierarchy.hpp"
+#include "store/history.hpp"
+
+namespace confer::store {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr size_t kTitleLength = 60;
+
+std::string turn_record_id(const std::string& conversation_id, int64_t index) {
+  return fmt::format("{}/turn/{}", conversation_id, index);
+}
+
+keys::WrapContext data_key_context(const Unlocked& keys, const std::string& conversation_id) {
+  return {keys::kDataKeyWrap, as_bytes(keys.account_id), as_bytes(conversation_id)};
+}
+
+// The first line of the first prompt, cut at a character boundary.
+std::string title_from(const std::string& prompt) {
+  std::string line = prompt.substr(prompt.find_first_not_of(" \t\r\n") == std::string::npos
+                                       ? prompt.size()
+                                       : prompt.find_first_not_of(" \t\r\n"));
+  line = line.substr(0, line.find('\n'));
+  if (line.size() <= kTitleLength) return line;
+  size_t cut = kTitleLength;
+  while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+  return line.substr(0, cut) + "…";
+}
+
+json head_json(const Conversation& c) {
+  return {{"title", c.title}, {"created", c.created}, {"updated", c.updated}, {"turns", c.turns}};
+}
+
+json turn_json(const Turn& t) {
+  return {{"prompt", t.prompt},
+          {"reply", t.reply},
+          {"model", t.model},
+          {"time", t.time},
+          {"receipt",
+           {{"platform", t.receipt.platform},
+            {"measurement", t.receipt.measurement},
+            {"release", t.receipt.release},
+            {"server_key", t.receipt.server_key},
+            {"verified", t.receipt.verified}}}};
+}
+
+Result<json> record_json(const crypto::SecretBytes& plain, const std::string& what) {
+  return parse_json(plain.view(), what, JsonLimits{kMaxRecordSize, 8});
+}
+
+Result<Turn> parse_turn(const json& j, int64_t index, const std::string& what) {
+  Turn t;
+  t.index = index;
+  CONFER_TRY(t.prompt, json_detail::required_string(j, "prompt", what));
+  CONFER_TRY(t.reply, json_detail::required_string(j, "reply", what));
+  CONFER_TRY(t.model, json_detail::required_string(j, "model", what));
+  CONFER_TRY(t.time, json_detail::required_int64(j, "time", what));
+  CONFER_TRY(const json* r, json_detail::required_object(j, "receipt", what));
+  CONFER_TRY(t.receipt.platform, json_detail::required_string(*r, "platform", what));
+  CONFER_TRY(t.receipt.measurement, json_detail::required_string(*r, "measurement", what));
+  CONFER_TRY(t.receipt.release, json_detail::required_string(*r, "release", what));
+  CONFER_TRY(t.receipt.server_key, json_detail::required_string(*r, "server_key", what));
+  CONFER_TRY(t.receipt.verified, json_detail::required_int64(*r, "verified", what));
+  return t;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  return s;
+}
+
+std::string snippet_around(const std::string& text, size_t at, size_t length) {
+  size_t begin = at > 30 ? at - 30 : 0;
+  while (begin > 0 && (static_cast<unsigned char>(text[begin]) & 0xC0) == 0x80) --begin;
+  size_t end = std::min(text.size(), at + length + 50);
+  while (end < text.size() && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) ++end;
+  std::string s = text.substr(begin, end - begin);
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return (begin > 0 ? "…" : "") + s + (end < text.size() ? "…" : "");
+}
+
+}  // namespace
+
+bool valid_conversation_id(std::string_view id) noexcept {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](unsigned char c) {
+    return std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-';
+  });
+}
+
+Result<crypto::SecretBytes> HistoryStore::data_key(const Unlocked& keys, const std::string& conversation_id,
+                                                   const KeyId& key_id) {
+  CONFER_TRY(Statement s, db_.prepare("SELECT wrapped FROM data_keys WHERE key_id = ? AND conversation_id = ?"));
+  s.bind(1, ByteView(key_id)).bind(2, conversation_id);
+  CONFER_TRY(bool row, s.step());
+  if (!row)
+    return make_error(Errc::key, fmt::format("conversation {}: no data key {} (the record belongs elsewhere)",
+                                             conversation_id, to_hex(key_id)));
+  auto dk = keys::unwrap_key(keys.records, s.column_blob(0), data_key_context(keys, conversation_id));
+  if (!dk)
+    return make_error(dk.error().code, fmt::format("conversation {}: its data key does not open under this "
+                                                   "account's key: {}",
+                                                   conversation_id, dk.error().message));
+  return std::move(*dk);
+}
+
+Result<std::pair<KeyId, crypto::SecretBytes>> HistoryStore::current_data_key(const Unlocked& keys,
+                                                                             const std::string& conversation_id) {
+  CONFER_TRY(Statement s, db_.prepare("SELECT key_id FROM data_keys WHERE conversation_id = ? ORDER BY seq DESC "
+                                      "LIMIT 1"));
+  s.bind(1, conversation_id);
+  CONFER_TRY(bool row, s.step());
+  if (!row) return make_error(Errc::parse, fmt::format("conversation {}: has no data key", conversation_id));
+  Bytes raw = s.column_blob(0);
+  if (raw.size() != kKeyIdSize) return make_error(Errc::parse, fmt::format("conversation {}: a malformed key id",
+                                                                           conversation_id));
+  KeyId id{};
+  std::copy(raw.begin(), raw.end(), id.begin());
+  CONFER_TRY(crypto::SecretBytes dk, data_key(keys, conversation_id, id));
+  return std::pair(id, std::move(dk));
+}
+
+Result<Conversation> HistoryStore::read_head(const Unlocked& keys, const std::string& id, ByteView record,
+                                             int64_t revision) {
+  CONFER_TRY(RecordView view, parse_record(record));
+  CONFER_TRY(crypto::SecretBytes dk, data_key(keys, id, view.key_id));
+  RecordContext ctx{keys.account_id, id, RecordKind::conversation, uint64_t(revision)};
+  CONFER_TRY(crypto::SecretBytes plain, open_record(dk, view.key_id, ctx, record));
+  std::string what = "conversation " + id;
+  CONFER_TRY(json j, record_json(plain, what));
+  Conversation c;
+  c.id = id;
+  CONFER_TRY(c.title, json_detail::required_string(j, "title", what));
+  CONFER_TRY(c.created, json_detail::required_int64(j, "created", what));
+  CONFER_TRY(c.updated, json_detail::required_int64(j, "updated", what));
+  CONFER_TRY(c.turns, json_detail::required_int64(j, "turns", what));
+  return c;
+}
+
+Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std::optional<std::string> id) {
+  std::string cid;
+  if (id) {
+    if (!valid_conversation_id(*id))
+      return make_error(Errc::usage, fmt::format("conversation id: expected 1-64 of A-Z a-z 0-9 . _ -, saw '{}'", *id));
+    cid = *id;
+  } else {
+    Bytes raw(8);
+    CONFER_TRY_VOID(crypto::fill_random(raw.data(), raw.size()));
+    cid = to_hex(raw);
+  }
+  CONFER_TRY(Transaction tx, Transaction::begin(db_));
+  CONFER_TRY(auto existing, find(keys, cid));
+  if (existing) return make_error(Errc::usage, fmt::format("conversation {} exists already", cid));
+  CONFER_TRY(crypto::SecretBytes dk, keys::random_key());
+  KeyId key_id{};
+  CONFER_TRY_VOID(crypto::fill_random(key_id.data(), key_id.size()));
+  CONFER_TRY(Bytes wrapped, keys::wrap_key(keys.records, dk, data_key_context(keys, cid)));
+  Conversation c{cid, "", now_utc(), now_utc(), 0};
+  std::string head = dump_json(head_json(c));
+  CONFER_TRY(Bytes record, seal_record(dk, key_id, {keys.account_id, cid, RecordKind::conversation, 1},
+                                       as_bytes(head)));
+  CONFER_TRY(Statement ins, db_.prepare("INSERT INTO conversations (id, seq, revision, head) VALUES "
+                                        "(?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM conversations), 1, ?)"));
+  CONFER_TRY_VOID(ins.bind(1, cid).bind(2, ByteView(record)).run());
+  CONFER_TRY(Statement key, db_.prepare("INSERT INTO data_keys (key_id, conversation_id, seq, wrapped) VALUES "
+                                        "(?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM data_keys), ?)"));
+  CONFER_TRY_VOID(key.bind(1, ByteView(key_id)).bind(2, cid).bind(3, ByteView(wrapped)).run());
+  CONFER_TRY_VOID(tx.commit());
+  return c;
+}
+
+Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::string& conversation_id, Turn turn) {
+  CONFER_TRY(Transaction tx, Transaction::begin(db_));
+  CONFER_TRY(Statement q, db_.prepare("SELECT revision, head FROM conversations WHERE id = ?"));
+  q.bind(1, conversation_id);
+  CONFER_TRY(bool row, q.step());
+  if (!row) return make_error(Errc::usage, fmt::format("no conversation {}", conversation_id));
+  int64_t revision = q.column_int(0);
+  CONFER_TRY(Conversation head, read_head(keys, conversation_id, q.column_blob(1), revision));
+  CONFER_TRY(auto current, current_data_key(keys, conversation_id));
+  auto& [key_id, dk] = current;
+
+  turn.index = head.turns + 1;
+  if (turn.time == 0) turn.time = now_utc();
+  std::string body = dump_json(turn_json(turn));
+  CONFER_TRY(Bytes record, seal_record(dk, key_id, {keys.account_id, turn_record_id(conversation_id, turn.index),
+                                                    RecordKind::turn, 1},
+                                       as_bytes(body)));
+  CONFER_TRY(Statement ins, db_.prepare("INSERT INTO turns (conversation_id, idx, record) VALUES (?, ?, ?)"));
+  CONFER_TRY_VOID(ins.bind(1, conversation_id).bind(2, turn.index).bind(3, ByteView(record)).run());
+
+  if (head.title.empty()) head.title = title_from(turn.prompt);
+  head.turns = turn.index;
+  head.updated = turn.time;
+  std::string head_text = dump_json(head_json(head));
+  CONFER_TRY(Bytes head_record, seal_record(dk, key_id, {keys.account_id, conversation_id, RecordKind::conversation,
+                                                         uint64_t(revision + 1)},
+                                            as_bytes(head_text)));
+  CONFER_TRY(Statement up, db_.prepare("UPDATE conversations SET head = ?, revision = ?, "
+                                       "seq = (SELECT MAX(seq) + 1 FROM conversations) WHERE id = ?"));
+  CONFER_TRY_VOID(up.bind(1, ByteView(head_record)).bind(2, revision + 1).bind(3, conversation_id).run());
+  CONFER_TRY_VOID(tx.commit());
+  return turn.index;
+}
+
+Result<std::vector<Conversation>> HistoryStore::list(const Unlocked& keys) {
+  CONFER_TRY(Statement s, db_.prepare("SELECT id, revision, head FROM conversations ORDER BY seq DESC"));
+  std::vector<Conversation> out;
+  for (;;) {
+    CONFER_TRY(bool row, s.step());
+    if (!row) break;
+    CONFER_TRY(Conversation c, read_head(keys, s.column_text(0), s.column_blob(2), s.column_int(1)));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<std::optional<Conversation>> HistoryStore::find(const Unlocked& keys, const std::string& id) {
+  CONFER_TRY(Statement s, db_.prepare("SELECT revision, head FROM conversations WHERE id = ?"));
+  s.bind(1, id);
+  CONFER_TRY(bool row, s.step());
+  if (!row) return std::optional<Conversation>();
+  CONFER_TRY(Conversation c, read_head(keys, id, s.column_blob(1), s.column_int(0)));
+  return std::optional<Conversation>(std::move(c));
+}
+
+Result<std::optional<std::string>> HistoryStore::last_conversation_id() {
+  CONFER_TRY(Statement s, db_.prepare("SELECT id FROM conversations ORDER BY seq DESC LIMIT 1"));
+  CONFER_TRY(bool row, s.step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s.column_text(0));
+}
+
+Result<std::vector<Turn>> HistoryStore::turns(const Unlocked& keys, const std::string& id) {
+  CONFER_TRY(Statement s, db_.prepare("SELECT idx, record FROM turns WHERE conversation_id = ? ORDER BY idx"));
+  s.bind(1, id);
+  std::vector<Turn> out;
+  std::map<KeyId, crypto::SecretBytes> cache;
+  for (;;) {
+    CONFER_TRY(bool row, s.step());
+    if (!row) break;
+    int64_t index = s.column_int(0);
+    Bytes record = s.column_blob(1);
+    CONFER_TRY(RecordView view, parse_record(record));
+    auto it = cache.find(view.key_id);
+    if (it == cache.end()) {
+      CONFER_TRY(crypto::SecretBytes dk, data_key(keys, id, view.key_id));
+      it = cache.emplace(view.key_id, std::move(dk)).first;
+    }
+    std::string rid = turn_record_id(id, index);
+    CONFER_TRY(crypto::SecretBytes plain,
+               open_record(it->second, view.key_id, {keys.account_id, rid, RecordKind::turn, 1}, record));
+    CONFER_TRY(json j, record_json(plain, "turn " + rid));
+    CONFER_TRY(Turn t, parse_turn(j, index, "turn " + rid));
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<void> HistoryStore::remove_conversation(const std::string& id) {
+  CONFER_TRY(Transaction tx, Transaction::begin(db_));
+  CONFER_TRY(Statement s, db_.prepare("DELETE FROM conversations WHERE id = ?"));
+  CONFER_TRY_VOID(s.bind(1, id).run());
+  if (db_.changes() == 0) return make_error(Errc::usage, fmt::format("no conversation {}", id));
+  CONFER_TRY_VOID(tx.commit());
+  return db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+}
+
+Result<std::vector<SearchHit>> HistoryStore::search(const Unlocked& keys, const std::string& text, size_t limit) {
+  std::string needle = lower(text);
+  CONFER_TRY(std::vector<Conversation> all, list(keys));
+  std::vector<SearchHit> hits;
+  for (const auto& c : all) {
+    if (hits.size() >= limit) break;
+    if (size_t at = lower(c.title).find(needle); at != std::string::npos)
+      hits.push_back({c.id, c.title, 0, snippet_around(c.title, at, needle.size())});
+    CONFER_TRY(std::vector<Turn> ts, turns(keys, c.id));
+    for (const auto& t : ts) {
+      if (hits.size() >= limit) break;
+      for (const std::string* field : {&t.prompt, &t.reply}) {
+        if (size_t at = lower(*field).find(needle); at != std::string::npos) {
+          hits.push_back({c.id, c.title, t.index, snippet_around(*field, at, needle.size())});
+          break;
+        }
+      }
+    }
+  }
+  return hits;
+}
+
+}  // namespace confer::store
