@@ -13,72 +13,16 @@
 #include "crypto/x509.hpp"
 #include "server/attestation.hpp"
 #include "dev/sigstore.hpp"
+#include "support/e2e.hpp"
 #include "support/support.hpp"
 
 using namespace confer;
 using test::run_confer;
-
-namespace {
-
-struct Upstream {
-  test::TempDir dir;
-  std::string log = dir.path() + "/upstream.log";
-  std::unique_ptr<test::Process> child;
-  std::string url;
-
-  explicit Upstream(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log};
-    args.insert(args.end(), extra.begin(), extra.end());
-    child = std::make_unique<test::Process>(FAKE_UPSTREAM_BIN, args);
-    url = "http://127.0.0.1:" + trim(test::wait_for_file(dir.path() + "/port"));
-  }
-  // Every request body the upstream received, one per line.
-  std::vector<std::string> requests() const {
-    std::vector<std::string> out;
-    auto bytes = read_file(log);
-    if (!bytes) return out;
-    std::istringstream in(std::string(bytes->begin(), bytes->end()));
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) out.push_back(line);
-    return out;
-  }
-  static std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-  }
-};
-
-struct Server {
-  test::TempDir dir;
-  std::string root = dir.path() + "/dev-root.pem";
-  std::unique_ptr<test::Process> child;
-  std::string url;
-
-  Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args;
-    if (bin == CONFER_SERVER_BIN)
-      args = {"--listen", "127.0.0.1:0", "--attestation", "dev", "--dev-root", root, "--upstream", upstream,
-              "--port-file", dir.path() + "/port"};
-    else
-      args = {"--upstream", upstream, "--dev-root", root, "--port-file", dir.path() + "/port"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    child = std::make_unique<test::Process>(bin, args);
-    url = "ws://127.0.0.1:" + Upstream::trim(test::wait_for_file(dir.path() + "/port"));
-  }
-};
-
-// The development provider measures the server binary itself.
-std::string server_measurement() {
-  return to_hex(crypto::sha384(*read_file(CONFER_SERVER_BIN)));
-}
-
-std::vector<std::string> trusted(const Server& s, std::vector<std::string> args) {
-  args.insert(args.begin(), {"chat", "--server", s.url, "--trust-root", s.root, "--expect-measurement",
-                             server_measurement()});
-  return args;
-}
-
-}  // namespace
+using test::expect;
+using test::Server;
+using test::server_measurement;
+using test::trusted;
+using test::Upstream;
 
 TEST_CASE("e2e: one-shot, stdin pipeline, --json and --no-stream") {
   Upstream upstream;
@@ -199,24 +143,6 @@ TEST_CASE("e2e: verify-attestation against a live server, saved and re-verified 
   CHECK(refused.exit_code == 3);
   CHECK(upstream.requests().empty());
 }
-
-namespace {
-
-// Reads from a pty until `needle` shows up or `seconds` pass; returns all read.
-std::string expect(int fd, const std::string& needle, std::string& seen, int seconds = 30) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
-  while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) break;
-    seen.append(buf, size_t(n));
-  }
-  return seen;
-}
-
-}  // namespace
 
 TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
   Upstream slow({"--tokens", "60", "--delay-ms", "100"});

@@ -1,0 +1,71 @@
+#include "e2e.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "crypto/hash.hpp"
+
+namespace confer::test {
+
+Upstream::Upstream(std::vector<std::string> extra) {
+  std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log};
+  args.insert(args.end(), extra.begin(), extra.end());
+  child = std::make_unique<Process>(FAKE_UPSTREAM_BIN, args);
+  url = "http://127.0.0.1:" + trim(wait_for_file(dir.path() + "/port"));
+}
+
+std::vector<std::string> Upstream::requests() const {
+  std::vector<std::string> out;
+  auto bytes = read_file(log);
+  if (!bytes) return out;
+  std::istringstream in(std::string(bytes->begin(), bytes->end()));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+std::string Upstream::trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Server::Server(const std::string& upstream, const std::string& bin, std::vector<std::string> extra) {
+  std::vector<std::string> args;
+  if (bin == CONFER_SERVER_BIN)
+    args = {"--listen", "127.0.0.1:0", "--attestation", "dev", "--dev-root", root, "--upstream", upstream,
+            "--port-file", dir.path() + "/port"};
+  else
+    args = {"--upstream", upstream, "--dev-root", root, "--port-file", dir.path() + "/port"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  child = std::make_unique<Process>(bin, args);
+  url = "ws://127.0.0.1:" + Upstream::trim(wait_for_file(dir.path() + "/port"));
+}
+
+std::string server_measurement() {
+  static const std::string m = to_hex(crypto::sha384(*read_file(CONFER_SERVER_BIN)));
+  return m;
+}
+
+std::vector<std::string> trusted(const Server& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {"chat", "--server", s.url, "--trust-root", s.root, "--expect-measurement",
+                             server_measurement()});
+  return args;
+}
+
+std::string expect(int fd, const std::string& needle, std::string& seen, int seconds) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (seen.find(needle) == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    seen.append(buf, size_t(n));
+  }
+  return seen;
+}
+
+}  // namespace confer::test

@@ -1,0 +1,42 @@
+// The end-to-end fixtures: the fake upstream and the real confer-server (development
+// attestation) as child processes, confer's trust flags for that server, and reading a
+// pseudo-terminal until some text appears.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+namespace confer::test {
+
+struct Upstream {
+  TempDir dir;
+  std::string log = dir.path() + "/upstream.log";
+  std::unique_ptr<Process> child;
+  std::string url;
+
+  explicit Upstream(std::vector<std::string> extra = {});
+  // Every request body the upstream received, one per line.
+  std::vector<std::string> requests() const;
+  static std::string trim(std::string s);
+};
+
+struct Server {
+  TempDir dir;
+  std::string root = dir.path() + "/dev-root.pem";
+  std::unique_ptr<Process> child;
+  std::string url;
+
+  Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {});
+};
+
+// The development provider measures the server binary itself.
+std::string server_measurement();
+// "chat --server URL --trust-root ROOT --expect-measurement M" then `args`.
+std::vector<std::string> trusted(const Server& s, std::vector<std::string> args);
+// Reads `fd` into `seen` until `needle` appears or `seconds` pass; returns `seen`.
+std::string expect(int fd, const std::string& needle, std::string& seen, int seconds = 30);
+
+}  // namespace confer::test
