@@ -1,8 +1,10 @@
-// The record, wrapped-key, file-authenticator and recovery-code parsers (lib/store, lib/keys): structure
-// first, then a fixed key, which a fuzzer's bytes must never open.
+// The record, wrapped-key, file-authenticator, recovery-code and session-payload parsers
+// (lib/store, lib/keys): structure first, then a fixed key, which a fuzzer's bytes must
+// never open.
 #include "keys/file_authenticator.hpp"
 #include "keys/hierarchy.hpp"
 #include "keys/recovery.hpp"
+#include "keys/session.hpp"
 #include "store/record.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -23,5 +25,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)keys::FileAuthenticator::check_file(bytes);
   auto code = keys::parse_recovery_code(std::string_view(reinterpret_cast<const char*>(data), size));
   if (code && !keys::parse_recovery_code(keys::format_recovery_code(*code))) __builtin_trap();
+  // The unlocked session's payload, as read back from the kernel keyring.
+  if (auto session = keys::decode_session(bytes)) {
+    auto again = keys::encode_session(*session);
+    if (!again || !std::equal(again->view().begin(), again->view().end(), bytes.begin(), bytes.end()))
+      __builtin_trap();  // decode and encode disagree
+  }
+  (void)keys::parse_duration(std::string_view(reinterpret_cast<const char*>(data), std::min<size_t>(size, 64)));
   return 0;
 }

@@ -97,6 +97,12 @@ Result<FileAuthenticator> FileAuthenticator::create(const std::string& path, Byt
     return make_error(Errc::usage, fmt::format("{}: already exists; a file authenticator is never overwritten", path));
   if (!argon2_params_in_range(params))
     return make_error(Errc::usage, "file authenticator: Argon2id limits out of range");
+  // A missing folder is made private (0700); an existing one is left as it is.
+  if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec)) {
+    std::filesystem::create_directories(dir, ec);
+    if (!ec) std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+    if (ec) return make_error(Errc::io, fmt::format("{}: cannot create the folder: {}", dir.string(), ec.message()));
+  }
   Sealed s{params, Bytes(crypto_pwhash_SALTBYTES), {}, Bytes(48), Bytes(16)};
   CONFER_TRY(crypto::SecretBytes secret, crypto::SecretBytes::random(32));
   CONFER_TRY_VOID(crypto::fill_random(s.salt.data(), s.salt.size()));

@@ -55,8 +55,8 @@ json turn_json(const Turn& t) {
             {"verified", t.receipt.verified}}}};
 }
 
-Result<json> record_json(const crypto::SecretBytes& plain, const std::string& what) {
-  return parse_json(plain.view(), what, JsonLimits{kMaxRecordSize, 8});
+Result<json> record_json(const std::string& plain, const std::string& what) {
+  return parse_json(plain, what, JsonLimits{kMaxRecordSize, 8});
 }
 
 Result<Turn> parse_turn(const json& j, int64_t index, const std::string& what) {
@@ -99,9 +99,16 @@ bool valid_conversation_id(std::string_view id) noexcept {
   });
 }
 
-Result<crypto::SecretBytes> HistoryStore::data_key(const Unlocked& keys, const std::string& conversation_id,
-                                                   const KeyId& key_id) {
-  CONFER_TRY(Statement s, db_.prepare("SELECT wrapped FROM data_keys WHERE key_id = ? AND conversation_id = ?"));
+Result<const crypto::SecretBytes*> HistoryStore::data_key(const Unlocked& keys, const std::string& conversation_id,
+                                                          const KeyId& key_id, DataKeys& cache) {
+  auto slot = std::pair(conversation_id, key_id);
+  if (auto it = cache.open.find(slot); it != cache.open.end()) return &it->second;
+  if (!cache.lookup) {
+    CONFER_TRY(Statement s, db_.prepare("SELECT wrapped FROM data_keys WHERE key_id = ? AND conversation_id = ?"));
+    cache.lookup.emplace(std::move(s));
+  }
+  Statement& s = *cache.lookup;
+  s.reset();
   s.bind(1, ByteView(key_id)).bind(2, conversation_id);
   CONFER_TRY(bool row, s.step());
   if (!row)
@@ -112,11 +119,11 @@ Result<crypto::SecretBytes> HistoryStore::data_key(const Unlocked& keys, const s
     return make_error(dk.error().code, fmt::format("conversation {}: its data key does not open under this "
                                                    "account's key: {}",
                                                    conversation_id, dk.error().message));
-  return std::move(*dk);
+  return &cache.open.emplace(std::move(slot), std::move(*dk)).first->second;
 }
 
-Result<std::pair<KeyId, crypto::SecretBytes>> HistoryStore::current_data_key(const Unlocked& keys,
-                                                                             const std::string& conversation_id) {
+Result<std::pair<KeyId, const crypto::SecretBytes*>> HistoryStore::current_data_key(
+    const Unlocked& keys, const std::string& conversation_id, DataKeys& cache) {
   CONFER_TRY(Statement s, db_.prepare("SELECT key_id FROM data_keys WHERE conversation_id = ? ORDER BY seq DESC "
                                       "LIMIT 1"));
   s.bind(1, conversation_id);
@@ -127,16 +134,17 @@ Result<std::pair<KeyId, crypto::SecretBytes>> HistoryStore::current_data_key(con
                                                                            conversation_id));
   KeyId id{};
   std::copy(raw.begin(), raw.end(), id.begin());
-  CONFER_TRY(crypto::SecretBytes dk, data_key(keys, conversation_id, id));
-  return std::pair(id, std::move(dk));
+  CONFER_TRY(const crypto::SecretBytes* dk, data_key(keys, conversation_id, id, cache));
+  return std::pair(id, dk);
 }
 
 Result<Conversation> HistoryStore::read_head(const Unlocked& keys, const std::string& id, ByteView record,
-                                             int64_t revision) {
+                                             int64_t revision, DataKeys& cache) {
   CONFER_TRY(RecordView view, parse_record(record));
-  CONFER_TRY(crypto::SecretBytes dk, data_key(keys, id, view.key_id));
+  CONFER_TRY(const crypto::SecretBytes* dk, data_key(keys, id, view.key_id, cache));
   RecordContext ctx{keys.account_id, id, RecordKind::conversation, uint64_t(revision)};
-  CONFER_TRY(crypto::SecretBytes plain, open_record(dk, view.key_id, ctx, record));
+  std::string plain;
+  CONFER_TRY_VOID(open_record_into(*dk, view.key_id, ctx, record, plain));
   std::string what = "conversation " + id;
   CONFER_TRY(json j, record_json(plain, what));
   Conversation c;
@@ -187,14 +195,15 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
   CONFER_TRY(bool row, q.step());
   if (!row) return make_error(Errc::usage, fmt::format("no conversation {}", conversation_id));
   int64_t revision = q.column_int(0);
-  CONFER_TRY(Conversation head, read_head(keys, conversation_id, q.column_blob(1), revision));
-  CONFER_TRY(auto current, current_data_key(keys, conversation_id));
-  auto& [key_id, dk] = current;
+  DataKeys cache;
+  CONFER_TRY(Conversation head, read_head(keys, conversation_id, q.column_blob(1), revision, cache));
+  CONFER_TRY(auto current, current_data_key(keys, conversation_id, cache));
+  const auto& [key_id, dk] = current;
 
   turn.index = head.turns + 1;
   if (turn.time == 0) turn.time = now_utc();
   std::string body = dump_json(turn_json(turn));
-  CONFER_TRY(Bytes record, seal_record(dk, key_id, {keys.account_id, turn_record_id(conversation_id, turn.index),
+  CONFER_TRY(Bytes record, seal_record(*dk, key_id, {keys.account_id, turn_record_id(conversation_id, turn.index),
                                                     RecordKind::turn, 1},
                                        as_bytes(body)));
   CONFER_TRY(Statement ins, db_.prepare("INSERT INTO turns (conversation_id, idx, record) VALUES (?, ?, ?)"));
@@ -204,7 +213,7 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
   head.turns = turn.index;
   head.updated = turn.time;
   std::string head_text = dump_json(head_json(head));
-  CONFER_TRY(Bytes head_record, seal_record(dk, key_id, {keys.account_id, conversation_id, RecordKind::conversation,
+  CONFER_TRY(Bytes head_record, seal_record(*dk, key_id, {keys.account_id, conversation_id, RecordKind::conversation,
                                                          uint64_t(revision + 1)},
                                             as_bytes(head_text)));
   CONFER_TRY(Statement up, db_.prepare("UPDATE conversations SET head = ?, revision = ?, "
@@ -215,12 +224,17 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
 }
 
 Result<std::vector<Conversation>> HistoryStore::list(const Unlocked& keys) {
+  DataKeys cache;
+  return list_with(keys, cache);
+}
+
+Result<std::vector<Conversation>> HistoryStore::list_with(const Unlocked& keys, DataKeys& cache) {
   CONFER_TRY(Statement s, db_.prepare("SELECT id, revision, head FROM conversations ORDER BY seq DESC"));
   std::vector<Conversation> out;
   for (;;) {
     CONFER_TRY(bool row, s.step());
     if (!row) break;
-    CONFER_TRY(Conversation c, read_head(keys, s.column_text(0), s.column_blob(2), s.column_int(1)));
+    CONFER_TRY(Conversation c, read_head(keys, s.column_text(0), s.column_blob(2), s.column_int(1), cache));
     out.push_back(std::move(c));
   }
   return out;
@@ -231,7 +245,8 @@ Result<std::optional<Conversation>> HistoryStore::find(const Unlocked& keys, con
   s.bind(1, id);
   CONFER_TRY(bool row, s.step());
   if (!row) return std::optional<Conversation>();
-  CONFER_TRY(Conversation c, read_head(keys, id, s.column_blob(1), s.column_int(0)));
+  DataKeys cache;
+  CONFER_TRY(Conversation c, read_head(keys, id, s.column_blob(1), s.column_int(0), cache));
   return std::optional<Conversation>(std::move(c));
 }
 
@@ -243,24 +258,25 @@ Result<std::optional<std::string>> HistoryStore::last_conversation_id() {
 }
 
 Result<std::vector<Turn>> HistoryStore::turns(const Unlocked& keys, const std::string& id) {
+  DataKeys cache;
+  return turns_with(keys, id, cache);
+}
+
+Result<std::vector<Turn>> HistoryStore::turns_with(const Unlocked& keys, const std::string& id, DataKeys& cache) {
   CONFER_TRY(Statement s, db_.prepare("SELECT idx, record FROM turns WHERE conversation_id = ? ORDER BY idx"));
   s.bind(1, id);
   std::vector<Turn> out;
-  std::map<KeyId, crypto::SecretBytes> cache;
+  std::string plain;
   for (;;) {
     CONFER_TRY(bool row, s.step());
     if (!row) break;
     int64_t index = s.column_int(0);
     Bytes record = s.column_blob(1);
     CONFER_TRY(RecordView view, parse_record(record));
-    auto it = cache.find(view.key_id);
-    if (it == cache.end()) {
-      CONFER_TRY(crypto::SecretBytes dk, data_key(keys, id, view.key_id));
-      it = cache.emplace(view.key_id, std::move(dk)).first;
-    }
+    CONFER_TRY(const crypto::SecretBytes* dk, data_key(keys, id, view.key_id, cache));
     std::string rid = turn_record_id(id, index);
-    CONFER_TRY(crypto::SecretBytes plain,
-               open_record(it->second, view.key_id, {keys.account_id, rid, RecordKind::turn, 1}, record));
+    CONFER_TRY_VOID(open_record_into(*dk, view.key_id, {keys.account_id, rid, RecordKind::turn, 1}, record,
+                                     plain));
     CONFER_TRY(json j, record_json(plain, "turn " + rid));
     CONFER_TRY(Turn t, parse_turn(j, index, "turn " + rid));
     out.push_back(std::move(t));
@@ -279,13 +295,14 @@ Result<void> HistoryStore::remove_conversation(const std::string& id) {
 
 Result<std::vector<SearchHit>> HistoryStore::search(const Unlocked& keys, const std::string& text, size_t limit) {
   std::string needle = lower(text);
-  CONFER_TRY(std::vector<Conversation> all, list(keys));
+  DataKeys cache;
+  CONFER_TRY(std::vector<Conversation> all, list_with(keys, cache));
   std::vector<SearchHit> hits;
   for (const auto& c : all) {
     if (hits.size() >= limit) break;
     if (size_t at = lower(c.title).find(needle); at != std::string::npos)
       hits.push_back({c.id, c.title, 0, snippet_around(c.title, at, needle.size())});
-    CONFER_TRY(std::vector<Turn> ts, turns(keys, c.id));
+    CONFER_TRY(std::vector<Turn> ts, turns_with(keys, c.id, cache));
     for (const auto& t : ts) {
       if (hits.size() >= limit) break;
       for (const std::string* field : {&t.prompt, &t.reply}) {

@@ -120,12 +120,22 @@ class HistoryStore {
   Database& database() { return db_; }
 
  private:
+  // The data keys unwrapped during one call (a list or a search opens each once).
+  struct DataKeys {
+    std::map<std::pair<std::string, KeyId>, crypto::SecretBytes> open;
+    std::optional<Statement> lookup;
+  };
   explicit HistoryStore(Database db) : db_(std::move(db)) {}
   Result<void> migrate();
-  Result<crypto::SecretBytes> data_key(const Unlocked& keys, const std::string& conversation_id, const KeyId& key_id);
-  Result<std::pair<KeyId, crypto::SecretBytes>> current_data_key(const Unlocked& keys,
-                                                                 const std::string& conversation_id);
-  Result<Conversation> read_head(const Unlocked& keys, const std::string& id, ByteView record, int64_t revision);
+  Result<const crypto::SecretBytes*> data_key(const Unlocked& keys, const std::string& conversation_id,
+                                              const KeyId& key_id, DataKeys& cache);
+  Result<std::pair<KeyId, const crypto::SecretBytes*>> current_data_key(const Unlocked& keys,
+                                                                        const std::string& conversation_id,
+                                                                        DataKeys& cache);
+  Result<Conversation> read_head(const Unlocked& keys, const std::string& id, ByteView record, int64_t revision,
+                                 DataKeys& cache);
+  Result<std::vector<Conversation>> list_with(const Unlocked& keys, DataKeys& cache);
+  Result<std::vector<Turn>> turns_with(const Unlocked& keys, const std::string& id, DataKeys& cache);
   Database db_;
 };
 

@@ -57,24 +57,47 @@ Result<Bytes> seal_record(const crypto::SecretBytes& data_key, const KeyId& key_
   return out;
 }
 
-Result<crypto::SecretBytes> open_record(const crypto::SecretBytes& data_key, const KeyId& key_id,
-                                        const RecordContext& context, ByteView record) {
-  CONFER_TRY(RecordView v, parse_record(record));
+namespace {
+
+// Checks the key id and opens `record` into `out`, which holds ciphertext-size bytes.
+Result<void> open_to(const crypto::SecretBytes& data_key, const KeyId& key_id, const RecordContext& context,
+                     const RecordView& v, uint8_t* out) {
   if (v.key_id != key_id)
     return make_error(Errc::key, fmt::format("record {}: sealed under key {}, not the key given ({})",
                                              context.record_id, to_hex(v.key_id), to_hex(key_id)));
   if (data_key.size() != crypto::kAesKeySize) return make_error(Errc::key, "record: expected a 32-byte data key");
   CONFER_TRY(Bytes aad, record_aad(context, key_id));
-  CONFER_TRY(crypto::SecretBytes plain, crypto::SecretBytes::allocate(v.sealed.size() - crypto::kGcmTagSize));
-  // An empty plaintext has no allocation to write into; GCM still checks the tag.
-  uint8_t none = 0;
-  auto opened = crypto::aes256gcm_open(data_key.data(), v.nonce, aad, v.sealed,
-                                       plain.empty() ? &none : plain.data());
-  if (!opened)
+  if (!crypto::aes256gcm_open(data_key.data(), v.nonce, aad, v.sealed, out))
     return make_error(Errc::key, fmt::format("record {} ({} revision {}): does not decrypt under this key for "
                                              "this account (altered, moved or replayed from an older revision)",
                                              context.record_id, record_kind_name(context.kind), context.revision));
+  return {};
+}
+
+}  // namespace
+
+Result<crypto::SecretBytes> open_record(const crypto::SecretBytes& data_key, const KeyId& key_id,
+                                        const RecordContext& context, ByteView record) {
+  CONFER_TRY(RecordView v, parse_record(record));
+  CONFER_TRY(crypto::SecretBytes plain, crypto::SecretBytes::allocate(v.sealed.size() - crypto::kGcmTagSize));
+  // An empty plaintext has no allocation to write into; GCM still checks the tag.
+  uint8_t none = 0;
+  CONFER_TRY_VOID(open_to(data_key, key_id, context, v, plain.empty() ? &none : plain.data()));
   return plain;
+}
+
+Result<void> open_record_into(const crypto::SecretBytes& data_key, const KeyId& key_id, const RecordContext& context,
+                              ByteView record, std::string& out) {
+  out.clear();
+  CONFER_TRY(RecordView v, parse_record(record));
+  out.resize(v.sealed.size() - crypto::kGcmTagSize + 1);  // one spare byte: never a null pointer
+  auto opened = open_to(data_key, key_id, context, v, reinterpret_cast<uint8_t*>(out.data()));
+  if (!opened) {
+    out.clear();
+    return opened;
+  }
+  out.pop_back();
+  return {};
 }
 
 }  // namespace confer::store

@@ -58,4 +58,10 @@ Result<Bytes> seal_record(const crypto::SecretBytes& data_key, const KeyId& key_
 Result<crypto::SecretBytes> open_record(const crypto::SecretBytes& data_key, const KeyId& key_id,
                                         const RecordContext& context, ByteView record);
 
+// As open_record, into `out` (resized to the plaintext): for records whose text goes on
+// into ordinary strings anyway (a turn shown or searched), without a guarded allocation
+// per record. `out` is cleared on failure.
+Result<void> open_record_into(const crypto::SecretBytes& data_key, const KeyId& key_id, const RecordContext& context,
+                              ByteView record, std::string& out);
+
 }  // namespace confer::store
