@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +13,7 @@
 #include "commands/common.hpp"
 #include "core/exception.hpp"
 #include "core/hardening.hpp"
+#include "dev/fake_authenticator.hpp"
 
 namespace confer::cli {
 namespace {
@@ -19,6 +21,11 @@ namespace {
 // Adding a command is one file in commands/ and one row here.
 constexpr CommandSpec kCommands[] = {
     {"chat", "Chat through the attested channel (one-shot or a REPL)", setup_chat},
+    {"login", "Open your history with your security key (--register creates the account)", setup_login},
+    {"logout", "Lock the history: drop the unlocked session", setup_logout},
+    {"status", "Whether the history is unlocked, until when, and with which key", setup_status},
+    {"keys", "The ways into your history: list, add, remove, rotate", setup_keys},
+    {"history", "Your saved conversations: list, show, rm, search", setup_history},
     {"verify-attestation", "Verify a confidential VM's attestation, every check spelled out",
      setup_verify_attestation},
     {"dev-evidence", "Write development SEV-SNP evidence signed by a local test chain (not AMD's)",
@@ -107,6 +114,10 @@ int main(int argc, char** argv) {
   // Keys and prompts live in this process: no core file, no ptrace by others.
   if (auto hardened = confer::harden_process(); !hardened)
     confer::cli::print_warning("cannot harden the process: " + hardened.error().message);
+  // Tests reach the development fake security key as --device dev-fake:STATE.json; it
+  // protects nothing, so it exists only when asked for by name in the environment.
+  if (const char* dev = std::getenv("CONFER_DEV_AUTHENTICATOR"); dev && std::string(dev) == "1")
+    confer::keys::fido::register_device_scheme(confer::dev::kFakeDevicePrefix, confer::dev::fake_authenticator_io());
   try {
     return confer::cli::run(argc, argv);
   } catch (...) {

@@ -15,6 +15,7 @@
 #include "chat/protocol.hpp"
 #include "client/session.hpp"
 #include "core/json.hpp"
+#include "commands/chat_history.hpp"
 #include "commands/common.hpp"
 #include "commands/trust_flags.hpp"
 #include "commands/user_config.hpp"
@@ -44,6 +45,7 @@ struct Options {
   bool require_fresh = false;
   int timeout = 120;
   int connect_timeout = 15;
+  ChatHistoryOptions history;
 };
 
 struct Message {
@@ -121,6 +123,32 @@ void end_line(const std::string& reply, const Options& o) {
   std::fflush(stdout);
 }
 
+// Saves a completed turn; reports it as a JSON event (scripts count on it) or, when the
+// save fails, says that the answer shown was not kept.
+Result<void> keep_turn(ChatHistory& history, const Options& o, const Settings& s, const std::string& prompt,
+                       const std::string& reply, const client::AttestedSession& session) {
+  if (!history.enabled()) return {};
+  auto index = history.save(prompt, reply, s.model, session);
+  if (!index)
+    return make_error(index.error().code, "the answer above was NOT saved to the history: " + index.error().message);
+  if (o.json) {
+    std::printf("%s\n", dump_json(json{{"type", "saved"}, {"conversation", history.conversation_id()},
+                                       {"turn", *index}})
+                            .c_str());
+    std::fflush(stdout);
+  }
+  return {};
+}
+
+void announce_conversation(const ChatHistory& history, const Options& o) {
+  if (!history.enabled()) return;
+  print_note("conversation " + history.conversation_id());
+  if (o.json) {
+    std::printf("%s\n", dump_json(json{{"type", "conversation"}, {"id", history.conversation_id()}}).c_str());
+    std::fflush(stdout);
+  }
+}
+
 std::string read_all_stdin() {
   std::string s;
   char buf[65536];
@@ -155,8 +183,10 @@ Result<std::string> edit_in_editor() {
   return std::string(text->begin(), text->end());
 }
 
-int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
+int repl(client::AttestedSession& session, const Options& o, Settings s, ChatHistory& saved) {
+  transport::ClientChannel& channel = *session.channel;
   std::vector<Message> history;
+  for (const auto& [role, content] : saved.earlier()) history.push_back({role, content});
   std::fprintf(stderr, "confer: type a message; \"\"\" for several lines; /new, /model NAME, /system TEXT, /edit, /exit; "
                        "Ctrl-C stops an answer, Ctrl-D leaves\n");
   for (;;) {
@@ -176,7 +206,12 @@ int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
     if (line == "/exit" || line == "/quit") return kExitOk;
     if (line == "/new") {
       history.clear();
-      print_note("new conversation");
+      if (saved.enabled()) {
+        if (auto r = saved.start_new(); !r) return fail(r.error());
+        announce_conversation(saved, o);
+      } else {
+        print_note("new conversation");
+      }
       continue;
     }
     if (line.rfind("/model", 0) == 0) {
@@ -212,6 +247,7 @@ int repl(transport::ClientChannel& channel, const Options& o, Settings s) {
     end_line(answer->second, o);
     if (answer->first == Outcome::interrupted) print_note("stopped");
     history.push_back({"assistant", answer->second});
+    if (auto kept = keep_turn(saved, o, s, prompt, answer->second, session); !kept) print_error(kept.error().message);
   }
 }
 
@@ -255,6 +291,15 @@ int run(const Options& flags) {
   if (one_shot && prompt.find_first_not_of(" \t\r\n") == std::string::npos)
     return fail(make_error(Errc::usage, "empty prompt: expected a PROMPT argument or text on standard input"));
 
+  // Before anything is sent: a locked key stops here, never after the answer.
+  auto saved = ChatHistory::prepare(o.history);
+  if (!saved) {
+    if (saved.error().code == Errc::key)
+      return fail(saved.error(), {"unlock it for scripts: confer login --remember 15m",
+                                  "or keep nothing from this chat: confer chat --incognito"});
+    return fail(saved.error());
+  }
+
   attest::SnpVerification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
   if (!session) return refused_session(session.error(), refused, o, *url);
@@ -270,10 +315,15 @@ int run(const Options& flags) {
   sigaction(SIGINT, &sa, nullptr);
 
   Settings settings{o.model, o.system};
-  if (!one_shot) return repl(*session->channel, o, settings);
-  auto answer = ask(*session->channel, o, settings, {{"user", prompt}});
+  announce_conversation(*saved, o);
+  if (!one_shot) return repl(*session, o, settings, *saved);
+  std::vector<Message> messages;
+  for (const auto& [role, content] : saved->earlier()) messages.push_back({role, content});
+  messages.push_back({"user", prompt});
+  auto answer = ask(*session->channel, o, settings, messages);
   if (!answer) return fail(answer.error());
   end_line(answer->second, o);
+  if (auto kept = keep_turn(*saved, o, settings, prompt, answer->second, *session); !kept) return fail(kept.error());
   if (answer->first == Outcome::interrupted) {
     print_note("stopped");
     return 130;
@@ -301,6 +351,12 @@ Handler setup_chat(CLI::App& app) {
   app.add_option("--timeout", o->timeout, "Seconds to wait for the server before giving up")->check(CLI::Range(1, 3600));
   app.add_option("--connect-timeout", o->connect_timeout, "Seconds to connect (the handshake gets twice that plus 30)")
       ->check(CLI::Range(1, 600));
+  auto* cont = app.add_flag("-c,--continue", o->history.continue_last, "Continue the last conversation");
+  auto* named = app.add_option("--conversation", o->history.conversation,
+                               "Continue (or start) the conversation with this id");
+  app.add_flag("--incognito", o->history.incognito, "Save nothing from this chat")->excludes(cont)->excludes(named);
+  cont->excludes(named);
+  declare_key_flags(app, o->history.key, false);
   return [o] { return run(*o); };
 }
 

@@ -51,5 +51,10 @@ Handler setup_verify_attestation(CLI::App& app);
 Handler setup_dev_evidence(CLI::App& app);
 Handler setup_paths(CLI::App& app);
 Handler setup_chat(CLI::App& app);
+Handler setup_login(CLI::App& app);
+Handler setup_logout(CLI::App& app);
+Handler setup_status(CLI::App& app);
+Handler setup_keys(CLI::App& app);
+Handler setup_history(CLI::App& app);
 
 }  // namespace confer::cli

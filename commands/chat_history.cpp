@@ -1,0 +1,103 @@
+#include "commands/chat_history.hpp"
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "release/manifest.hpp"
+#include "commands/common.hpp"
+#include "core/time.hpp"
+
+namespace confer::cli {
+
+namespace {
+
+Result<std::string> fresh_id() {
+  Bytes raw(8);
+  CONFER_TRY_VOID(crypto::fill_random(raw.data(), raw.size()));
+  return to_hex(raw);
+}
+
+}  // namespace
+
+store::Receipt receipt_for(const client::AttestedSession& s) {
+  const auto& v = s.verification;
+  store::Receipt r;
+  r.platform = fmt::format("AMD SEV-SNP {}", attest::product_name(v.product));
+  if (v.development_root) r.platform += " (development root, NOT AMD)";
+  r.measurement = v.report ? to_hex(v.report->measurement) : "";
+  const Check* rel = v.checks.find(release::kCheckReleaseManifest);
+  r.release = rel != nullptr && rel->ok() ? "signed manifest: " + rel->seen : "pinned measurement";
+  r.server_key = s.channel ? to_hex(s.channel->server_static()) : "";
+  r.verified = v.at != 0 ? v.at : now_utc();
+  return r;
+}
+
+Result<ChatHistory> ChatHistory::prepare(const ChatHistoryOptions& o) {
+  ChatHistory h;
+  bool wants_existing = o.continue_last || !o.conversation.empty();
+  if (o.incognito) return h;
+  CONFER_TRY(auto store, open_history(false));
+  std::optional<store::Account> account;
+  if (store) {
+    CONFER_TRY(account, store->account());
+  }
+  if (!account) {
+    if (wants_existing)
+      return make_error(Errc::usage, "there is no history to continue (confer login --register turns it on)");
+    if (isatty(STDERR_FILENO) == 1)
+      print_note("history is off: confer login --register keeps your chats, encrypted with your security key");
+    return h;
+  }
+  CONFER_TRY(store::Unlocked keys, unlock_for_use(*store, o.key, true));
+  h.store_ = std::move(store);
+  if (o.continue_last) {
+    CONFER_TRY(auto last, h.store_->last_conversation_id());
+    if (last) h.id_ = *last;
+  } else if (!o.conversation.empty()) {
+    if (!store::valid_conversation_id(o.conversation))
+      return make_error(Errc::usage, fmt::format("--conversation: expected 1-64 of A-Z a-z 0-9 . _ -, saw '{}'",
+                                                 o.conversation));
+    h.id_ = o.conversation;
+  }
+  if (!h.id_.empty()) {
+    CONFER_TRY(auto found, h.store_->find(keys, h.id_));
+    h.exists_ = found.has_value();
+  }
+  if (h.exists_) {
+    CONFER_TRY(std::vector<store::Turn> turns, h.store_->turns(keys, h.id_));
+    for (const auto& t : turns) {
+      h.earlier_.emplace_back("user", t.prompt);
+      h.earlier_.emplace_back("assistant", t.reply);
+    }
+  }
+  if (h.id_.empty()) {
+    CONFER_TRY(h.id_, fresh_id());
+  }
+  h.keys_ = std::move(keys);
+  return h;
+}
+
+Result<int64_t> ChatHistory::save(const std::string& prompt, const std::string& reply, const std::string& model,
+                                  const client::AttestedSession& session) {
+  if (!keys_) return make_error(Errc::internal, "history: not enabled");
+  if (!exists_) {
+    CONFER_TRY_VOID(store_->create_conversation(*keys_, id_));
+    exists_ = true;
+  }
+  store::Turn t;
+  t.prompt = prompt;
+  t.reply = reply;
+  t.model = model;
+  t.receipt = receipt_for(session);
+  return store_->append_turn(*keys_, id_, std::move(t));
+}
+
+Result<void> ChatHistory::start_new() {
+  CONFER_TRY(id_, fresh_id());
+  exists_ = false;
+  earlier_.clear();
+  return {};
+}
+
+}  // namespace confer::cli

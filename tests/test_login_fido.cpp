@@ -1,0 +1,133 @@
+// confer login with a security key, end to end: the real binary on a pseudo-terminal
+// (the PIN typed there, echo off), the development fake key as --device dev-fake:STATE
+// (offered only under CONFER_DEV_AUTHENTICATOR=1), and exit 4 with its own message for
+// each way the key can refuse.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include "dev/fake_authenticator.hpp"
+#include "support/e2e.hpp"
+#include "support/support.hpp"
+
+using namespace confer;
+
+namespace {
+
+struct KeyMachine {
+  test::TempDir home;
+  std::string state = home.path() + "/fake-key.json";
+  std::string device = std::string(dev::kFakeDevicePrefix) + state;
+  std::map<std::string, std::string> env{{"XDG_DATA_HOME", home.path() + "/data"},
+                                         {"XDG_CONFIG_HOME", home.path() + "/config"},
+                                         {"XDG_CACHE_HOME", home.path() + "/cache"},
+                                         {"CONFER_DEV_AUTHENTICATOR", "1"},
+                                         {"NO_COLOR", "1"}};
+
+  KeyMachine() {
+    dev::FakeState s;
+    s.pin = "1234";
+    REQUIRE(dev::save_fake_state(state, s).ok());
+  }
+  ~KeyMachine() { test::run_confer({"logout"}, env); }
+
+  template <typename F>
+  void change(F f) const {
+    auto s = dev::load_fake_state(state).value();
+    f(s);
+    REQUIRE(dev::save_fake_state(state, s).ok());
+  }
+
+  // Runs confer on a terminal, typing `pin` when it asks for one; all it wrote, and how it ended.
+  test::Run on_terminal(std::vector<std::string> args, const std::string& pin = "1234") const {
+    test::SpawnOptions o;
+    o.env = env;
+    o.pty = true;
+    test::Process p(CONFER_BIN, args, o);
+    std::string seen;
+    test::expect(p.pty_master(), "PIN for the security key: ", seen, 20);
+    if (seen.find("PIN for the security key: ") != std::string::npos) {
+      std::string line = pin + "\n";
+      REQUIRE(::write(p.pty_master(), line.data(), line.size()) == ssize_t(line.size()));
+    }
+    test::expect(p.pty_master(), "\x01(never printed)", seen, 20);
+    auto done = p.wait_for(std::chrono::seconds(20));
+    REQUIRE_MESSAGE(done.has_value(), seen);
+    done->out = seen;
+    return *done;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("login: a security key on a terminal registers, unlocks with its PIN and opens the same history") {
+  KeyMachine m;
+  auto reg = m.on_terminal({"login", "--register", "--device", m.device, "--remember", "10m"});
+  REQUIRE_MESSAGE(reg.exit_code == 0, reg.out);
+  CHECK(reg.out.find("touch your security key") != std::string::npos);
+  CHECK(reg.out.find("development fake, not a security key") != std::string::npos);
+  CHECK(reg.out.find("1234") == std::string::npos);  // the PIN is not echoed
+  auto status = test::run_confer({"status", "--json"}, m.env);
+  REQUIRE_MESSAGE(status.exit_code == 0, status.err);
+  auto j = nlohmann::json::parse(status.out);
+  CHECK(j["unlocked"] == true);
+  CHECK(j["credential"].get<std::string>().find("security key") != std::string::npos);
+  CHECK(j["ways_in"] == 1);
+  REQUIRE(test::run_confer({"logout"}, m.env).exit_code == 0);
+  auto locked = nlohmann::json::parse(test::run_confer({"status", "--json"}, m.env).out);
+  CHECK(locked["unlocked"] == false);
+
+  auto login = m.on_terminal({"login", "--device", m.device, "--remember", "5m"});
+  CHECK_MESSAGE(login.exit_code == 0, login.out);
+  CHECK(nlohmann::json::parse(test::run_confer({"status", "--json"}, m.env).out)["unlocked"] == true);
+  // The fake kept the credential (resident, with hmac-secret) and counted two assertions.
+  auto s = dev::load_fake_state(m.state).value();
+  REQUIRE(s.credentials.size() == 1);
+  CHECK(s.credentials[0].rk);
+  CHECK(s.credentials[0].counter == 2);
+  // Without the development switch there is no such device.
+  auto env = m.env;
+  env["CONFER_DEV_AUTHENTICATOR"] = "";
+  REQUIRE(test::run_confer({"logout"}, m.env).exit_code == 0);
+  auto no_fake = test::run_confer({"login", "--device", m.device}, env);
+  CHECK(no_fake.exit_code == 4);
+}
+
+TEST_CASE("login: wrong PIN, PIN blocked, no user verification and no device each exit 4 with their own message") {
+  KeyMachine m;
+  auto reg = m.on_terminal({"login", "--register", "--device", m.device});
+  REQUIRE_MESSAGE(reg.exit_code == 0, reg.out);
+  auto login = [&](const std::string& pin, const std::string& device = {}) {
+    return m.on_terminal({"login", "--device", device.empty() ? m.device : device}, pin);
+  };
+  auto wrong = login("9999");
+  CHECK(wrong.exit_code == 4);
+  CHECK_MESSAGE(wrong.out.find("wrong PIN for the security key (7 tries left") != std::string::npos, wrong.out);
+
+  m.change([](dev::FakeState& s) { s.pin_retries = 1; s.pin_failures = 0; });
+  auto blocked = login("9999");
+  CHECK(blocked.exit_code == 4);
+  CHECK_MESSAGE(blocked.out.find("PIN is blocked") != std::string::npos, blocked.out);
+  auto still = login("1234");
+  CHECK(still.exit_code == 4);
+  CHECK(still.out.find("PIN is blocked") != std::string::npos);
+
+  m.change([](dev::FakeState& s) { s.pin_retries = 8; s.behaviour = "skip-uv"; });
+  auto no_uv = login("1234");
+  CHECK(no_uv.exit_code == 4);
+  CHECK_MESSAGE(no_uv.out.find("did not verify you") != std::string::npos, no_uv.out);
+
+  m.change([](dev::FakeState& s) { s.behaviour.clear(); s.pin.reset(); });
+  auto no_pin = login("1234");
+  CHECK(no_pin.exit_code == 4);
+  CHECK_MESSAGE(no_pin.out.find("has no PIN and no built-in user verification") != std::string::npos, no_pin.out);
+
+  auto no_device = login("1234", std::string(dev::kFakeDevicePrefix) + m.home.path() + "/unplugged.json");
+  CHECK(no_device.exit_code == 4);
+  CHECK_MESSAGE(no_device.out.find("no security key found at") != std::string::npos, no_device.out);
+
+  // Nothing was unlocked by any of them, and the right PIN still works once the key is sane.
+  CHECK(nlohmann::json::parse(test::run_confer({"status", "--json"}, m.env).out)["unlocked"] == false);
+  m.change([](dev::FakeState& s) { s.pin = "1234"; });
+  CHECK(login("1234").exit_code == 0);
+}
