@@ -286,13 +286,4 @@ std::string way_in_label(store::HistoryStore& history, const store::Unlocked& ke
   return to_hex(keys.credential_id);
 }
 
-std::string local_time(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-  return buf;
-}
-
 }  // namespace confer::cli

@@ -84,6 +84,5 @@ bool can_ask_user();
 std::string way_in_label(store::HistoryStore& history, const store::Unlocked& keys);
 
 // "2026-12-02 23:15" in local time.
-std::string local_time(int64_t unix_seconds);
 
 }  // namespace confer::cli

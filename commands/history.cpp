@@ -58,7 +58,7 @@ int list(store::HistoryStore& history, const store::Unlocked& keys, const Histor
   }
   if (all->empty()) print_note("no conversations yet");
   for (const auto& c : *all)
-    std::printf("%-16s  %s  %3lld turn(s)  %s\n", c.id.c_str(), local_time(c.updated).c_str(),
+    std::printf("%-16s  %s  %3lld turn(s)  %s\n", c.id.c_str(), format_local_minutes(c.updated).c_str(),
                 static_cast<long long>(c.turns), c.title.empty() ? "(untitled)" : c.title.c_str());
   return kExitOk;
 }
@@ -77,10 +77,10 @@ int show(store::HistoryStore& history, const store::Unlocked& keys, const Histor
     return kExitOk;
   }
   std::printf("# %s\n\n", (*c)->title.empty() ? "(untitled)" : (*c)->title.c_str());
-  std::printf("conversation %s, started %s, %lld turn(s)\n", (*c)->id.c_str(), local_time((*c)->created).c_str(),
+  std::printf("conversation %s, started %s, %lld turn(s)\n", (*c)->id.c_str(), format_local_minutes((*c)->created).c_str(),
               static_cast<long long>((*c)->turns));
   for (const auto& t : *turns) {
-    std::printf("\n## You (%s)\n\n%s\n", local_time(t.time).c_str(), t.prompt.c_str());
+    std::printf("\n## You (%s)\n\n%s\n", format_local_minutes(t.time).c_str(), t.prompt.c_str());
     std::string m = t.receipt.measurement.substr(0, 16);
     std::printf("\n## Assistant (%s; %s, measurement %s…, %s)\n\n%s\n", t.model.empty() ? "default model" : t.model.c_str(),
                 t.receipt.platform.c_str(), m.c_str(), t.receipt.release.c_str(), t.reply.c_str());

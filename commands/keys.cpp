@@ -60,7 +60,7 @@ int list(const KeysOptions& o) {
     return kExitOk;
   }
   for (const auto& c : all)
-    std::printf("%-12s  %-8s  %s  %s\n", short_id(c.id).c_str(), c.kind.c_str(), local_time(c.created).c_str(),
+    std::printf("%-12s  %-8s  %s  %s\n", short_id(c.id).c_str(), c.kind.c_str(), format_local_minutes(c.created).c_str(),
                 c.label.c_str());
   return kExitOk;
 }

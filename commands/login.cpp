@@ -51,7 +51,7 @@ Result<void> remember(store::HistoryStore& history, const store::Unlocked& keys,
   s.expires = now_utc() + ttl.count();
   CONFER_TRY(s.root, copy_secret(keys.root));
   CONFER_TRY_VOID(keys::remember_session(history.path(), s));
-  print_note(fmt::format("unlocked until {} with {} (confer logout locks it)", local_time(s.expires), label));
+  print_note(fmt::format("unlocked until {} with {} (confer logout locks it)", format_local_minutes(s.expires), label));
   return {};
 }
 
@@ -152,7 +152,7 @@ int status(bool as_json) {
   std::printf("account   %s, %d way(s) in, %lld conversation(s)\n", j["account"].get<std::string>().c_str(),
               j["ways_in"].get<int>(), static_cast<long long>(j["conversations"].get<int64_t>()));
   if (session)
-    std::printf("session   unlocked until %s (%lld min left) with %s\n", local_time(session->expires).c_str(),
+    std::printf("session   unlocked until %s (%lld min left) with %s\n", format_local_minutes(session->expires).c_str(),
                 static_cast<long long>((session->expires - now_utc() + 59) / 60), session->credential_label.c_str());
   else
     std::printf("session   locked (confer login --remember 15m unlocks it for scripts)\n");

@@ -72,14 +72,23 @@ Result<UnixTime> parse_rfc3339(std::string_view s) {
   return t - offset;
 }
 
-std::string format_rfc3339(UnixTime t) {
+namespace {
+std::string format_time(UnixTime t, const char* pattern, bool local) {
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
-  gmtime_r(&tt, &tm);
+  if (local) {
+    localtime_r(&tt, &tm);
+  } else {
+    gmtime_r(&tt, &tm);
+  }
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof buf, pattern, &tm);
   return buf;
 }
+}  // namespace
+
+std::string format_rfc3339(UnixTime t) { return format_time(t, "%Y-%m-%dT%H:%M:%SZ", false); }
+std::string format_local_minutes(UnixTime t) { return format_time(t, "%Y-%m-%d %H:%M", true); }
 
 UnixTime now_utc() { return static_cast<UnixTime>(std::time(nullptr)); }
 
