@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@
 #include "chat/protocol.hpp"
 #include "client/session.hpp"
 #include "core/json.hpp"
+#include "commands/chat.hpp"
 #include "commands/chat_history.hpp"
 #include "commands/common.hpp"
 #include "commands/trust_flags.hpp"
@@ -26,43 +28,45 @@ namespace {
 
 using nlohmann::json;
 
-std::atomic<bool> g_interrupted{false};
-void on_sigint(int) { g_interrupted = true; }
+void on_sigint(int) { g_chat_interrupted = true; }
 
-struct Options {
-  std::string prompt;
-  std::string server;
-  std::string model;
-  std::string system;
-  std::optional<double> temperature;
-  std::optional<int64_t> max_tokens;
-  TrustFlags trust;
-  bool json = false;
-  bool no_stream = false;
-  bool quiet = false;
-  bool no_stdin = false;
-  bool offline = false;
-  bool require_fresh = false;
-  int timeout = 120;
-  int connect_timeout = 15;
-  ChatHistoryOptions history;
+using Options = ChatOptions;
+
+// A spinner on stderr while the first token is awaited, only on a terminal.
+class Spinner {
+ public:
+  explicit Spinner(bool on) {
+    if (on) thread_ = std::thread([this] { spin(); });
+  }
+  ~Spinner() { stop(); }
+  void stop() {
+    if (!thread_.joinable()) return;
+    done_ = true;
+    thread_.join();
+    std::fputs("\r\x1b[K", stderr);
+    std::fflush(stderr);
+  }
+
+ private:
+  void spin() {
+    static const char* const kFrames[] = {"|", "/", "-", "\\"};
+    for (int i = 0; !done_; ++i) {
+      std::fprintf(stderr, "\r%s waiting for the model", kFrames[i % 4]);
+      std::fflush(stderr);
+      for (int t = 0; t < 10 && !done_; ++t) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  std::atomic<bool> done_{false};
+  std::thread thread_;
 };
 
-struct Message {
-  std::string role;
-  std::string content;
-};
+}  // namespace
 
-struct Settings {
-  std::string model;
-  std::string system;
-};
-
-enum class Outcome { done, interrupted };
+std::atomic<bool> g_chat_interrupted{false};
 
 // Sends the conversation and renders the answer as it streams. Returns the reply text.
-Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, const Options& o,
-                                            const Settings& s, const std::vector<Message>& history) {
+Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, const Settings& s,
+                   const std::vector<Message>& history, bool* started) {
   chat::ChatRequest request;
   if (!s.system.empty()) request.messages.push_back({"system", s.system});
   for (const auto& m : history) request.messages.push_back({m.role, m.content});
@@ -79,10 +83,15 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
   req.body.assign(text.begin(), text.end());
   channel.send(req);
 
-  std::string reply;
+  Answer answer;
+  std::string& reply = answer.text;
+  Spinner spinner(!o.json && isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1);
   auto last = std::chrono::steady_clock::now();
   for (;;) {
-    if (g_interrupted.exchange(false)) return std::pair(Outcome::interrupted, reply);
+    if (g_chat_interrupted.exchange(false)) {
+      answer.outcome = Outcome::interrupted;
+      return answer;
+    }
     CONFER_TRY(auto next, channel.next(std::chrono::milliseconds(50)));
     if (!next) {
       if (std::chrono::steady_clock::now() - last > std::chrono::seconds(o.timeout))
@@ -91,13 +100,16 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
     }
     last = std::chrono::steady_clock::now();
     if (next->id != req.id) continue;  // a stopped answer's leftovers
+    spinner.stop();
+    if (started) *started = true;
     std::string payload(next->body.begin(), next->body.end());
     if (next->status != 200)
       return make_error(Errc::protocol, fmt::format("server refused the request: {} {}", next->status, payload));
     if (o.no_stream) {
       if (o.json) std::printf("%s\n", dump_json(json{{"type", "message"}, {"content", payload}}).c_str());
       else std::fwrite(payload.data(), 1, payload.size(), stdout);
-      return std::pair(Outcome::done, payload);
+      reply = payload;
+      return answer;
     }
     CONFER_TRY(chat::ChatEvent event, chat::parse_chat_event(payload));
     if (o.json) {
@@ -112,20 +124,20 @@ Result<std::pair<Outcome, std::string>> ask(transport::ClientChannel& channel, c
         std::fflush(stdout);
       }
     } else if (event.is_completion()) {
-      return std::pair(Outcome::done, reply);
+      return answer;
     }
     // Unknown event types are ignored (CONFER-PROTOCOL §17).
   }
 }
 
-void end_line(const std::string& reply, const Options& o) {
+void end_line(const std::string& reply, const ChatOptions& o) {
   if (!o.json && (reply.empty() || reply.back() != '\n')) std::fputc('\n', stdout);
   std::fflush(stdout);
 }
 
 // Saves a completed turn; reports it as a JSON event (scripts count on it) or, when the
 // save fails, says that the answer shown was not kept.
-Result<void> keep_turn(ChatHistory& history, const Options& o, const Settings& s, const std::string& prompt,
+Result<void> keep_turn(ChatHistory& history, const ChatOptions& o, const Settings& s, const std::string& prompt,
                        const std::string& reply, const client::AttestedSession& session) {
   if (!history.enabled()) return {};
   auto index = history.save(prompt, reply, s.model, session);
@@ -140,21 +152,13 @@ Result<void> keep_turn(ChatHistory& history, const Options& o, const Settings& s
   return {};
 }
 
-void announce_conversation(const ChatHistory& history, const Options& o) {
+void announce_conversation(const ChatHistory& history, const ChatOptions& o) {
   if (!history.enabled()) return;
   print_note("conversation " + history.conversation_id());
   if (o.json) {
     std::printf("%s\n", dump_json(json{{"type", "conversation"}, {"id", history.conversation_id()}}).c_str());
     std::fflush(stdout);
   }
-}
-
-std::string read_all_stdin() {
-  std::string s;
-  char buf[65536];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) s.append(buf, n);
-  return s;
 }
 
 // $EDITOR on a 0600 file in a private directory, removed afterwards.
@@ -183,72 +187,14 @@ Result<std::string> edit_in_editor() {
   return std::string(text->begin(), text->end());
 }
 
-int repl(client::AttestedSession& session, const Options& o, Settings s, ChatHistory& saved) {
-  transport::ClientChannel& channel = *session.channel;
-  std::vector<Message> history;
-  for (const auto& [role, content] : saved.earlier()) history.push_back({role, content});
-  std::fprintf(stderr, "confer: type a message; \"\"\" for several lines; /new, /model NAME, /system TEXT, /edit, /exit; "
-                       "Ctrl-C stops an answer, Ctrl-D leaves\n");
-  for (;;) {
-    std::fputs("> ", stdout);
-    std::fflush(stdout);
-    std::string line;
-    if (!std::getline(std::cin, line)) {
-      if (g_interrupted.exchange(false)) {  // Ctrl-C at the prompt: a fresh prompt
-        std::cin.clear();
-        std::clearerr(stdin);
-        std::fputc('\n', stdout);
-        continue;
-      }
-      std::fputc('\n', stdout);
-      return kExitOk;
-    }
-    if (line == "/exit" || line == "/quit") return kExitOk;
-    if (line == "/new") {
-      history.clear();
-      if (saved.enabled()) {
-        if (auto r = saved.start_new(); !r) return fail(r.error());
-        announce_conversation(saved, o);
-      } else {
-        print_note("new conversation");
-      }
-      continue;
-    }
-    if (line.rfind("/model", 0) == 0) {
-      s.model = line.size() > 7 ? line.substr(7) : "";
-      print_note(s.model.empty() ? "model: the server's default" : "model: " + s.model);
-      continue;
-    }
-    if (line.rfind("/system", 0) == 0) {
-      s.system = line.size() > 8 ? line.substr(8) : "";
-      print_note(s.system.empty() ? "system prompt cleared" : "system prompt set");
-      continue;
-    }
-    std::string prompt = line;
-    if (line == "/edit") {
-      auto text = edit_in_editor();
-      if (!text) {
-        print_error(text.error().message);
-        continue;
-      }
-      prompt = *text;
-    } else if (line == "\"\"\"") {
-      prompt.clear();
-      std::string more;
-      while (std::getline(std::cin, more) && more != "\"\"\"") prompt += more + "\n";
-    } else if (!line.empty() && line.front() == '/') {
-      print_error(fmt::format("unknown command '{}'", line), {"commands: /new, /model NAME, /system TEXT, /edit, /exit"});
-      continue;
-    }
-    if (prompt.find_first_not_of(" \t\n") == std::string::npos) continue;
-    history.push_back({"user", prompt});
-    auto answer = ask(channel, o, s, history);
-    if (!answer) return fail(answer.error(), {"the session ended; start confer chat again"});
-    end_line(answer->second, o);
-    if (answer->first == Outcome::interrupted) print_note("stopped");
-    history.push_back({"assistant", answer->second});
-    if (auto kept = keep_turn(saved, o, s, prompt, answer->second, session); !kept) print_error(kept.error().message);
-  }
+namespace {
+
+std::string read_all_stdin() {
+  std::string s;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) s.append(buf, n);
+  return s;
 }
 
 Result<client::TrustConfig> chat_trust(const Options& o) {
@@ -316,15 +262,18 @@ int run(const Options& flags) {
 
   Settings settings{o.model, o.system};
   announce_conversation(*saved, o);
-  if (!one_shot) return repl(*session, o, settings, *saved);
+  if (!one_shot) {
+    Reconnect reconnect = [url = *url, trust = *trust] { return client::open_attested_session(url, trust); };
+    return repl(std::move(*session), o, settings, *saved, std::move(reconnect));
+  }
   std::vector<Message> messages;
   for (const auto& [role, content] : saved->earlier()) messages.push_back({role, content});
   messages.push_back({"user", prompt});
   auto answer = ask(*session->channel, o, settings, messages);
   if (!answer) return fail(answer.error());
-  end_line(answer->second, o);
-  if (auto kept = keep_turn(*saved, o, settings, prompt, answer->second, *session); !kept) return fail(kept.error());
-  if (answer->first == Outcome::interrupted) {
+  end_line(answer->text, o);
+  if (auto kept = keep_turn(*saved, o, settings, prompt, answer->text, *session); !kept) return fail(kept.error());
+  if (answer->outcome == Outcome::interrupted) {
     print_note("stopped");
     return 130;
   }

@@ -100,4 +100,21 @@ Result<void> ChatHistory::start_new() {
   return {};
 }
 
+Result<std::vector<store::Conversation>> ChatHistory::conversations() {
+  if (!keys_) return std::vector<store::Conversation>{};
+  return store_->list(*keys_);  // most recently updated first
+}
+
+Result<std::vector<std::string>> ChatHistory::recent_prompts(size_t max_conversations) {
+  std::vector<std::string> prompts;
+  if (!keys_) return prompts;
+  CONFER_TRY(std::vector<store::Conversation> all, store_->list(*keys_));
+  if (all.size() > max_conversations) all.resize(max_conversations);
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    CONFER_TRY(std::vector<store::Turn> turns, store_->turns(*keys_, it->id));
+    for (auto& t : turns) prompts.push_back(std::move(t.prompt));
+  }
+  return prompts;
+}
+
 }  // namespace confer::cli

@@ -34,6 +34,11 @@ class ChatHistory {
                        const client::AttestedSession& session);
   // /new in the REPL: later turns go to a fresh conversation.
   Result<void> start_new();
+  // The saved conversations, most recently updated first (/history).
+  Result<std::vector<store::Conversation>> conversations();
+  // The prompts of the `max` most recent conversations, oldest first: the REPL's line
+  // history, read from the encrypted store instead of a plaintext file.
+  Result<std::vector<std::string>> recent_prompts(size_t max_conversations);
 
  private:
   std::optional<store::HistoryStore> store_;

@@ -3,7 +3,9 @@
 
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -36,6 +38,10 @@ void print_warning(const std::string& what);
 void print_note(const std::string& what);
 // Prints the error and returns its exit code.
 int fail(const Error& error, std::initializer_list<std::string> hints = {});
+
+// The candidate `word` was most likely meant as: the nearest by edit distance when it is
+// within two edits, or one that `word` starts with or is the start of. None otherwise.
+std::optional<std::string> did_you_mean(const std::string& word, const std::vector<std::string>& candidates);
 
 // A command's handler, returned by its setup function once its options are declared.
 using Handler = std::function<int()>;

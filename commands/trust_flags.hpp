@@ -42,6 +42,10 @@ void note_collateral(const client::CollateralSource& vcek);
 // The hint that goes with a refusal.
 std::string hint_for(const Check& check);
 
+// The full human report: the report's fields, every check with what was expected and
+// seen, and the verdict (verify-attestation, and /verify in the REPL).
+void print_verification(const attest::SnpVerification& v, const std::string& evidence_format);
+
 inline constexpr const char* kDefaultReleaseIssuer = "https://accounts.google.com";
 
 }  // namespace confer::cli

@@ -52,57 +52,11 @@ Result<client::TrustConfig> build_auditor_trust(const Options& o) {
   return trust;
 }
 
-void print_human(const SnpVerification& v, const std::string& evidence_format) {
-  bool c = color_stdout();
-  std::string out;
-  if (v.report) {
-    const SnpReport& r = *v.report;
-    out += fmt::format("SEV-SNP attestation report: {}, version {}, signed by {}\n",
-                       product_name(v.product), r.version, signing_key_name(r.signing_key()));
-    out += fmt::format("  evidence      {}\n", evidence_format);
-    out += fmt::format("  measurement   {}\n", to_hex(r.measurement));
-    out += fmt::format("  report data   {}\n", to_hex(r.report_data));
-    out += fmt::format("  chip id       {}\n", to_hex(r.chip_id));
-    out += fmt::format("  reported tcb  {}\n", tcb_string(decode_tcb(r.reported_tcb, v.product), v.product));
-    out += fmt::format("  guest policy  0x{:016x}, VMPL {}\n", r.policy, r.vmpl);
-    out += fmt::format("  firmware      {}.{}.{}\n", r.current_fw.major, r.current_fw.minor, r.current_fw.build);
-  } else {
-    out += fmt::format("SEV-SNP attestation report ({})\n", evidence_format);
-  }
-  out += fmt::format("  verified at   {}\n", format_rfc3339(v.at));
-  if (v.development_root)
-    out += paint("  WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
-                 "about real hardware\n", "1;33", c);
-  out += "\n";
-  for (const auto& check : v.checks) {
-    std::string status = check.status == CheckStatus::ok       ? paint("ok     ", "32", c)
-                         : check.status == CheckStatus::failed ? paint("FAILED ", "1;31", c)
-                                                               : paint("skipped", "2", c);
-    out += fmt::format("  {} {}\n", status, check.name);
-    out += fmt::format("            expected  {}\n", check.expected);
-    out += fmt::format("            seen      {}\n", check.seen);
-    for (const auto& child : check.children) {
-      std::string cs = child.status == CheckStatus::ok       ? "ok     "
-                       : child.status == CheckStatus::failed ? "FAILED "
-                                                             : "skipped";
-      out += fmt::format("              {} {}: {}\n", cs, child.name, child.seen);
-    }
-  }
-  out += "\n";
-  if (const Check* f = v.first_failure())
-    out += "verdict: " + paint("refused", "1;31", c) + " (" + f->name + ")\n";
-  else if (v.development_root)
-    out += "verdict: " + paint("verified", "1;32", c) + " against a development root (NOT AMD)\n";
-  else
-    out += "verdict: " + paint("verified", "1;32", c) + "\n";
-  std::fputs(out.c_str(), stdout);
-}
-
 int report_and_exit(const SnpVerification& v, const std::string& evidence_format, bool json) {
   if (json)
     std::printf("%s\n", verification_json(v, evidence_format).c_str());
   else
-    print_human(v, evidence_format);
+    print_verification(v, evidence_format);
   std::fflush(stdout);
   if (v.development_root)
     print_warning("the evidence chains to a development root given with --trust-root, NOT to AMD");
@@ -223,6 +177,53 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_flag("--offline", o->offline, "Never use the network");
   app.add_flag("--json", o->json, "Print the report as one JSON object");
   return [o] { return run(*o); };
+}
+
+void print_verification(const attest::SnpVerification& v, const std::string& evidence_format) {
+  using namespace confer::attest;
+  bool c = color_stdout();
+  std::string out;
+  if (v.report) {
+    const SnpReport& r = *v.report;
+    out += fmt::format("SEV-SNP attestation report: {}, version {}, signed by {}\n",
+                       product_name(v.product), r.version, signing_key_name(r.signing_key()));
+    out += fmt::format("  evidence      {}\n", evidence_format);
+    out += fmt::format("  measurement   {}\n", to_hex(r.measurement));
+    out += fmt::format("  report data   {}\n", to_hex(r.report_data));
+    out += fmt::format("  chip id       {}\n", to_hex(r.chip_id));
+    out += fmt::format("  reported tcb  {}\n", tcb_string(decode_tcb(r.reported_tcb, v.product), v.product));
+    out += fmt::format("  guest policy  0x{:016x}, VMPL {}\n", r.policy, r.vmpl);
+    out += fmt::format("  firmware      {}.{}.{}\n", r.current_fw.major, r.current_fw.minor, r.current_fw.build);
+  } else {
+    out += fmt::format("SEV-SNP attestation report ({})\n", evidence_format);
+  }
+  out += fmt::format("  verified at   {}\n", format_rfc3339(v.at));
+  if (v.development_root)
+    out += paint("  WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
+                 "about real hardware\n", "1;33", c);
+  out += "\n";
+  for (const auto& check : v.checks) {
+    std::string status = check.status == CheckStatus::ok       ? paint("ok     ", "32", c)
+                         : check.status == CheckStatus::failed ? paint("FAILED ", "1;31", c)
+                                                               : paint("skipped", "2", c);
+    out += fmt::format("  {} {}\n", status, check.name);
+    out += fmt::format("            expected  {}\n", check.expected);
+    out += fmt::format("            seen      {}\n", check.seen);
+    for (const auto& child : check.children) {
+      std::string cs = child.status == CheckStatus::ok       ? "ok     "
+                       : child.status == CheckStatus::failed ? "FAILED "
+                                                             : "skipped";
+      out += fmt::format("              {} {}: {}\n", cs, child.name, child.seen);
+    }
+  }
+  out += "\n";
+  if (const Check* f = v.first_failure())
+    out += "verdict: " + paint("refused", "1;31", c) + " (" + f->name + ")\n";
+  else if (v.development_root)
+    out += "verdict: " + paint("verified", "1;32", c) + " against a development root (NOT AMD)\n";
+  else
+    out += "verdict: " + paint("verified", "1;32", c) + "\n";
+  std::fputs(out.c_str(), stdout);
 }
 
 }  // namespace confer::cli
