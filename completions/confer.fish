@@ -1,13 +1,43 @@
 # fish completion for confer
 
-set -l confer_commands chat verify-attestation dev-evidence paths help
+set -l confer_commands chat login logout status keys history verify-attestation dev-evidence paths help
 
 complete -c confer -f
+
+# The options that say where a way into the history comes from (see confer-login(1)),
+# for the commands whose condition is $argv[1].
+function __confer_key_options
+    complete -c confer -n $argv[1] -l device -rF -d 'Security key device path'
+    complete -c confer -n $argv[1] -l rp-id -x -d 'Relying party id of the credential (default confer.to)'
+    complete -c confer -n $argv[1] -l authenticator -x -a '(__confer_authenticator)' -d 'file:PATH, a passphrase-sealed file (weaker than a key)'
+    complete -c confer -n $argv[1] -l passphrase-file -rF -d 'Read the file authenticator\'s passphrase from FILE'
+    complete -c confer -n $argv[1] -l touch-timeout -x -d 'Seconds to wait for the security key (1 to 600)'
+end
+
+# ... and, where a way in is created, its Argon2id cost.
+function __confer_argon2_options
+    complete -c confer -n $argv[1] -l argon2-ops -x -d 'Argon2id passes for a new file authenticator or recovery code'
+    complete -c confer -n $argv[1] -l argon2-memory -x -d 'Argon2id memory in MiB, for the same'
+end
+
+function __confer_authenticator
+    set -l token (commandline -ct)
+    if string match -q 'file:*' -- $token
+        __fish_complete_path (string replace -r '^file:' '' -- $token) | string replace -r '^' 'file:'
+    else
+        echo file:
+    end
+end
 
 # Top level
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -l version -d 'Print version and library versions'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -s h -l help -d 'Show help'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a chat -d 'Chat through a channel bound to an attested server'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a login -d 'Open the history with a security key (--register creates it)'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a logout -d 'Lock the history: drop the unlocked session'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a status -d 'Whether the history is unlocked, until when, with which key'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a keys -d 'The ways into the history: list, add, remove, rotate'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a history -d 'Saved conversations: list, show, rm, search'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a verify-attestation -d 'Verify a server\'s or a saved SEV-SNP attestation'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a dev-evidence -d 'Write development SEV-SNP evidence (not AMD-signed)'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a paths -d 'Print the config, data and cache directories'
@@ -39,6 +69,81 @@ complete -c confer -n $ch -l require-fresh -d 'Refuse servers without fresh atte
 complete -c confer -n $ch -l timeout -x -d 'Seconds the server may stay silent'
 complete -c confer -n $ch -l connect-timeout -x -d 'Seconds to connect (handshake: twice that plus 30)'
 complete -c confer -n $ch -l color -x -a 'auto always never' -d 'When to use colour'
+complete -c confer -n $ch -s c -l continue -d 'Continue the last conversation'
+complete -c confer -n $ch -l conversation -x -d 'Continue (or start) the conversation with this id'
+complete -c confer -n $ch -l incognito -d 'Save nothing from this chat'
+__confer_key_options $ch
+
+# login
+set -l li "__fish_seen_subcommand_from login"
+complete -c confer -n $li -s h -l help -d 'Show help'
+complete -c confer -n $li -l register -d 'Create the account: register a credential on the security key'
+complete -c confer -n $li -l list-devices -d 'List the security keys plugged in'
+complete -c confer -n $li -l recovery -d 'Open the history with the recovery code'
+complete -c confer -n $li -l remember -x -a '5m 15m 1h 8h 24h' -d 'Keep the history unlocked for scripts (at most 24h)'
+complete -c confer -n $li -l color -x -a 'auto always never' -d 'When to use colour'
+__confer_key_options $li
+__confer_argon2_options $li
+
+# logout
+set -l lo "__fish_seen_subcommand_from logout"
+complete -c confer -n $lo -s h -l help -d 'Show help'
+complete -c confer -n $lo -l color -x -a 'auto always never' -d 'When to use colour'
+
+# status
+set -l st "__fish_seen_subcommand_from status"
+complete -c confer -n $st -s h -l help -d 'Show help'
+complete -c confer -n $st -l json -d 'One JSON object on stdout'
+complete -c confer -n $st -l color -x -a 'auto always never' -d 'When to use colour'
+
+# keys list|add|remove|rotate
+set -l keys_commands list add remove rotate
+set -l ks "__fish_seen_subcommand_from keys; and not __fish_seen_subcommand_from $keys_commands"
+complete -c confer -n $ks -s h -l help -d 'Show help'
+complete -c confer -n $ks -l color -x -a 'auto always never' -d 'When to use colour'
+complete -c confer -n $ks -a list -d 'List the ways into the history'
+complete -c confer -n $ks -a add -d 'Enrol a security key, a file authenticator or a recovery code'
+complete -c confer -n $ks -a remove -d 'Remove a way in (never the last one)'
+complete -c confer -n $ks -a rotate -d 'A new root key: every way in and data key rewrapped'
+set -l kl "__fish_seen_subcommand_from keys; and __fish_seen_subcommand_from list"
+complete -c confer -n $kl -s h -l help -d 'Show help'
+complete -c confer -n $kl -l json -d 'A JSON array on stdout'
+set -l ka "__fish_seen_subcommand_from keys; and __fish_seen_subcommand_from add"
+complete -c confer -n $ka -s h -l help -d 'Show help'
+complete -c confer -n $ka -l recovery -d 'Print a new recovery code, once'
+__confer_key_options $ka
+__confer_argon2_options $ka
+set -l kr "__fish_seen_subcommand_from keys; and __fish_seen_subcommand_from remove"
+complete -c confer -n $kr -s h -l help -d 'Show help'
+# The ids need no key: confer keys list reads them as they are.
+complete -c confer -n $kr -x -a '(confer keys list 2>/dev/null | string replace -r "^(\S+)\s+(\S+).*" \'$1\t$2\')'
+set -l ko "__fish_seen_subcommand_from keys; and __fish_seen_subcommand_from rotate"
+complete -c confer -n $ko -s h -l help -d 'Show help'
+__confer_key_options $ko
+__confer_argon2_options $ko
+
+# history [list|show ID|rm ID|search TEXT]; the key options come before the subcommand
+set -l history_commands list show rm search
+set -l hs "__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from $history_commands"
+complete -c confer -n $hs -s h -l help -d 'Show help'
+complete -c confer -n $hs -l json -d 'JSON on stdout'
+complete -c confer -n $hs -l color -x -a 'auto always never' -d 'When to use colour'
+__confer_key_options $hs
+complete -c confer -n $hs -a list -d 'Conversations, newest first (the default)'
+complete -c confer -n $hs -a show -d 'One conversation as text'
+complete -c confer -n $hs -a rm -d 'Remove a conversation for good'
+complete -c confer -n $hs -a search -d 'Find text in titles, prompts and answers'
+set -l hl "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from list"
+complete -c confer -n $hl -s h -l help -d 'Show help'
+complete -c confer -n $hl -l json -d 'A JSON array of {id, title, created, updated, turns}'
+set -l hw "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from show"
+complete -c confer -n $hw -s h -l help -d 'Show help'
+complete -c confer -n $hw -l json -d 'One JSON object with every turn and its receipt'
+set -l hr "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from rm"
+complete -c confer -n $hr -s h -l help -d 'Show help'
+set -l hf "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from search"
+complete -c confer -n $hf -s h -l help -d 'Show help'
+complete -c confer -n $hf -l json -d 'A JSON array of {conversation, title, turn, snippet}'
 
 # verify-attestation
 set -l va "__fish_seen_subcommand_from verify-attestation"
