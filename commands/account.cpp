@@ -82,7 +82,9 @@ void declare_key_flags(CLI::App& app, KeyFlags& f, bool creating) {
                  "file:PATH: a passphrase-sealed file instead of a security key (weaker: the file can be attacked "
                  "offline)");
   app.add_option("--passphrase-file", f.passphrase_file, "Read the file authenticator's passphrase from FILE");
-  app.add_option("--touch-timeout", f.timeout, "Seconds to wait for the security key")->check(CLI::Range(1, 600));
+  app.add_option("--touch-timeout", f.timeout, "Seconds to wait for the security key")
+      ->check(CLI::Range(1, 600))
+      ->capture_default_str();
   if (creating) {
     app.add_option("--argon2-ops", f.argon2_ops, "Argon2id passes for a new file authenticator or recovery code")
         ->check(CLI::Range(1, 16))
@@ -273,7 +275,9 @@ bool can_ask_user() {
 Result<store::Unlocked> unlock_for_use(store::HistoryStore& history, const KeyFlags& flags, bool ask) {
   CONFER_TRY(std::optional<store::Unlocked> session, unlock_from_session(history));
   if (session) return std::move(*session);
-  if (!ask || !can_ask_user())
+  // A file authenticator with --passphrase-file needs no terminal.
+  bool scripted = !flags.passphrase_file.empty() && !flags.authenticator.empty();
+  if (!ask || (!can_ask_user() && !scripted))
     return make_error(Errc::key, "the history is locked, and there is no terminal to touch the key on");
   return unlock_interactively(history, flags);
 }

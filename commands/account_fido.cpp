@@ -1,5 +1,7 @@
 // Security keys as ways in (commands/account.hpp): a credential registered with
 // hmac-secret, and its PRF with user verification, through lib/keys/fido.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "commands/account.hpp"
@@ -47,6 +49,7 @@ Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& acco
              keys::fido::register_credential(options, terminal_interaction(), uid,
                                              "confer " + account_id.substr(0, 8), w.credential.salt));
   w.credential.id = reg.credential_id;
+  w.credential.locator = reg.path;
   w.credential.label = "security key (" + reg.device + ")";
   CONFER_TRY(w.kek, keys::derive_kek(reg.prf));
   return w;
@@ -54,6 +57,11 @@ Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& acco
 
 Result<crypto::SecretBytes> security_key_prf(const store::Credential& c, const KeyFlags& flags, ByteView input) {
   auto options = device_options(flags, c.rp_id);
+  // Without --device: where the key was enrolled, when that is still there (hidraw
+  // numbers change with replugging), else the only key plugged in.
+  bool hidraw = c.locator.rfind("/dev/", 0) == 0;
+  if (options.path.empty() && !c.locator.empty() && (!hidraw || ::access(c.locator.c_str(), F_OK) == 0))
+    options.path = c.locator;
   CONFER_TRY(keys::fido::PrfOutput out, keys::fido::prf(options, terminal_interaction(), c.id, input));
   return keys::derive_kek(out.first);
 }

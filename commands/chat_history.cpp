@@ -37,6 +37,9 @@ Result<ChatHistory> ChatHistory::prepare(const ChatHistoryOptions& o) {
   ChatHistory h;
   bool wants_existing = o.continue_last || !o.conversation.empty();
   if (o.incognito) return h;
+  if (!o.conversation.empty() && !store::valid_conversation_id(o.conversation))  // before any unlocking
+    return make_error(Errc::usage, fmt::format("--conversation: expected 1-64 of A-Z a-z 0-9 . _ -, saw '{}'",
+                                               o.conversation));
   CONFER_TRY(auto store, open_history(false));
   std::optional<store::Account> account;
   if (store) {
@@ -55,9 +58,6 @@ Result<ChatHistory> ChatHistory::prepare(const ChatHistoryOptions& o) {
     CONFER_TRY(auto last, h.store_->last_conversation_id());
     if (last) h.id_ = *last;
   } else if (!o.conversation.empty()) {
-    if (!store::valid_conversation_id(o.conversation))
-      return make_error(Errc::usage, fmt::format("--conversation: expected 1-64 of A-Z a-z 0-9 . _ -, saw '{}'",
-                                                 o.conversation));
     h.id_ = o.conversation;
   }
   if (!h.id_.empty()) {

@@ -119,8 +119,11 @@ int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App*
   if (!account) return fail(account.error());
   if (!*account) {
     if (o.json && !show_cmd->parsed() && !rm_cmd->parsed()) print_json(json::array());
+    if (show_cmd->parsed() || rm_cmd->parsed())
+      return fail(make_error(Errc::key, "no account on this machine yet, so no conversation to show or remove"),
+                  {"chats are saved once an account exists: confer login --register"});
     print_note("no history: chats are saved once an account exists (confer login --register)");
-    return show_cmd->parsed() || rm_cmd->parsed() ? int(kExitUsage) : int(kExitOk);
+    return kExitOk;
   }
   if (rm_cmd->parsed()) return remove(**history, o);
   auto keys = unlock_for_use(**history, o.key, true);
@@ -138,13 +141,17 @@ Handler setup_history(CLI::App& app) {
   app.add_flag("--json", o->json, "JSON on stdout");
   declare_key_flags(app, o->key, false);
   CLI::App* l = app.add_subcommand("list", "Conversations, newest first (the default)");
+  l->fallthrough();
   l->add_flag("--json", o->json, "A JSON array of {id, title, created, updated, turns}");
   CLI::App* s = app.add_subcommand("show", "One conversation as text");
+  s->fallthrough();
   s->add_option("id", o->id, "The conversation id")->required();
   s->add_flag("--json", o->json, "One JSON object with every turn and its receipt");
   CLI::App* r = app.add_subcommand("rm", "Remove a conversation for good: its records and data keys");
+  r->fallthrough();
   r->add_option("id", o->id, "The conversation id")->required();
   CLI::App* f = app.add_subcommand("search", "Find text in titles, prompts and answers (decrypted in memory)");
+  f->fallthrough();
   f->add_option("text", o->text, "What to look for (any case)")->required();
   f->add_flag("--json", o->json, "A JSON array of {conversation, title, turn, snippet}");
   return [o, s, r, f] { return run(*o, s, r, f); };

@@ -83,6 +83,10 @@ Result<void> add_recovery(store::HistoryStore& history, const store::Unlocked& k
 }
 
 int add(const KeysOptions& o) {
+  if (o.recovery && (!o.key.authenticator.empty() || !o.key.device.empty()))
+    return fail(make_error(Errc::usage, "keys add --recovery makes a recovery code; --authenticator and --device "
+                                        "name another kind of way in"),
+                {"add them one at a time: confer keys add --recovery, then confer keys add --device PATH"});
   auto unlocked = unlocked_history("adding a way in");
   if (!unlocked) return fail(unlocked.error());
   auto& [history, keys] = *unlocked;
@@ -103,7 +107,7 @@ int add(const KeysOptions& o) {
 int remove(const KeysOptions& o) {
   auto history = open_history(false);
   if (!history) return fail(history.error());
-  if (!*history) return fail(make_error(Errc::usage, "no account on this machine yet"));
+  if (!*history) return fail(make_error(Errc::key, "no account on this machine yet (confer login --register creates one)"));
   auto all = (*history)->credentials();
   if (!all) return fail(all.error());
   std::vector<const store::Credential*> matches;
@@ -120,6 +124,21 @@ int remove(const KeysOptions& o) {
   return kExitOk;
 }
 
+// A way in's kek; for a security key that is not the one plugged in, asks (on a
+// terminal) for it to be plugged in, up to three times.
+Result<crypto::SecretBytes> kek_of_present_key(const store::Credential& c, const KeyFlags& flags, ByteView input) {
+  for (int attempt = 1;; ++attempt) {
+    auto kek = way_in_kek(c, flags, input);
+    if (kek || c.kind != "fido" || attempt == 3 || !flags.device.empty() || !can_ask_user()) return kek;
+    const std::string& m = kek.error().message;
+    if (m.find(kWrongCredentialMarker) == std::string::npos && m.find("no security key found") == std::string::npos)
+      return kek;
+    print_error(m);
+    CONFER_TRY(crypto::SecretBytes ignored,
+               read_secret_from_tty(fmt::format("Plug in {} ({}) alone and press Enter: ", c.label, short_id(c.id))));
+  }
+}
+
 Result<std::vector<store::Credential>> new_wraps(store::HistoryStore& history, const store::Unlocked& next,
                                                  const KeyFlags& flags, std::string& recovery_code) {
   CONFER_TRY(std::vector<store::Credential> all, history.credentials());
@@ -132,10 +151,10 @@ Result<std::vector<store::Credential>> new_wraps(store::HistoryStore& history, c
       c = std::move(r.credential);
       kek = std::move(r.kek);
     } else {
-      print_note(fmt::format("rewrapping for {}", c.label));
+      print_note(fmt::format("rewrapping for {} ({})", c.label, short_id(c.id)));
       Bytes input(keys::kKeySize);
       CONFER_TRY_VOID(crypto::fill_random(input.data(), input.size()));
-      CONFER_TRY(kek, way_in_kek(c, flags, input));
+      CONFER_TRY(kek, kek_of_present_key(c, flags, input));
       c.salt = std::move(input);
     }
     CONFER_TRY(c.wrapped_root, keys::wrap_key(kek, next.root, store::root_wrap_context(next.account_id, c)));

@@ -97,7 +97,7 @@ int login(const LoginOptions& o) {
   if (!*account)
     return fail(make_error(Errc::key, "no account on this machine yet"),
                 {"create one with your security key: confer login --register",
-                 "or on a second machine, enrol this key from the first: confer keys add"});
+                 "without a security key: confer login --register --authenticator file:PATH"});
   auto keys = unlock_interactively(**history, o.key, o.recovery);
   if (!keys) return fail(keys.error());
   std::string label = way_in_label(**history, *keys);

@@ -325,6 +325,7 @@ Result<Registration> register_credential(const DeviceOptions& options, const Int
   reg.credential_id.assign(id, id + fido_cred_id_len(c.get()));
   if (reg.credential_id.empty()) return key_error("the security key returned an empty credential id");
   reg.discoverable = d.resident;
+  reg.path = d.path;
   reg.device = scheme_for(d.path) ? "development fake" : product_of(d.path);
   if (interaction.notice) interaction.notice("registered; once more to derive the history key");
   CONFER_TRY(PrfOutput out, assertion_prf(d, interaction, options.rp_id, reg.credential_id, prf_input, std::nullopt));

@@ -40,6 +40,7 @@ struct Registration {
   Bytes credential_id;
   bool discoverable = false;
   std::string device;        // product name, for labels
+  std::string path;          // where it was found (hidraw path or a registered scheme's)
   crypto::SecretBytes prf;   // the PRF of `prf_input`, proving hmac-secret works
 };
 // makeCredential (ES256, hmac-secret, resident when the key offers it) then one
