@@ -41,6 +41,50 @@ std::string version_text() {
       NLOHMANN_JSON_VERSION_MINOR, NLOHMANN_JSON_VERSION_PATCH, CLI11_VERSION);
 }
 
+// " chat" or " keys list": the commands selected on the command line.
+std::string command_path(const CLI::App& app) {
+  std::string path;
+  for (const CLI::App* a = &app; !a->get_subcommands().empty();) {
+    a = a->get_subcommands().front();
+    path += " " + a->get_name();
+  }
+  return path;
+}
+
+// Unknown commands and options, in the order typed, each with the nearest real one.
+int unexpected_arguments(CLI::App& app, const CLI::ExtrasError& e) {
+  const CLI::App* where = &app;
+  std::vector<std::string> extras = app.remaining();
+  while (!where->get_subcommands().empty()) {
+    where = where->get_subcommands().front();
+    for (const auto& x : where->remaining()) extras.push_back(x);
+  }
+  if (extras.empty()) {
+    print_error(e.what(), {"run 'confer help" + command_path(app) + "' for usage"});
+    return kExitUsage;
+  }
+  std::string path = "confer" + command_path(app);
+  std::vector<std::string> options, commands;
+  for (const CLI::Option* opt : where->get_options()) {
+    for (const auto& l : opt->get_lnames()) options.push_back("--" + l);
+    for (const auto& sn : opt->get_snames()) options.push_back("-" + sn);
+  }
+  for (const CLI::App* sub : where->get_subcommands({})) commands.push_back(sub->get_name());
+  for (const auto& x : extras) {
+    bool option = !x.empty() && x[0] == '-';
+    std::string flag = option ? x.substr(0, x.find('=')) : x;
+    std::string what = option ? fmt::format("{}: unknown option '{}'", path, flag)
+                       : commands.empty() ? fmt::format("{}: unexpected argument '{}'", path, x)
+                                          : fmt::format("{}: unknown command '{}'", path, x);
+    auto near = did_you_mean(flag, option ? options : commands);
+    if (near)
+      print_error(what, {fmt::format("did you mean {}? ('confer help{}' lists them)", *near, command_path(app))});
+    else
+      print_error(what, {"run 'confer help" + command_path(app) + "' for usage"});
+  }
+  return kExitUsage;
+}
+
 int run(int argc, char** argv) {
   CLI::App app{"confer: an end-to-end encrypted AI assistant whose client verifies the confidential VM before any prompt leaves the machine"};
   app.name("confer");
@@ -68,15 +112,13 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
-    // Help for the innermost command that was asked about.
-    CLI::App* target = &app;
-    for (auto* sub : app.get_subcommands()) target = sub;
-    std::fputs(target->help().c_str(), stdout);
+    // Help for the innermost command asked about, its usage line naming its parents.
+    std::fputs(app.help().c_str(), stdout);
     return kExitOk;
+  } catch (const CLI::ExtrasError& e) {
+    return unexpected_arguments(app, e);
   } catch (const CLI::ParseError& e) {
-    std::string where;
-    for (auto* sub : app.get_subcommands()) where = std::string(" ") + sub->get_name();
-    print_error(e.what(), {"run 'confer help" + where + "' for usage"});
+    print_error(e.what(), {"run 'confer help" + command_path(app) + "' for usage"});
     return kExitUsage;
   }
   set_color_mode(color == "always" ? ColorMode::always
@@ -93,7 +135,7 @@ int run(int argc, char** argv) {
     }
     for (auto& [sub, handler] : handlers) {
       if (sub->get_name() == help_topic) {
-        std::fputs(sub->help().c_str(), stdout);
+        std::fputs(sub->help("confer").c_str(), stdout);
         return kExitOk;
       }
     }

@@ -98,4 +98,9 @@ std::optional<std::string> did_you_mean(const std::string& word, const std::vect
   return best;
 }
 
+Error for_option(const std::string& option, Error error) {
+  error.message = option + ": " + error.message;
+  return error;
+}
+
 }  // namespace confer::cli

@@ -39,6 +39,10 @@ void print_note(const std::string& what);
 // Prints the error and returns its exit code.
 int fail(const Error& error, std::initializer_list<std::string> hints = {});
 
+// `error` with the option (or config key) that carried the bad value in front:
+// "--expect-measurement: expected 96 hex digits (SHA-384), saw 11: '7a1e5c26...'".
+Error for_option(const std::string& option, Error error);
+
 // The candidate `word` was most likely meant as: the nearest by edit distance when it is
 // within two edits, or one that `word` starts with or is the start of. None otherwise.
 std::optional<std::string> did_you_mean(const std::string& word, const std::vector<std::string>& candidates);

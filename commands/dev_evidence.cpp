@@ -35,7 +35,7 @@ int run(const Options& o) {
   report.vmpl = o.vmpl;
   if (!o.measurement.empty()) {
     auto m = parse_measurement_hex(o.measurement);
-    if (!m) return fail(m.error());
+    if (!m) return fail(for_option("--measurement", m.error()));
     report.measurement = *m;
   } else {
     // A recognisable non-zero value, so that pinning it in a demo means something.
@@ -43,7 +43,7 @@ int run(const Options& o) {
   }
   if (!o.report_data.empty()) {
     auto rd = parse_report_data_hex(o.report_data);
-    if (!rd) return fail(rd.error());
+    if (!rd) return fail(for_option("--report-data", rd.error()));
     std::copy(rd->begin(), rd->end(), report.report_data.begin());
   }
 

@@ -25,7 +25,10 @@ void declare_trust_flags(CLI::App& app, TrustFlags& f) {
 
 void apply_config_defaults(TrustFlags& f, const UserConfig& cfg) {
   if (f.trust_roots.empty()) f.trust_roots = cfg.trust_roots;
-  if (f.measurements.empty()) f.measurements = cfg.measurements;
+  if (f.measurements.empty()) {
+    f.measurements = cfg.measurements;
+    f.measurements_from_config = !f.measurements.empty();
+  }
   if (f.policy.empty()) f.policy = cfg.policy;
   if (f.sigstore_root.empty()) f.sigstore_root = cfg.sigstore_root;
   if (f.release_identity.empty()) f.release_identity = cfg.release_identity;
@@ -76,8 +79,12 @@ Result<client::TrustConfig> build_trust(const TrustFlags& f) {
   }
   if (!f.measurements.empty()) trust.policy.measurements.clear();
   for (const auto& m : f.measurements) {
-    CONFER_TRY(auto bytes, parse_measurement_hex(m));
-    trust.policy.measurements.push_back(bytes);
+    auto bytes = parse_measurement_hex(m);
+    if (!bytes)
+      return for_option(f.measurements_from_config ? "expect_measurement (config or CONFER_EXPECT_MEASUREMENT)"
+                                                   : "--expect-measurement",
+                        bytes.error());
+    trust.policy.measurements.push_back(*bytes);
   }
   set_collateral_locations(trust);
   return trust;

@@ -17,6 +17,7 @@ namespace confer::cli {
 struct TrustFlags {
   std::vector<std::string> trust_roots;
   std::vector<std::string> measurements;
+  bool measurements_from_config = false;  // so errors name the config, not the flag
   std::string policy;
   std::string sigstore_root;
   std::string release_identity;

@@ -41,11 +41,15 @@ Result<client::TrustConfig> build_auditor_trust(const Options& o) {
   CONFER_TRY(client::TrustConfig trust, build_trust(o.trust));
   SnpPolicy& p = trust.policy;
   if (!o.report_data.empty()) {
-    CONFER_TRY(p.report_data, parse_report_data_hex(o.report_data));
+    auto rd = parse_report_data_hex(o.report_data);
+    if (!rd) return for_option("--report-data", rd.error());
+    p.report_data = std::move(*rd);
   }
   if (o.vmpl) p.vmpl = *o.vmpl;
   if (!o.min_tcb.empty()) {
-    CONFER_TRY(p.min_tcb, parse_tcb_spec(o.min_tcb));
+    auto tcb = parse_tcb_spec(o.min_tcb);
+    if (!tcb) return for_option("--min-tcb", tcb.error());
+    p.min_tcb = *tcb;
   }
   trust.offline = o.offline;
   trust.require_release = false;
@@ -144,7 +148,7 @@ int run(Options o) {
   UnixTime at = now_utc();
   if (!o.at.empty()) {
     auto parsed = parse_rfc3339(o.at);
-    if (!parsed) return fail(parsed.error(), {"--at takes a time such as 2025-06-01T00:00:00Z"});
+    if (!parsed) return fail(for_option("--at", parsed.error()), {"--at takes a time such as 2025-06-01T00:00:00Z"});
     at = *parsed;
   }
   auto cfg = load_user_config();

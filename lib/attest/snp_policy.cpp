@@ -12,15 +12,28 @@ namespace confer::attest {
 
 namespace {
 
+// "'7a1e5c26...'": enough of a value to recognise it, never a wall of text.
+std::string preview(std::string_view s) {
+  return fmt::format("'{}{}'", s.substr(0, 8), s.size() > 8 ? "..." : "");
+}
+
+// Exactly `digits` hex digits; the error says what was expected and what was seen.
+Result<Bytes> exact_hex(std::string_view hex, size_t digits, const char* what) {
+  if (hex.size() != digits)
+    return make_error(Errc::usage, fmt::format("expected {} hex digits ({}), saw {}: {}", digits, what, hex.size(),
+                                               preview(hex)));
+  size_t bad = hex.find_first_not_of("0123456789abcdefABCDEF");
+  if (bad != std::string_view::npos)
+    return make_error(Errc::usage, fmt::format("expected {} hex digits ({}), saw '{}' at position {}: {}", digits,
+                                               what, hex[bad], bad + 1, preview(hex)));
+  return from_hex(hex);
+}
+
 template <size_t N>
 Result<std::array<uint8_t, N>> fixed_hex(std::string_view hex, const char* what) {
-  auto bytes = from_hex(hex);
-  if (!bytes) return make_error(Errc::usage, fmt::format("{}: {}", what, bytes.error().message));
-  if (bytes->size() != N)
-    return make_error(Errc::usage, fmt::format("{}: expected {} bytes ({} hex digits), saw {} bytes",
-                                               what, N, 2 * N, bytes->size()));
+  CONFER_TRY(Bytes bytes, exact_hex(hex, 2 * N, what));
   std::array<uint8_t, N> out{};
-  std::memcpy(out.data(), bytes->data(), N);
+  std::memcpy(out.data(), bytes.data(), N);
   return out;
 }
 
@@ -85,16 +98,14 @@ Result<bool> bool_value(const nlohmann::json& v, const std::string& key) {
 }  // namespace
 
 Result<std::array<uint8_t, 48>> parse_measurement_hex(std::string_view hex) {
-  return fixed_hex<48>(hex, "measurement");
+  return fixed_hex<48>(hex, "SHA-384");
 }
 
 Result<Bytes> parse_report_data_hex(std::string_view hex) {
-  auto bytes = from_hex(hex);
-  if (!bytes) return make_error(Errc::usage, "report data: " + bytes.error().message);
-  if (bytes->empty() || bytes->size() > 64)
-    return make_error(Errc::usage, fmt::format("report data: expected 1 to 64 bytes, saw {}",
-                                               bytes->size()));
-  return std::move(bytes).value();
+  if (hex.empty() || hex.size() > 128 || hex.size() % 2 != 0)
+    return make_error(Errc::usage, fmt::format("expected an even number of hex digits, 2 to 128 (1 to 64 bytes), "
+                                               "saw {}: {}", hex.size(), preview(hex)));
+  return exact_hex(hex, hex.size(), "1 to 64 bytes");
 }
 
 Result<Tcb> parse_tcb_spec(std::string_view spec) {
