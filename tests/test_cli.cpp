@@ -24,7 +24,26 @@ TEST_CASE("cli: usage errors exit 2 with a hint") {
   CHECK(at.err.find("RFC 3339") != std::string::npos);
   auto m = run_confer({"verify-attestation", "--evidence", "x", "--expect-measurement", "abcd"});
   CHECK(m.exit_code == 2);
-  CHECK(m.err.find("expected 48 bytes") != std::string::npos);
+  CHECK(m.err.find("--expect-measurement: expected 96 hex digits (SHA-384), saw 4: 'abcd'") != std::string::npos);
+  auto long_m = run_confer({"verify-attestation", "--evidence", "x", "--expect-measurement", "7a1e5c26abc"});
+  CHECK(long_m.err.find("saw 11: '7a1e5c26...'") != std::string::npos);
+  auto bad_digit = run_confer({"verify-attestation", "--evidence", "x", "--expect-measurement", std::string(95, 'a') + "g"});
+  CHECK(bad_digit.err.find("saw 'g' at position 96") != std::string::npos);
+  // Unknown commands and options: the nearest real one, in the order typed.
+  auto typo = run_confer({"chta"});
+  CHECK(typo.exit_code == 2);
+  CHECK(typo.err.find("unknown command 'chta'") != std::string::npos);
+  CHECK(typo.err.find("did you mean chat?") != std::string::npos);
+  auto opts = run_confer({"chat", "--servr", "x", "--modle", "y"});
+  CHECK(opts.exit_code == 2);
+  size_t first = opts.err.find("unknown option '--servr'"), second = opts.err.find("unknown option '--modle'");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  CHECK(first < second);
+  CHECK(opts.err.find("did you mean --server?") != std::string::npos);
+  CHECK(opts.err.find("did you mean --model?") != std::string::npos);
+  CHECK(run_confer({"help", "chat"}).out.find("Usage: confer chat [OPTIONS]") != std::string::npos);
+  CHECK(run_confer({"keys", "list", "--help"}).out.find("Usage: confer keys list") != std::string::npos);
   CHECK(run_confer({"verify-attestation", "--evidence", "x", "--vmpl", "4"}).exit_code == 2);
   CHECK(run_confer({"verify-attestation", "--evidence", "x", "--min-tcb", "bl=x"}).exit_code == 2);
   test::TempDir dir;

@@ -44,7 +44,7 @@ TEST_CASE("policy file: errors name what was expected") {
   CHECK(err(R"({"min_tcb":{"bl":256}})").find("0-255") != std::string::npos);
   CHECK(err(R"({"min_abi":"1"})").find("2 dot-separated") != std::string::npos);
   CHECK(err(R"({"min_firmware":"1.x.3"})").find("0-255") != std::string::npos);
-  CHECK(err(R"({"measurements":["abcd"]})").find("expected 48 bytes") != std::string::npos);
+  CHECK(err(R"({"measurements":["abcd"]})").find("expected 96 hex digits (SHA-384), saw 4") != std::string::npos);
   CHECK(err(R"({"report_data":""})").find("1 to 64") != std::string::npos);
   CHECK(err(R"({"allow_smt":"no"})").find("true or false") != std::string::npos);
   CHECK(err("[1]").find("JSON object") != std::string::npos);
