@@ -19,6 +19,7 @@
 #include "commands/chat.hpp"
 #include "commands/chat_history.hpp"
 #include "commands/common.hpp"
+#include "commands/markdown.hpp"
 #include "commands/trust_flags.hpp"
 #include "commands/user_config.hpp"
 
@@ -60,9 +61,33 @@ class Spinner {
   std::thread thread_;
 };
 
+// Where the answer's text goes: stdout as sent, or as Markdown rendered for a terminal.
+class AnswerPrinter {
+ public:
+  explicit AnswerPrinter(const ChatOptions& o) : json_(o.json) {
+    if (renders_markdown(o)) markdown_.emplace(color_stdout());
+  }
+  void piece(const std::string& text) {
+    if (!json_) write(markdown_ ? markdown_->feed(text) : text);
+  }
+  void done() {
+    if (markdown_) write(markdown_->finish());
+  }
+
+ private:
+  static void write(const std::string& s) {
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fflush(stdout);
+  }
+  bool json_;
+  std::optional<MarkdownStream> markdown_;
+};
+
 }  // namespace
 
 std::atomic<bool> g_chat_interrupted{false};
+
+bool renders_markdown(const ChatOptions& o) { return !o.json && !o.raw && isatty(STDOUT_FILENO) == 1; }
 
 // Sends the conversation and renders the answer as it streams. Returns the reply text.
 Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, const Settings& s,
@@ -85,10 +110,12 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
 
   Answer answer;
   std::string& reply = answer.text;
+  AnswerPrinter printer(o);
   Spinner spinner(!o.json && isatty(STDERR_FILENO) == 1 && isatty(STDOUT_FILENO) == 1);
   auto last = std::chrono::steady_clock::now();
   for (;;) {
     if (g_chat_interrupted.exchange(false)) {
+      printer.done();
       answer.outcome = Outcome::interrupted;
       return answer;
     }
@@ -107,7 +134,8 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
       return make_error(Errc::protocol, fmt::format("server refused the request: {} {}", next->status, payload));
     if (o.no_stream) {
       if (o.json) std::printf("%s\n", dump_json(json{{"type", "message"}, {"content", payload}}).c_str());
-      else std::fwrite(payload.data(), 1, payload.size(), stdout);
+      printer.piece(payload);
+      printer.done();
       reply = payload;
       return answer;
     }
@@ -117,13 +145,10 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
       std::fflush(stdout);
     }
     if (event.is_token()) {
-      const std::string& piece = event.content;
-      reply += piece;
-      if (!o.json) {
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-      }
+      reply += event.content;
+      printer.piece(event.content);
     } else if (event.is_completion()) {
+      printer.done();
       return answer;
     }
     // Unknown event types are ignored (CONFER-PROTOCOL §17).
@@ -131,7 +156,8 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
 }
 
 void end_line(const std::string& reply, const ChatOptions& o) {
-  if (!o.json && (reply.empty() || reply.back() != '\n')) std::fputc('\n', stdout);
+  // (Rendered Markdown ends its own lines.)
+  if (!o.json && !renders_markdown(o) && (reply.empty() || reply.back() != '\n')) std::fputc('\n', stdout);
   std::fflush(stdout);
 }
 
@@ -293,6 +319,7 @@ Handler setup_chat(CLI::App& app) {
   declare_trust_flags(app, o->trust);
   app.add_flag("--json", o->json, "One JSON event per line on stdout");
   app.add_flag("--no-stream", o->no_stream, "Print the answer once, at the end");
+  app.add_flag("--raw", o->raw, "Print the answer as sent, without rendering Markdown (as when not on a terminal)");
   app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");
   app.add_flag("--no-stdin", o->no_stdin, "Never read standard input");
   app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");

@@ -27,6 +27,7 @@ struct ChatOptions {
   TrustFlags trust;
   bool json = false;
   bool no_stream = false;
+  bool raw = false;  // no Markdown rendering even on a terminal
   bool quiet = false;
   bool no_stdin = false;
   bool offline = false;
@@ -57,6 +58,8 @@ struct Answer {
 // failure before that can be retried on a new connection.
 Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, const Settings& s,
                    const std::vector<Message>& messages, bool* started = nullptr);
+// Answers are rendered as Markdown: on a terminal, without --raw or --json.
+bool renders_markdown(const ChatOptions& o);
 // The newline after an answer that did not end with one.
 void end_line(const std::string& reply, const ChatOptions& o);
 // Saves a completed turn, and reports it as a JSON event under --json.
