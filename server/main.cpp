@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include "core/bytes.hpp"
 #include "core/exception.hpp"
@@ -41,9 +42,36 @@ void stop_on_signals(server::Server* running) {
   }).detach();
 }
 
-int serve(const server::ServerOptions& o) {
+// A word as the shell reads it back: quoted only when it has to be.
+std::string shell_word(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:-+=@") ==
+                        std::string::npos)
+    return s;
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// The URL a client on this machine uses for `host`.
+std::string client_url(const std::string& host, unsigned port) {
+  std::string h = host == "0.0.0.0" ? "127.0.0.1" : host == "::" ? "::1" : host;
+  if (h.find(':') != std::string::npos) h = "[" + h + "]";
+  return fmt::format("ws://{}:{}", h, port);
+}
+
+int serve(server::ServerOptions o) {
   auto config = server::server_config(o);
   if (!config) return fail(config.error());
+  if (auto free = server::check_port_free(*config); !free)
+    return fail(free.error(), "another confer-server may be running; choose another port with --listen");
+  if (auto why = server::upstream_unreachable(config->upstream.url))
+    std::fprintf(stderr, "confer-server: warning: the upstream is not reachable now (%s); chats fail until it is\n",
+                 why->c_str());
+  if (o.attestation == "dev" && o.dev_root.empty()) {
+    auto path = server::default_dev_root();
+    if (!path) return fail(path.error());
+    o.dev_root = *path;
+  }
   auto manifest = server::load_manifest(o);
   if (!manifest) return fail(manifest.error());
   if (o.attestation == "dev")
@@ -64,6 +92,11 @@ int serve(const server::ServerOptions& o) {
                to_hex((*srv)->static_key()).c_str());
   std::fprintf(stderr, "confer-server: listening on %s:%u, upstream %s\n", config->host.c_str(), (*srv)->port(),
                config->upstream.url.c_str());
+  if (o.attestation == "dev")
+    std::fprintf(stderr, "confer-server: chat with it (a development root, NOT AMD's: for testing only):\n  confer chat "
+                         "--server %s --trust-root %s --expect-measurement %s\n",
+                 client_url(config->host, (*srv)->port()).c_str(), shell_word(o.dev_root).c_str(),
+                 to_hex(server::self_measurement()).c_str());
   if (!o.port_file.empty()) {
     std::string text = std::to_string((*srv)->port()) + "\n";
     if (auto w = write_file_atomic(o.port_file, as_bytes(text)); !w) return fail(w.error());
@@ -77,10 +110,14 @@ int run(int argc, char** argv) {
   CLI::App app{"confer-server: the attested end of confer's channel, in front of an OpenAI-compatible model"};
   server::ServerOptions options;
   server::declare_options(app, options);
+  app.set_version_flag("--version", "confer-server " CONFER_VERSION);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::CallForVersion& v) {
+    std::printf("%s\n", v.what());
     return 0;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "confer-server: error: %s\n", e.what());

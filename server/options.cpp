@@ -2,7 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 #include "core/bytes.hpp"
 #include "core/json.hpp"
@@ -20,7 +29,9 @@ void declare_options(CLI::App& app, ServerOptions& o) {
       ->check(CLI::IsMember({"tsm", "dev"}));
   app.add_option("--manifest", o.manifest_path, "Signed release manifest to send with the evidence");
   app.add_option("--manifest-bundle", o.bundle_path, "Sigstore bundle of the manifest");
-  app.add_option("--dev-root", o.dev_root, "With --attestation dev: write the development root certificate here");
+  app.add_option("--dev-root", o.dev_root,
+                 "With --attestation dev: write the development root certificate here (default "
+                 "$XDG_RUNTIME_DIR/confer-server/dev-root.pem, else under $XDG_STATE_HOME)");
   app.add_option("--dev-product", o.dev_product, "With --attestation dev: milan, genoa or turin")
       ->check(CLI::IsMember({"milan", "genoa", "turin"}));
   app.add_option("--tsm-root", o.tsm_root, "configfs-tsm report directory");
@@ -49,6 +60,9 @@ Result<ServerConfig> server_config(const ServerOptions& o) {
   config.io_threads = o.threads;
   config.max_connections = o.max_connections;
   config.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  if (o.upstream != "demo" && o.upstream.rfind("http://", 0) != 0 && o.upstream.rfind("https://", 0) != 0)
+    return make_error(Errc::usage, "--upstream: expected an http:// or https:// base URL, or 'demo', saw '" +
+                                       o.upstream + "'");
   config.upstream.url = chat_completions_url(o.upstream);
   config.upstream.default_model = o.model;
   config.upstream.idle_timeout_s = o.upstream_timeout_s;
@@ -64,15 +78,15 @@ Result<std::string> read_json_file(std::string_view option, const std::string& p
   return std::string(bytes.begin(), bytes.end());
 }
 
-// The development provider's measurement: SHA-384 of the running binary, so that a
-// developer can pin exactly what they started.
-Bytes self_measurement() {
-  auto exe = read_file("/proc/self/exe");
-  if (!exe) return Bytes(48, 0);
-  return crypto::sha384(*exe);
-}
-
 }  // namespace
+
+Bytes self_measurement() {
+  static const Bytes measured = [] {
+    auto exe = read_file("/proc/self/exe");
+    return exe ? crypto::sha384(*exe) : Bytes(48, 0);
+  }();
+  return measured;
+}
 
 Result<std::optional<ReleaseManifest>> load_manifest(const ServerOptions& o) {
   if (o.manifest_path.empty() != o.bundle_path.empty())
@@ -87,6 +101,83 @@ Result<std::unique_ptr<AttestationProvider>> make_provider(const ServerOptions& 
                                                            std::optional<ReleaseManifest> manifest) {
   if (o.attestation == "dev") return make_dev_provider(o.dev_product, o.dev_root, self_measurement(), manifest);
   return make_tsm_provider(o.tsm_root, std::move(manifest));
+}
+
+Result<std::string> default_dev_root() {
+  std::string base;
+  if (const char* run = std::getenv("XDG_RUNTIME_DIR"); run && *run) {
+    base = run;
+  } else if (const char* state = std::getenv("XDG_STATE_HOME"); state && *state) {
+    base = state;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.local/state";
+  } else {
+    return make_error(Errc::usage, "no $XDG_RUNTIME_DIR, $XDG_STATE_HOME or $HOME for the development root: "
+                                   "give --dev-root PATH");
+  }
+  std::string dir = base + "/confer-server";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io, fmt::format("creating {}: {}", dir, ec.message()));
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  return dir + "/dev-root.pem";
+}
+
+Result<void> check_port_free(const ServerConfig& config) {
+  if (config.port == 0) return {};
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+  addrinfo* found = nullptr;
+  std::string port = std::to_string(config.port);
+  if (::getaddrinfo(config.host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr)
+    return make_error(Errc::usage, fmt::format("--listen: expected a numeric address, saw '{}'", config.host));
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  int rc = fd < 0 ? -1 : ::bind(fd, found->ai_addr, found->ai_addrlen);
+  int err = errno;
+  ::freeaddrinfo(found);
+  if (fd >= 0) ::close(fd);
+  if (rc != 0)
+    return make_error(Errc::usage, fmt::format("--listen {}:{}: cannot bind: {}", config.host, config.port,
+                                               std::strerror(err)));
+  return {};
+}
+
+std::optional<std::string> upstream_unreachable(const std::string& url) {
+  if (url == "demo") return std::nullopt;
+  bool tls = url.rfind("https://", 0) == 0;
+  std::string rest = url.substr(tls ? 8 : 7);
+  std::string authority = rest.substr(0, rest.find('/'));
+  std::string host = authority, port = tls ? "443" : "80";
+  if (!authority.empty() && authority[0] == '[') {
+    size_t close = authority.find(']');
+    host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    if (close != std::string::npos && close + 1 < authority.size() && authority[close + 1] == ':')
+      port = authority.substr(close + 2);
+  } else if (size_t colon = authority.rfind(':'); colon != std::string::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0 || found == nullptr)
+    return fmt::format("cannot resolve {}: {}", host, ::gai_strerror(rc));
+  int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  int rc = fd < 0 ? -1 : ::connect(fd, found->ai_addr, found->ai_addrlen);
+  int err = rc == 0 ? 0 : errno;
+  ::freeaddrinfo(found);
+  if (rc != 0 && err == EINPROGRESS) {
+    pollfd p{fd, POLLOUT, 0};
+    err = ::poll(&p, 1, 2000) == 1 ? 0 : ETIMEDOUT;
+    socklen_t len = sizeof err;
+    if (err == 0) ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  }
+  if (fd >= 0) ::close(fd);
+  if (err != 0) return fmt::format("{}:{}: {}", host, port, std::strerror(err));
+  return std::nullopt;
 }
 
 }  // namespace confer::server

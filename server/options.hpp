@@ -33,6 +33,18 @@ struct ServerOptions {
 
 void declare_options(CLI::App& app, ServerOptions& o);
 
+// The development provider's measurement: SHA-384 of the running binary, so that a
+// developer can pin exactly what they started.
+Bytes self_measurement();
+
+// Where --attestation dev writes its root without --dev-root: $XDG_RUNTIME_DIR/confer-server/
+// (else $XDG_STATE_HOME, else ~/.local/state), the folder made 0700.
+Result<std::string> default_dev_root();
+// Why the upstream cannot be reached now (a TCP connect, two seconds at most), if it cannot.
+std::optional<std::string> upstream_unreachable(const std::string& url);
+// Fails fast when --listen's port is taken, before seconds go into generating keys.
+Result<void> check_port_free(const ServerConfig& config);
+
 // --listen, timeouts and the upstream URL; errors name the option and what was seen.
 Result<ServerConfig> server_config(const ServerOptions& o);
 

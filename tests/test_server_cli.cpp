@@ -3,11 +3,17 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "support/e2e.hpp"
 #include "support/support.hpp"
 
 using namespace confer;
@@ -106,4 +112,73 @@ TEST_CASE("confer-server and confer run with no core file allowed") {
   MESSAGE("runner: ", core_limit(static_cast<int>(::getpid())));
   client.stop();
   ::close(fd);
+}
+
+TEST_CASE("confer-server --attestation dev prints a chat line that, pasted into a shell, gets a verified answer") {
+  test::Upstream upstream;
+  test::TempDir dir;
+  std::string log = dir.path() + "/server.log", port_file = dir.path() + "/port";
+  // No --dev-root: the root goes under $XDG_RUNTIME_DIR, and the line says where.
+  std::string command = fmt::format("exec '{}' --attestation dev --listen 127.0.0.1:0 --upstream '{}' --port-file '{}' "
+                                    "2> '{}'",
+                                    CONFER_SERVER_BIN, upstream.url, port_file, log);
+  test::SpawnOptions o;
+  o.env = {{"XDG_RUNTIME_DIR", dir.path() + "/run"}};
+  REQUIRE(::mkdir((dir.path() + "/run").c_str(), 0700) == 0);
+  test::Process server("/bin/sh", {"-c", command}, o);
+  std::string line;
+  for (int i = 0; i < 600 && line.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto text = read_file(log);
+    if (!text) continue;
+    std::string s(text->begin(), text->end());
+    size_t at = s.find("\n  confer chat ");
+    if (at != std::string::npos && s.find('\n', at + 1) != std::string::npos)
+      line = s.substr(at + 3, s.find('\n', at + 1) - at - 3);
+  }
+  REQUIRE_MESSAGE(!line.empty(), "no chat line in the server's output");
+  CHECK(line.find(dir.path() + "/run/confer-server/dev-root.pem") != std::string::npos);
+  CHECK(line.find(test::server_measurement()) != std::string::npos);
+  // Pasted as printed, with `confer` found on PATH, and a prompt after it.
+  std::string bin_dir = std::string(CONFER_BIN).substr(0, std::string(CONFER_BIN).rfind('/'));
+  test::SpawnOptions shell;
+  shell.capture = true;
+  shell.stdin_text = "";
+  shell.env = {{"PATH", bin_dir + ":" + std::string(std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin")},
+               {"XDG_CONFIG_HOME", dir.path() + "/config"}, {"XDG_DATA_HOME", dir.path() + "/data"},
+               {"XDG_CACHE_HOME", dir.path() + "/cache"}};
+  test::Process chat("/bin/sh", {"-c", line + " 'hello from a paste'"}, shell);
+  auto r = chat.wait();
+  CHECK_MESSAGE(r.exit_code == 0, r.err);
+  CHECK(r.out.find("echo: hello from a paste") != std::string::npos);
+  CHECK(r.err.find("verified") != std::string::npos);
+}
+
+TEST_CASE("confer-server: --version and --help need no --upstream, a bad --upstream or a taken port fail at once") {
+  auto version = test::Process(CONFER_SERVER_BIN, {"--version"}, {{}, {}, std::nullopt, true}).wait();
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.find("confer-server ") == 0);
+  auto help = test::Process(CONFER_SERVER_BIN, {"--help"}, {{}, {}, std::nullopt, true}).wait();
+  CHECK(help.exit_code == 0);
+  CHECK(help.out.find("--upstream") != std::string::npos);
+  auto scheme = test::Process(CONFER_SERVER_BIN, {"--upstream", "ftp://x"}, {{}, {}, std::nullopt, true}).wait();
+  CHECK(scheme.exit_code == 2);
+  CHECK(scheme.err.find("expected an http:// or https:// base URL") != std::string::npos);
+  // A port in use is refused before any key is generated (no "generating" line).
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::string listen = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  auto taken = test::Process(CONFER_SERVER_BIN, {"--attestation", "dev", "--upstream", "demo", "--listen", listen},
+                             {{}, {}, std::nullopt, true})
+                   .wait();
+  ::close(fd);
+  CHECK(taken.exit_code == 2);
+  CHECK(taken.err.find("cannot bind") != std::string::npos);
+  CHECK(taken.err.find("generating") == std::string::npos);
 }
