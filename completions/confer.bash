@@ -132,7 +132,7 @@ _confer()
             COMPREPLY=($(compgen -W "--server -m --model -s --system
                 --temperature --max-tokens --trust-root --expect-measurement
                 --policy --sigstore-root --release-identity --release-issuer
-                --json --no-stream -q --quiet --no-stdin --offline
+                --json --no-stream --raw -q --quiet --no-stdin --offline
                 --require-fresh --timeout --connect-timeout --color
                 -c --continue --conversation --incognito --device --rp-id
                 --authenticator --passphrase-file --touch-timeout

@@ -62,6 +62,7 @@ complete -c confer -n $ch -l release-identity -x -d 'Release signer\'s certifica
 complete -c confer -n $ch -l release-issuer -x -d 'Release signer\'s OIDC issuer'
 complete -c confer -n $ch -l json -d 'One JSON event per line on stdout'
 complete -c confer -n $ch -l no-stream -d 'Print the answer once, at the end'
+complete -c confer -n $ch -l raw -d 'Print the answer as sent, without rendering Markdown'
 complete -c confer -n $ch -s q -l quiet -d 'No verification summary on stderr'
 complete -c confer -n $ch -l no-stdin -d 'Never read standard input'
 complete -c confer -n $ch -l offline -d 'Never fetch collateral'

@@ -108,6 +108,7 @@ int serve(server::ServerOptions o) {
 
 int run(int argc, char** argv) {
   CLI::App app{"confer-server: the attested end of confer's channel, in front of an OpenAI-compatible model"};
+  app.name("confer-server");
   server::ServerOptions options;
   server::declare_options(app, options);
   app.set_version_flag("--version", "confer-server " CONFER_VERSION);

@@ -1,0 +1,18 @@
+# bash completion for confer-server(1)
+_confer_server() {
+  local cur prev
+  cur="${COMP_WORDS[COMP_CWORD]}"
+  prev="${COMP_WORDS[COMP_CWORD-1]}"
+  case "$prev" in
+    --attestation) COMPREPLY=($(compgen -W "tsm dev" -- "$cur")); return ;;
+    --dev-product) COMPREPLY=($(compgen -W "milan genoa turin" -- "$cur")); return ;;
+    --upstream) COMPREPLY=($(compgen -W "demo http:// https://" -- "$cur")); return ;;
+    --manifest|--manifest-bundle|--dev-root|--port-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --tsm-root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
+    --listen|--model|--threads|--max-connections|--idle-timeout|--upstream-timeout) return ;;
+  esac
+  COMPREPLY=($(compgen -W "--help --version --listen --upstream --model --attestation --manifest --manifest-bundle
+    --dev-root --dev-product --tsm-root --threads --max-connections --idle-timeout --upstream-timeout
+    --port-file" -- "$cur"))
+}
+complete -F _confer_server confer-server

@@ -1,0 +1,18 @@
+# fish completion for confer-server(1)
+complete -c confer-server -f
+complete -c confer-server -s h -l help -d 'Print help and exit'
+complete -c confer-server -l version -d 'Print the version and exit'
+complete -c confer-server -l listen -x -d 'Address and port to listen on (HOST:PORT)'
+complete -c confer-server -l upstream -x -a 'demo http:// https://' -d 'OpenAI-compatible base URL, or demo'
+complete -c confer-server -l model -x -d 'Model sent upstream when the client names none'
+complete -c confer-server -l attestation -x -a 'tsm dev' -d 'Evidence provider'
+complete -c confer-server -l manifest -r -F -d 'Signed release manifest'
+complete -c confer-server -l manifest-bundle -r -F -d 'Sigstore bundle of the manifest'
+complete -c confer-server -l dev-root -r -F -d 'Where --attestation dev writes its root'
+complete -c confer-server -l dev-product -x -a 'milan genoa turin' -d 'Development product'
+complete -c confer-server -l tsm-root -r -a '(__fish_complete_directories)' -d 'configfs-tsm report directory'
+complete -c confer-server -l threads -x -d 'I/O threads'
+complete -c confer-server -l max-connections -x -d 'Concurrent connections'
+complete -c confer-server -l idle-timeout -x -d 'Seconds a connection may stay silent'
+complete -c confer-server -l upstream-timeout -x -d 'Seconds the upstream may stay silent'
+complete -c confer-server -l port-file -r -F -d 'Write the bound port here once listening'
