@@ -100,6 +100,10 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
   request.temperature = o.temperature;
   request.max_tokens = o.max_tokens;
   std::string text = chat::serialize_chat_request(request);
+  if (text.size() > chat::kMaxRequestBytes)
+    return make_error(Errc::usage, fmt::format("the message and the conversation before it come to {} bytes as a "
+                                               "request; confer-server takes at most {} bytes (1 MiB); nothing was sent",
+                                               text.size(), chat::kMaxRequestBytes));
 
   transport::Request req;
   req.id = transport::random_id();
@@ -234,13 +238,17 @@ Result<client::TrustConfig> chat_trust(const Options& o) {
 int refused_session(const Error& error, const attest::SnpVerification& refused, const Options& o,
                     const transport::ServerUrl& url) {
   if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
-  if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)});
+  if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)}, f->name);
   if (o.require_fresh)
     return fail(error, {"--require-fresh refuses servers that do not offer fresh attestation"});
   return fail(error, {"see confer verify-attestation " + o.server});
 }
 
 int run(const Options& flags) {
+  if (flags.json) set_json_errors(true);
+  if (flags.no_stdin && flags.prompt.empty())
+    return fail(make_error(Errc::usage, "--no-stdin without a PROMPT argument leaves nothing to send"),
+                {"confer chat --no-stdin \"your question\", or leave --no-stdin out for the REPL"});
   auto cfg = load_user_config();
   if (!cfg) return fail(cfg.error());
   Options o = flags;
@@ -249,7 +257,8 @@ int run(const Options& flags) {
   apply_config_defaults(o.trust, *cfg);
   if (o.server.empty())
     return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"),
-                {"for a local development server: confer-server --attestation dev --upstream demo"});
+                {"for a local development server, run confer-server --attestation dev --upstream demo and paste the "
+                 "confer chat line it prints"});
   auto url = transport::parse_server_url(o.server);
   if (!url) return fail(url.error());
   auto trust = chat_trust(o);

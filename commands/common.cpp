@@ -8,6 +8,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
+#include "core/json.hpp"
+
 namespace confer::cli {
 
 namespace {
@@ -34,10 +38,10 @@ bool color_for(int fd) {
 int exit_code_for(Errc code) noexcept {
   switch (code) {
     case Errc::usage: return kExitUsage;
-    case Errc::parse:
     case Errc::attestation: return kExitAttestation;
     case Errc::key: return kExitKey;
     case Errc::protocol: return kExitProtocol;
+    case Errc::parse:  // malformed input: an error, not a verdict on a server
     case Errc::io:
     case Errc::network:
     case Errc::internal: return kExitError;
@@ -67,9 +71,22 @@ void print_warning(const std::string& what) {
 
 void print_note(const std::string& what) { std::fprintf(stderr, "confer: %s\n", what.c_str()); }
 
-int fail(const Error& error, std::initializer_list<std::string> hints) {
+namespace {
+bool g_json_errors = false;
+}  // namespace
+
+void set_json_errors(bool on) { g_json_errors = on; }
+
+int fail(const Error& error, std::initializer_list<std::string> hints, const std::string& check) {
   print_error(error.message, hints);
-  return exit_code_for(error.code);
+  int code = exit_code_for(error.code);
+  if (g_json_errors) {
+    nlohmann::json j = {{"type", "error"}, {"code", code}, {"check", check.empty() ? nlohmann::json() : nlohmann::json(check)},
+                        {"message", error.message}, {"hints", std::vector<std::string>(hints)}};
+    std::printf("%s\n", dump_json(j).c_str());
+    std::fflush(stdout);
+  }
+  return code;
 }
 
 std::optional<std::string> did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {

@@ -37,7 +37,10 @@ void print_error(const std::string& what, std::initializer_list<std::string> hin
 void print_warning(const std::string& what);
 void print_note(const std::string& what);
 // Prints the error and returns its exit code.
-int fail(const Error& error, std::initializer_list<std::string> hints = {});
+// With --json (set_json_errors), also one {"type":"error","code":N,"check":NAME|null,
+// "message":...,"hints":[...]} line on stdout, so scripts never parse stderr.
+int fail(const Error& error, std::initializer_list<std::string> hints = {}, const std::string& check = {});
+void set_json_errors(bool on);
 
 // `error` with the option (or config key) that carried the bad value in front:
 // "--expect-measurement: expected 96 hex digits (SHA-384), saw 11: '7a1e5c26...'".

@@ -109,16 +109,23 @@ Result<client::SuppliedCollateral> supplied(const std::string& path) {
   return s;
 }
 
+std::string strip_prefix(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+}
+
 int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   auto file = read_file(o.evidence);
   if (!file) return fail(file.error());
   auto evidence = parse_evidence(*file);
+  // Bytes that are not evidence are an input error, not a verdict on a machine.
   if (!evidence)
-    return report_and_exit(client::refused_at(attest::checks::kReportFormat,
-                                              "a 1184-byte SEV-SNP report, its base64, an HCL report or "
-                                              "evidence JSON",
-                                              evidence.error().message, at),
-                           "unrecognised", o.json);
+    return fail(make_error(Errc::parse,
+                           fmt::format("{}: not attestation evidence: {}", o.evidence == "-" ? "standard input" : o.evidence,
+                                       file->empty() ? "the file is empty; expected a 1184-byte SEV-SNP report, its "
+                                                       "base64, an Azure HCL report or evidence JSON"
+                                                     : strip_prefix(evidence.error().message, "evidence: "))),
+                {"confer verify-attestation URL --save FILE keeps a server's evidence in a form this reads"},
+                std::string(attest::checks::kReportFormat));
   std::string format = evidence_format_name(evidence->format);
   client::CollateralRequest request = collateral_request(o.offline);
   auto vcek = supplied(o.vcek);
@@ -145,6 +152,12 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
 }
 
 int run(Options o) {
+  if (o.json) set_json_errors(true);
+  // Flags that cannot apply are refused, never ignored.
+  if (!o.url.empty() && !o.at.empty())
+    return fail(make_error(Errc::usage, "--at goes with --evidence: a live server is verified now"));
+  if (!o.evidence.empty() && !o.save.empty())
+    return fail(make_error(Errc::usage, "--save goes with a server URL: the evidence is already in " + o.evidence));
   UnixTime at = now_utc();
   if (!o.at.empty()) {
     auto parsed = parse_rfc3339(o.at);
@@ -201,7 +214,8 @@ void print_verification(const attest::SnpVerification& v, const std::string& evi
   } else {
     out += fmt::format("SEV-SNP attestation report ({})\n", evidence_format);
   }
-  out += fmt::format("  verified at   {}\n", format_rfc3339(v.at));
+  // A refused report was checked, never "verified".
+  out += fmt::format("  {}{}\n", v.first_failure() ? "checked at    " : "verified at   ", format_rfc3339(v.at));
   if (v.development_root)
     out += paint("  WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
                  "about real hardware\n", "1;33", c);

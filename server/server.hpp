@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "chat/protocol.hpp"
 #include "noise/noise.hpp"
 #include "server/attestation.hpp"
 #include "server/upstream.hpp"
@@ -21,7 +22,7 @@ struct ServerConfig {
   int upstream_threads = 8;            // concurrent upstream calls across all sessions
   size_t max_connections = 256;
   size_t max_streams_per_connection = 4;
-  size_t max_request_bytes = 1 << 20;
+  size_t max_request_bytes = chat::kMaxRequestBytes;
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds handshake_timeout{30};
   int64_t max_context_tokens = 262144;

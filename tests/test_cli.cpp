@@ -78,15 +78,27 @@ TEST_CASE("cli: unreadable and malformed evidence") {
   auto missing = run_confer({"verify-attestation", "--evidence", dir.path() + "/nope"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("nope") != std::string::npos);
+  // Bytes that are not evidence are an input error (exit 1), not a refusal (3) of a machine.
   auto garbage = run_confer({"verify-attestation", "--evidence", dir.file("g", "hello, world")});
-  CHECK(garbage.exit_code == 3);
-  CHECK(garbage.err.find("attestation refused: report.format") != std::string::npos);
-  CHECK(garbage.out.find("verdict: refused (report.format)") != std::string::npos);
+  CHECK(garbage.exit_code == 1);
+  CHECK(garbage.err.find("not attestation evidence: expected a 1184-byte SEV-SNP report") != std::string::npos);
+  CHECK(garbage.err.find("refused") == std::string::npos);
+  CHECK(garbage.out.find("verified at") == std::string::npos);
+  auto empty = run_confer({"verify-attestation", "--evidence", dir.file("empty", "")});
+  CHECK(empty.exit_code == 1);
+  CHECK(empty.err.find("the file is empty") != std::string::npos);
+  // --json: the error is a JSON event on stdout too.
   auto json = run_confer({"verify-attestation", "--evidence", dir.file("g2", "hello"), "--json"});
-  CHECK(json.exit_code == 3);
+  CHECK(json.exit_code == 1);
   auto j = nlohmann::json::parse(json.out);
-  CHECK(j["verdict"] == "refused");
-  CHECK(j["first_failure"] == "report.format");
+  CHECK(j["type"] == "error");
+  CHECK(j["code"] == 1);
+  CHECK(j["check"] == "report.format");
+  CHECK(j["message"].get<std::string>().find("not attestation evidence") != std::string::npos);
+  // Flags that cannot apply are refused.
+  CHECK(run_confer({"verify-attestation", "ws://127.0.0.1:9", "--at", "2025-01-01T00:00:00Z"}).exit_code == 2);
+  CHECK(run_confer({"verify-attestation", "--evidence", dir.path() + "/g", "--save", dir.path() + "/s"}).exit_code == 2);
+  CHECK(run_confer({"chat", "--no-stdin", "--server", "ws://127.0.0.1:9"}).exit_code == 2);
   CHECK(j["report"].is_null());
 }
 

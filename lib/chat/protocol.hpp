@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,9 @@
 namespace confer::chat {
 
 inline constexpr std::string_view kChatPath = "/v1/vllm/chat/completions";
+// The largest request body confer-server takes (its default); clients refuse bigger ones
+// before sending, naming the limit.
+inline constexpr size_t kMaxRequestBytes = 1u << 20;
 
 struct ChatMessage {
   std::string role;  // user, assistant, system or developer
