@@ -271,8 +271,8 @@ int Repl::run() {
   for (const auto& [role, content] : saved_.earlier()) messages_.push_back({role, content});
   editor_ = LineEditor::open([this](const std::string& before) { return complete(before); });
   seed_line_history();
-  std::fprintf(stderr, "confer: type a message; \"\"\" for several lines; /help for commands; Ctrl-C stops an answer, "
-                       "Ctrl-D leaves\n");
+  std::fprintf(stderr, "confer: /verify shows every check; type a message; \"\"\" for several lines; /help for "
+                       "commands; Ctrl-C stops an answer, Ctrl-D leaves\n");
   while (!exit_) {
     std::string line;
     auto r = editor_->read("> ", line);

@@ -334,7 +334,9 @@ TEST_CASE("e2e: --require-fresh refuses a server without POST /v1/attestation") 
   without.push_back("allowed without fresh");
   auto ok = run_confer(without);
   CHECK_MESSAGE(ok.exit_code == 0, ok.err);
-  CHECK(ok.err.find(", fresh") == std::string::npos);  // the summary does not claim freshness
+  CHECK(ok.err.find("fresh evidence") == std::string::npos);  // the summary does not claim freshness
+  CHECK(ok.err.find("handshake evidence") != std::string::npos);
+  CHECK(ok.err.find(", TCB bl=") != std::string::npos);
   auto strict = base;
   strict.insert(strict.end(), {"--require-fresh", "secret nine"});
   auto refused = run_confer(strict);

@@ -149,8 +149,10 @@ std::string session_summary(const AttestedSession& s) {
   std::string m = v.report ? to_hex(v.report->measurement).substr(0, 16) + "..." : "?";
   const Check* rel = v.checks.find(kRelease);
   std::string release = rel != nullptr && rel->ok() ? "signed manifest" : "pinned measurement";
-  return fmt::format("verified SEV-SNP {}, measurement {}, release: {}{}{}", product_name(v.product), m, release,
-                     s.fresh ? ", fresh" : "", v.development_root ? " (development root, NOT AMD)" : "");
+  std::string tcb = v.report ? ", TCB " + tcb_string(decode_tcb(v.report->reported_tcb, v.product), v.product) : "";
+  return fmt::format("verified SEV-SNP {}{}, measurement {}, release: {}, {}{}", product_name(v.product), tcb, m,
+                     release, s.fresh ? "fresh evidence" : "handshake evidence",
+                     v.development_root ? " (development root, NOT AMD)" : "");
 }
 
 }  // namespace confer::client
