@@ -120,6 +120,9 @@ void note_collateral(const client::CollateralSource& vcek) {
 std::string hint_for(const Check& c) {
   if (c.name == attest::checks::kChainValidity)
     return "evidence and certificates age; re-verify at the time it was produced with --at TIME";
+  if (c.name == attest::checks::kChainArk && c.seen.find("wrong one") != std::string::npos)
+    return "--trust-root names another chain's root: pass the root written by the confer-server (or dev-evidence) "
+           "that produced this evidence";
   if (c.name == attest::checks::kChainArk)
     return "confer trusts AMD's pinned roots; for a development chain you trust, pass --trust-root FILE";
   if (c.name == attest::checks::kReportFormat)

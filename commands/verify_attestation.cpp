@@ -168,7 +168,7 @@ int run(Options o) {
   if (!cfg) return fail(cfg.error());
   apply_config_defaults(o.trust, *cfg);
   auto trust = build_auditor_trust(o);
-  if (!trust) return fail(trust.error(), {"see confer-verify-attestation(1), POLICY"});
+  if (!trust) return fail(trust.error(), {"see confer-verify-attestation(1), OPTIONS, for --policy and the --expect flags"});
   if (o.url.empty() == o.evidence.empty())
     return fail(make_error(Errc::usage, "expected a server URL or --evidence FILE, and not both"),
                 {"confer verify-attestation https://host, or confer verify-attestation --evidence FILE"});

@@ -131,6 +131,16 @@ TEST_CASE("cli: development evidence round trip") {
   CHECK(untrusted.exit_code == 3);
   CHECK(untrusted.err.find("attestation refused: chain.ark") != std::string::npos);
   CHECK(untrusted.err.find("--trust-root") != std::string::npos);
+  // Another chain's root given: called wrong, with both roots' SHA-256.
+  const crypto::Cert& other_ark = test::dev_authority().ark();
+  std::string other_root = dir.file("other-root.der", other_ark.der());
+  auto wrong_root = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", other_root});
+  CHECK(wrong_root.exit_code == 3);
+  CHECK(wrong_root.err.find("the trusted root given is the wrong one") != std::string::npos);
+  CHECK(wrong_root.err.find("sha256:" + other_ark.sha256_hex()) != std::string::npos);
+  auto own = crypto::Cert::from_der_or_pem(*read_file(root));
+  REQUIRE(own.ok());
+  CHECK(wrong_root.err.find("sha256:" + own->sha256_hex()) != std::string::npos);
 
   // The measurement dev-evidence prints can be pinned; another cannot.
   auto ev = attest::parse_evidence(*before);

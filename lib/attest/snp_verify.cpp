@@ -150,6 +150,15 @@ void check_ark(const Chain& chain, const SnpVerifyOptions& opt, SnpVerification&
     v.development_root = true;
     checks.add(name::kChainArk, true, expected + " or a trusted development root certificate",
                fmt::format("NOT AMD: trusted development root '{}' sha256:{}", v.root_subject, v.root_sha256));
+  } else if (!opt.extra_roots.empty()) {
+    // A trusted root was given and it is not this chain's: that root is the wrong one.
+    std::string given;
+    for (const auto& root : opt.extra_roots)
+      given += std::string(given.empty() ? "" : ", ") + "sha256:" + root.sha256_hex();
+    checks.add(name::kChainArk, false, expected + " or the trusted root given (" + given + ")",
+               fmt::format("root '{}' sha256:{}, which is neither: the trusted root given is the wrong one for this "
+                           "evidence",
+                           v.root_subject, v.root_sha256));
   } else {
     checks.add(name::kChainArk, false, expected,
                fmt::format("unpinned root '{}' sha256:{}", v.root_subject, v.root_sha256));
