@@ -16,6 +16,7 @@
 #include "chat/protocol.hpp"
 #include "client/session.hpp"
 #include "core/json.hpp"
+#include "crypto/ossl.hpp"
 #include "commands/chat.hpp"
 #include "commands/chat_history.hpp"
 #include "commands/common.hpp"
@@ -246,6 +247,7 @@ int refused_session(const Error& error, const attest::SnpVerification& refused, 
 
 int run(const Options& flags) {
   if (flags.json) set_json_errors(true);
+  crypto::keep_openssl_detail(flags.verbose);
   if (flags.no_stdin && flags.prompt.empty())
     return fail(make_error(Errc::usage, "--no-stdin without a PROMPT argument leaves nothing to send"),
                 {"confer chat --no-stdin \"your question\", or leave --no-stdin out for the REPL"});
@@ -328,6 +330,7 @@ Handler setup_chat(CLI::App& app) {
   declare_trust_flags(app, o->trust);
   app.add_flag("--json", o->json, "One JSON event per line on stdout");
   app.add_flag("--no-stream", o->no_stream, "Print the answer once, at the end");
+  app.add_flag("--verbose", o->verbose, "After each failure in words, OpenSSL's own text");
   app.add_flag("--raw", o->raw, "Print the answer as sent, without rendering Markdown (as when not on a terminal)");
   app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");
   app.add_flag("--no-stdin", o->no_stdin, "Never read standard input");

@@ -28,6 +28,7 @@ struct ChatOptions {
   bool json = false;
   bool no_stream = false;
   bool raw = false;  // no Markdown rendering even on a terminal
+  bool verbose = false;  // OpenSSL's own text after each failure
   bool quiet = false;
   bool no_stdin = false;
   bool offline = false;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "crypto/ossl.hpp"
 #include "attest/evidence.hpp"
 #include "attest/kds.hpp"
 #include "attest/snp_verify.hpp"
@@ -34,6 +35,7 @@ struct Options {
   std::string min_tcb;
   bool offline = false;
   bool json = false;
+  bool verbose = false;
 };
 
 // The shared trust flags, plus the policy flags only an auditor's report takes.
@@ -153,6 +155,7 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
 
 int run(Options o) {
   if (o.json) set_json_errors(true);
+  crypto::keep_openssl_detail(o.verbose);
   // Flags that cannot apply are refused, never ignored.
   if (!o.url.empty() && !o.at.empty())
     return fail(make_error(Errc::usage, "--at goes with --evidence: a live server is verified now"));
@@ -183,6 +186,7 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_option("url", o->url, "A confer-server to connect to (ws://, wss://, http://, https://)");
   app.add_option("--evidence", o->evidence,
                  "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)");
+  app.add_flag("--verbose", o->verbose, "After each failure in words, OpenSSL's own text");
   app.add_option("--save", o->save, "With a URL: keep the server's evidence here for offline re-verification");
   app.add_option("--vcek", o->vcek, "VCEK or VLEK certificate (DER or PEM) that signed the report");
   app.add_option("--chain", o->chain, "PEM chain: ASK (or ASVK) then ARK; default: built in");

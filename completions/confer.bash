@@ -132,7 +132,7 @@ _confer()
             COMPREPLY=($(compgen -W "--server -m --model -s --system
                 --temperature --max-tokens --trust-root --expect-measurement
                 --policy --sigstore-root --release-identity --release-issuer
-                --json --no-stream --raw -q --quiet --no-stdin --offline
+                --json --no-stream --raw -q --quiet --no-stdin --offline --verbose
                 --require-fresh --timeout --connect-timeout --color
                 -c --continue --conversation --incognito --device --rp-id
                 --authenticator --passphrase-file --touch-timeout
@@ -229,7 +229,7 @@ _confer()
             COMPREPLY=($(compgen -W "--evidence --save --sigstore-root
                 --release-identity --release-issuer --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
-                --trust-root --offline --json --help" -- "$cur"))
+                --trust-root --offline --verbose --json --help" -- "$cur"))
             ;;
         dev-evidence)
             case $prev in

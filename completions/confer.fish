@@ -66,6 +66,7 @@ complete -c confer -n $ch -l raw -d 'Print the answer as sent, without rendering
 complete -c confer -n $ch -s q -l quiet -d 'No verification summary on stderr'
 complete -c confer -n $ch -l no-stdin -d 'Never read standard input'
 complete -c confer -n $ch -l offline -d 'Never fetch collateral'
+complete -c confer -n $ch -l verbose -d "OpenSSL's own text after each failure"
 complete -c confer -n $ch -l require-fresh -d 'Refuse servers without fresh attestation'
 complete -c confer -n $ch -l timeout -x -d 'Seconds the server may stay silent'
 complete -c confer -n $ch -l connect-timeout -x -d 'Seconds to connect (handshake: twice that plus 30)'
@@ -164,6 +165,7 @@ complete -c confer -n $va -l vmpl -x -a '0 1 2 3' -d 'Required VMPL'
 complete -c confer -n $va -l min-tcb -x -d 'Minimum TCB, e.g. bl=3,tee=0,snp=8,ucode=115'
 complete -c confer -n $va -l trust-root -rF -d 'Also trust this root certificate (PEM)'
 complete -c confer -n $va -l offline -d 'Never use the network'
+complete -c confer -n $va -l verbose -d "OpenSSL's own text after each failure"
 complete -c confer -n $va -l json -d 'Print the report as one JSON object'
 
 # dev-evidence

@@ -141,6 +141,19 @@ TEST_CASE("cli: development evidence round trip") {
   auto own = crypto::Cert::from_der_or_pem(*read_file(root));
   REQUIRE(own.ok());
   CHECK(wrong_root.err.find("sha256:" + own->sha256_hex()) != std::string::npos);
+  // A VCEK from another chain: said in words; OpenSSL's own text only with --verbose.
+  const auto& authority = test::dev_authority();
+  auto foreign = authority.issue(authority.spec_for(dev::dev_report_template(attest::Product::milan)));
+  REQUIRE(foreign.ok());
+  std::string foreign_vcek = dir.file("foreign-vcek.der", foreign->cert.der());
+  auto mixed = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek});
+  CHECK(mixed.exit_code == 3);
+  CHECK(mixed.err.find("the VCEK's signature does not verify under the ASK") != std::string::npos);
+  CHECK(mixed.err.find("OpenSSL") == std::string::npos);
+  auto verbose = run_confer(
+      {"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek, "--verbose"});
+  CHECK(verbose.exit_code == 3);
+  CHECK(verbose.err.find("[OpenSSL: error:") != std::string::npos);
 
   // The measurement dev-evidence prints can be pinned; another cannot.
   auto ev = attest::parse_evidence(*before);

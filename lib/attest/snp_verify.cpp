@@ -188,7 +188,8 @@ void check_intermediate(const Chain& chain, const ChainNames& n, Checks& checks)
   bool ca_ok = X509_check_ca(chain.intermediate->get()) > 0;
   std::string seen = fmt::format("'{}' ({})", cn, chain.source);
   if (!kind_ok) seen += fmt::format(", not an {} for a {}-signed report", n.intermediate, n.signer);
-  if (!signed_ok) seen += ", " + signed_ok.error().message;
+  if (!signed_ok) seen += fmt::format(", but the {}'s signature does not verify under the ARK ({})", n.intermediate,
+                                      signed_ok.error().message);
   if (!ca_ok) seen += ", not a CA certificate";
   checks.add(name::kChainAsk, kind_ok && signed_ok.ok() && ca_ok,
              fmt::format("{} signed by the ARK (RSASSA-PSS SHA-384)", n.intermediate), seen);
@@ -208,7 +209,8 @@ void check_signer_cert(const SnpInput& in, const Chain& chain, const ChainNames&
   auto signed_ok = crypto::verify_issued_by(*in.signer, *chain.intermediate);
   checks.add(name::kChainVcek, signed_ok.ok(), expected + " (RSASSA-PSS SHA-384)",
              signed_ok ? fmt::format("'{}' signed by '{}'", in.signer->subject_cn(), chain.intermediate->subject_cn())
-                       : signed_ok.error().message);
+                       : fmt::format("the {}'s signature does not verify under the {} ({})", n.signer,
+                                     n.intermediate, signed_ok.error().message));
 }
 
 // chain.validity: every certificate at the verification time.

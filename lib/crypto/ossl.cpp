@@ -2,6 +2,8 @@
 
 #include <openssl/err.h>
 
+#include <atomic>
+
 namespace confer::crypto {
 
 std::string openssl_error() {
@@ -17,5 +19,16 @@ std::string openssl_error() {
 }
 
 void clear_openssl_errors() noexcept { ERR_clear_error(); }
+
+namespace {
+std::atomic<bool> g_keep_detail{false};
+}  // namespace
+
+void keep_openssl_detail(bool on) noexcept { g_keep_detail = on; }
+
+std::string openssl_detail() {
+  std::string raw = openssl_error();
+  return g_keep_detail ? " [OpenSSL: " + raw + "]" : std::string();
+}
 
 }  // namespace confer::crypto

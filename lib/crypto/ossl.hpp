@@ -35,5 +35,10 @@ using ExtensionPtr = std::unique_ptr<X509_EXTENSION, OsslFree<X509_EXTENSION, X5
 std::string openssl_error();
 // Drains it and forgets it (after a failure that is reported in our own words).
 void clear_openssl_errors() noexcept;
+// Failures are reported in our words ("the VCEK's signature does not verify under the
+// ASK"); with keep_openssl_detail(true) (--verbose) OpenSSL's own text follows them.
+void keep_openssl_detail(bool on) noexcept;
+// Drains the queue: " [OpenSSL: ...]" when kept, else "".
+std::string openssl_detail();
 
 }  // namespace confer::crypto

@@ -102,12 +102,9 @@ Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig, con
   if (EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1)
     return make_error(Errc::internal, "EVP_DigestVerifyInit failed: " + openssl_error());
   int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(), message.data(), message.size());
-  if (rc != 1) {
-    std::string detail = openssl_error();
+  if (rc != 1)
     return make_error(Errc::attestation,
-                      fmt::format("{} signature does not verify{}", key_description(key),
-                                  detail.empty() ? "" : " (" + detail + ")"));
-  }
+                      fmt::format("the {} signature does not verify{}", key_description(key), openssl_detail()));
   return {};
 }
 

@@ -127,12 +127,9 @@ Result<void> verify_issued_by(const Cert& child, const Cert& issuer) {
   EVP_PKEY* key = X509_get0_pubkey(issuer.get());
   if (key == nullptr) return make_error(Errc::attestation, "issuer public key does not parse");
   int rc = X509_verify(child.get(), key);
-  if (rc != 1) {
-    std::string detail = openssl_error();
-    return make_error(Errc::attestation,
-                      fmt::format("signature by '{}' does not verify ({})", issuer.subject_cn(),
-                                  detail));
-  }
+  if (rc != 1)
+    return make_error(Errc::attestation, fmt::format("the signature on '{}' does not verify under the key of '{}'{}",
+                                                     child.subject_cn(), issuer.subject_cn(), openssl_detail()));
   return {};
 }
 
