@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <toml++/toml.h>
 
 #include "core/json.hpp"
 
@@ -38,22 +39,70 @@ Result<void> assign(UserConfig& c, const std::string& key, const std::vector<std
   } else if (key == "expect_measurement") {
     c.measurements = values;
   } else {
-    return make_error(Errc::usage, fmt::format("config: unknown key \"{}\"", key));
+    return make_error(Errc::usage, fmt::format("config: unknown key \"{}\" (known: server, model, trust_root, "
+                                               "expect_measurement, policy, sigstore_root, release_identity, "
+                                               "release_issuer)", key));
   }
   return {};
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
+// "~/x" is $HOME/x, as a shell would have it.
+std::string expand_home(const std::string& path) {
+  if (path == "~" || path.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    if (home != nullptr && *home != '\0') return std::string(home) + path.substr(1);
+  }
+  return path;
 }
 
-Result<std::string> toml_string(std::string_view v, size_t line) {
-  v = trim(v);
-  if (v.size() < 2 || v.front() != '"' || v.back() != '"' || v.substr(1, v.size() - 2).find('"') != std::string_view::npos)
-    return make_error(Errc::usage, fmt::format("config line {}: expected a \"string\"", line));
-  return std::string(v.substr(1, v.size() - 2));
+void expand_paths(UserConfig& c) {
+  for (auto& r : c.trust_roots) r = expand_home(r);
+  c.policy = expand_home(c.policy);
+  c.sigstore_root = expand_home(c.sigstore_root);
+}
+
+const char* toml_type(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    default: return "a date or time";
+  }
+}
+
+Result<UserConfig> parse_toml(std::string_view text) {
+  toml::table doc;
+  try {
+    doc = toml::parse(text, std::string_view("config.toml"));
+  } catch (const toml::parse_error& e) {
+    return make_error(Errc::usage, fmt::format("config line {}, column {}: {}", e.source().begin.line,
+                                               e.source().begin.column, e.description()));
+  }
+  UserConfig c;
+  for (auto&& [k, v] : doc) {
+    std::string key(k.str());
+    std::vector<std::string> values;
+    bool list = v.is_array();
+    auto wrong = [&](const toml::node& n) {
+      return make_error(Errc::usage, fmt::format("config line {}: \"{}\" takes {}, saw {}", n.source().begin.line, key,
+                                                 list ? "strings" : "a string", toml_type(n)));
+    };
+    if (const auto* a = v.as_array()) {
+      for (const auto& item : *a) {
+        if (!item.is_string()) return wrong(item);
+        values.push_back(item.as_string()->get());
+      }
+    } else if (v.is_string()) {
+      values.push_back(v.as_string()->get());
+    } else {
+      return wrong(v);
+    }
+    CONFER_TRY_VOID(assign(c, key, values, list));
+  }
+  return c;
 }
 
 }  // namespace
@@ -73,51 +122,11 @@ Result<UserConfig> parse_user_config(std::string_view text, bool json) {
       }
       CONFER_TRY_VOID(assign(c, key, values, list));
     }
+    expand_paths(c);
     return c;
   }
-  size_t line_no = 0, start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('\n', start);
-    std::string_view line = text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    ++line_no;
-    start = end == std::string_view::npos ? text.size() + 1 : end + 1;
-    bool quoted = false;  // a '#' outside a string starts a comment
-    for (size_t i = 0; i < line.size(); ++i) {
-      if (line[i] == '"') quoted = !quoted;
-      if (line[i] == '#' && !quoted) {
-        line = line.substr(0, i);
-        break;
-      }
-    }
-    line = trim(line);
-    if (line.empty()) continue;
-    size_t eq = line.find('=');
-    if (eq == std::string_view::npos)
-      return make_error(Errc::usage, fmt::format("config line {}: expected key = value", line_no));
-    std::string key(trim(line.substr(0, eq)));
-    std::string_view value = trim(line.substr(eq + 1));
-    std::vector<std::string> values;
-    bool list = !value.empty() && value.front() == '[';
-    if (list) {
-      if (value.back() != ']') return make_error(Errc::usage, fmt::format("config line {}: unclosed [", line_no));
-      std::string_view inner = value.substr(1, value.size() - 2);
-      size_t at = 0;
-      while (at < inner.size()) {
-        size_t comma = inner.find(',', at);
-        std::string_view item = trim(inner.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at));
-        if (!item.empty()) {
-          CONFER_TRY(std::string s, toml_string(item, line_no));
-          values.push_back(std::move(s));
-        }
-        if (comma == std::string_view::npos) break;
-        at = comma + 1;
-      }
-    } else {
-      CONFER_TRY(std::string s, toml_string(value, line_no));
-      values.push_back(std::move(s));
-    }
-    CONFER_TRY_VOID(assign(c, key, values, list));
-  }
+  CONFER_TRY(c, parse_toml(text));
+  expand_paths(c);
   return c;
 }
 
@@ -129,6 +138,9 @@ Result<UserConfig> load_user_config() {
     std::error_code ec;
     if (!fs::is_regular_file(p, ec)) continue;
     CONFER_TRY(Bytes text, read_file(p.string()));
+    if (text.size() > (1u << 20))
+      return make_error(Errc::usage, fmt::format("{}: expected a configuration file, saw {} bytes", p.string(),
+                                                 text.size()));
     auto parsed = parse_user_config(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()),
                                     std::string_view(name) == "config.json");
     if (!parsed) return make_error(Errc::usage, p.string() + ": " + parsed.error().message);
@@ -142,9 +154,9 @@ Result<UserConfig> load_user_config() {
   };
   if (const char* v = env("CONFER_SERVER")) c.server = v;
   if (const char* v = env("CONFER_MODEL")) c.model = v;
-  if (const char* v = env("CONFER_TRUST_ROOT")) c.trust_roots = {v};
+  if (const char* v = env("CONFER_TRUST_ROOT")) c.trust_roots = {expand_home(v)};
   if (const char* v = env("CONFER_EXPECT_MEASUREMENT")) c.measurements = {v};
-  if (const char* v = env("CONFER_POLICY")) c.policy = v;
+  if (const char* v = env("CONFER_POLICY")) c.policy = expand_home(v);
   return c;
 }
 

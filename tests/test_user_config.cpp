@@ -6,7 +6,7 @@
 using namespace confer;
 using namespace confer::cli;
 
-TEST_CASE("config.toml subset and config.json") {
+TEST_CASE("config.toml (toml++) and config.json") {
   auto toml = parse_user_config(R"(# confer
 server = "wss://confer.example"   # the default server
 model = "m"
@@ -31,10 +31,28 @@ release_identity = "releases@example.com"
     return r.error().message;
   };
   CHECK(err("servr = \"x\"", false).find("unknown key \"servr\"") != std::string::npos);
-  CHECK(err("server = x", false).find("line 1") != std::string::npos);
-  CHECK(err("server", false).find("key = value") != std::string::npos);
+  CHECK(err("server = x", false).find("config line 1, column") != std::string::npos);
+  CHECK(err("\nserver", false).find("config line 2") != std::string::npos);
   CHECK(err("server = [\"a\"]", false).find("one string") != std::string::npos);
-  CHECK(err("trust_root = [\"a\"", false).find("unclosed") != std::string::npos);
+  CHECK(err("trust_root = [\"a\"", false).find("config line 1") != std::string::npos);
+  CHECK(err("model = 3", false).find("\"model\" takes a string, saw an integer") != std::string::npos);
+  CHECK(err("trust_root = [\"a\", 2]", false).find("takes strings, saw an integer") != std::string::npos);
+  // Real TOML: literal strings, escapes, a table's keys are not ours.
+  auto literal = parse_user_config("server = 'wss://h'\nmodel = \"tab\\there\"\n", false);
+  REQUIRE_MESSAGE(literal.ok(), literal.error().message);
+  CHECK(literal->server == "wss://h");
+  CHECK(literal->model == "tab\there");
+  CHECK(err("[server]\nx = \"1\"", false).find("takes a string, saw a table") != std::string::npos);
+  // ~ is the home directory in paths.
+  const char* old_home = std::getenv("HOME");
+  std::string saved_home = old_home ? old_home : "";
+  setenv("HOME", "/home/someone", 1);
+  auto home = parse_user_config("trust_root = [\"~/root.pem\"]\npolicy = \"~/p.json\"\n", false);
+  if (old_home) setenv("HOME", saved_home.c_str(), 1);
+  else unsetenv("HOME");
+  REQUIRE(home.ok());
+  CHECK(home->trust_roots == std::vector<std::string>{"/home/someone/root.pem"});
+  CHECK(home->policy == "/home/someone/p.json");
   CHECK(err("{\"server\": 1}", true).find("strings") != std::string::npos);
 }
 
