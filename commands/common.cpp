@@ -1,5 +1,6 @@
 #include "commands/common.hpp"
 
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +119,43 @@ std::optional<std::string> did_you_mean(const std::string& word, const std::vect
 Error for_option(const std::string& option, Error error) {
   error.message = option + ": " + error.message;
   return error;
+}
+
+size_t output_columns() {
+  size_t cols = 0;
+  if (const char* c = std::getenv("COLUMNS"); c != nullptr) cols = std::strtoul(c, nullptr, 10);
+  winsize ws{};
+  if (cols == 0 && isatty(STDOUT_FILENO) == 1 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0) cols = ws.ws_col;
+  if (cols == 0) cols = 80;
+  return std::max<size_t>(cols, 40);
+}
+
+std::string wrap_value(const std::string& text, size_t indent, size_t width) {
+  size_t room = width > indent + 20 ? width - indent : 20;
+  if (text.size() <= room) return text;
+  std::vector<std::string> words;
+  for (size_t at = 0; at < text.size();) {
+    size_t sp = text.find(' ', at);
+    std::string w = text.substr(at, sp == std::string::npos ? std::string::npos : sp - at);
+    // A word too long for a line is cut at multiples of 16 (hex stays in readable groups).
+    size_t piece = room >= 16 ? room / 16 * 16 : room;
+    while (w.size() > room) {
+      words.push_back(w.substr(0, piece));
+      w.erase(0, piece);
+    }
+    if (!w.empty()) words.push_back(w);
+    if (sp == std::string::npos) break;
+    at = sp + 1;
+  }
+  std::string out, line;
+  for (const auto& w : words) {
+    if (!line.empty() && line.size() + 1 + w.size() > room) {
+      out += line + "\n" + std::string(indent, ' ');
+      line.clear();
+    }
+    line += (line.empty() ? "" : " ") + w;
+  }
+  return out + line;
 }
 
 }  // namespace confer::cli

@@ -42,6 +42,12 @@ void print_note(const std::string& what);
 int fail(const Error& error, std::initializer_list<std::string> hints = {}, const std::string& check = {});
 void set_json_errors(bool on);
 
+// The width to lay text out in: $COLUMNS, else the terminal's, else 80 (at least 40).
+size_t output_columns();
+// `text` for a column starting at `indent`, broken at spaces to fit `width`; a word
+// longer than the room (a hex digest) is cut into groups of 16 characters.
+std::string wrap_value(const std::string& text, size_t indent, size_t width);
+
 // `error` with the option (or config key) that carried the bad value in front:
 // "--expect-measurement: expected 96 hex digits (SHA-384), saw 11: '7a1e5c26...'".
 Error for_option(const std::string& option, Error error);

@@ -202,6 +202,7 @@ Handler setup_verify_attestation(CLI::App& app) {
 
 void print_verification(const attest::SnpVerification& v, const std::string& evidence_format) {
   using namespace confer::attest;
+  const size_t width = output_columns();
   bool c = color_stdout();
   std::string out;
   if (v.report) {
@@ -209,9 +210,9 @@ void print_verification(const attest::SnpVerification& v, const std::string& evi
     out += fmt::format("SEV-SNP attestation report: {}, version {}, signed by {}\n",
                        product_name(v.product), r.version, signing_key_name(r.signing_key()));
     out += fmt::format("  evidence      {}\n", evidence_format);
-    out += fmt::format("  measurement   {}\n", to_hex(r.measurement));
-    out += fmt::format("  report data   {}\n", to_hex(r.report_data));
-    out += fmt::format("  chip id       {}\n", to_hex(r.chip_id));
+    out += "  measurement   " + wrap_value(to_hex(r.measurement), 16, width) + "\n";
+    out += "  report data   " + wrap_value(to_hex(r.report_data), 16, width) + "\n";
+    out += "  chip id       " + wrap_value(to_hex(r.chip_id), 16, width) + "\n";
     out += fmt::format("  reported tcb  {}\n", tcb_string(decode_tcb(r.reported_tcb, v.product), v.product));
     out += fmt::format("  guest policy  0x{:016x}, VMPL {}\n", r.policy, r.vmpl);
     out += fmt::format("  firmware      {}.{}.{}\n", r.current_fw.major, r.current_fw.minor, r.current_fw.build);
@@ -221,16 +222,16 @@ void print_verification(const attest::SnpVerification& v, const std::string& evi
   // A refused report was checked, never "verified".
   out += fmt::format("  {}{}\n", v.first_failure() ? "checked at    " : "verified at   ", format_rfc3339(v.at));
   if (v.development_root)
-    out += paint("  WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
-                 "about real hardware\n", "1;33", c);
+    out += "  " + paint(wrap_value("WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
+                                   "about real hardware", 2, width), "1;33", c) + "\n";
   out += "\n";
   for (const auto& check : v.checks) {
     std::string status = check.status == CheckStatus::ok       ? paint("ok     ", "32", c)
                          : check.status == CheckStatus::failed ? paint("FAILED ", "1;31", c)
                                                                : paint("skipped", "2", c);
     out += fmt::format("  {} {}\n", status, check.name);
-    out += fmt::format("            expected  {}\n", check.expected);
-    out += fmt::format("            seen      {}\n", check.seen);
+    out += "            expected  " + wrap_value(check.expected, 22, width) + "\n";
+    out += "            seen      " + wrap_value(check.seen, 22, width) + "\n";
     for (const auto& child : check.children) {
       std::string cs = child.status == CheckStatus::ok       ? "ok     "
                        : child.status == CheckStatus::failed ? "FAILED "

@@ -214,3 +214,25 @@ TEST_CASE("cli: development evidence round trip") {
   // The old root does not verify the new chain.
   CHECK(run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", dir.file("old.pem", "junk")}).exit_code == 2);
 }
+
+TEST_CASE("cli: reports fit the terminal's width (COLUMNS), long hex wrapped in groups") {
+  test::TempDir dir;
+  auto made = run_confer({"dev-evidence", "--out", dir.path() + "/dev"});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  for (const char* cols : {"80", "60"}) {
+    auto r = run_confer({"verify-attestation", "--evidence", dir.path() + "/dev/evidence.json", "--trust-root",
+                         dir.path() + "/dev/dev-root.pem"},
+                        {{"COLUMNS", cols}});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+    std::istringstream lines(r.out);
+    size_t longest = 0;
+    for (std::string line; std::getline(lines, line);) {
+      size_t width = 0;  // display columns (UTF-8 code points)
+      for (unsigned char ch : line) width += (ch & 0xc0) != 0x80;
+      longest = std::max(longest, width);
+    }
+    CHECK(longest <= size_t(std::stoi(cols)));
+    // The measurement is still all there, in 16-digit groups joined by line breaks.
+    CHECK(r.out.find("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf") != std::string::npos);
+  }
+}
