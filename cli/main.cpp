@@ -26,6 +26,7 @@ constexpr CommandSpec kCommands[] = {
     {"status", "Whether the history is unlocked, until when, and with which key", setup_status},
     {"keys", "The ways into your history: list, add, remove, rotate", setup_keys},
     {"history", "Your saved conversations: list, show, rm, search", setup_history},
+    {"models", "The models the attested server offers", setup_models},
     {"verify-attestation", "Verify a confidential VM's attestation, every check spelled out",
      setup_verify_attestation},
     {"dev-evidence", "Write development SEV-SNP evidence signed by a local test chain (not AMD's)",

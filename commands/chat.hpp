@@ -70,6 +70,9 @@ void announce_conversation(const ChatHistory& history, const ChatOptions& o);
 // $EDITOR on a private 0600 file, removed afterwards.
 Result<std::string> edit_in_editor();
 
+// GET /v1/models over an attested channel (commands/models.cpp).
+Result<std::vector<std::string>> server_models(transport::ClientChannel& channel, int timeout_s);
+
 // Opens and verifies a new session to the same server under the same trust (after the
 // server closed the connection).
 using Reconnect = std::function<Result<client::AttestedSession>()>;

@@ -75,5 +75,6 @@ Handler setup_logout(CLI::App& app);
 Handler setup_status(CLI::App& app);
 Handler setup_keys(CLI::App& app);
 Handler setup_history(CLI::App& app);
+Handler setup_models(CLI::App& app);
 
 }  // namespace confer::cli

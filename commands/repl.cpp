@@ -65,6 +65,7 @@ class Repl {
   std::vector<Command> commands_;
   std::vector<Message> messages_;
   std::unique_ptr<LineEditor> editor_;
+  std::vector<std::string> models_;  // the server's, for Tab after /model
   std::optional<int> exit_;
 };
 
@@ -208,7 +209,9 @@ std::vector<std::string> Repl::complete(const std::string& before) const {
   }
   if (before.substr(0, space) == "/model") {
     std::string word = before.substr(space + 1);
-    for (const std::string& m : {s_.model, o_.model})
+    std::vector<std::string> known = models_;
+    known.insert(known.end(), {s_.model, o_.model});
+    for (const std::string& m : known)
       if (!m.empty() && m.rfind(word, 0) == 0 && std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
   }
   return out;
@@ -271,6 +274,7 @@ int Repl::run() {
   for (const auto& [role, content] : saved_.earlier()) messages_.push_back({role, content});
   editor_ = LineEditor::open([this](const std::string& before) { return complete(before); });
   seed_line_history();
+  if (auto listed = server_models(*session_.channel, 5)) models_ = std::move(*listed);
   std::fprintf(stderr, "confer: /verify shows every check; type a message; \"\"\" for several lines; /help for "
                        "commands; Ctrl-C stops an answer, Ctrl-D leaves\n");
   while (!exit_) {

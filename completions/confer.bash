@@ -85,7 +85,7 @@ _confer()
         cword=$COMP_CWORD
     fi
 
-    local commands="chat login logout status keys history verify-attestation
+    local commands="chat login logout status keys history models verify-attestation
         dev-evidence paths help"
 
     # Find the subcommand: the first word after "confer" that is not an option.
@@ -230,6 +230,20 @@ _confer()
                 --release-identity --release-issuer --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
                 --trust-root --offline --verbose --json --help" -- "$cur"))
+            ;;
+        models)
+            case $prev in
+                --trust-root | --policy | --sigstore-root)
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+                --server | --expect-measurement | --release-identity | --release-issuer | --timeout)
+                    return
+                    ;;
+            esac
+            COMPREPLY=($(compgen -W "--server --trust-root --expect-measurement --policy
+                --sigstore-root --release-identity --release-issuer --json --offline --timeout
+                --color --help" -- "$cur"))
             ;;
         dev-evidence)
             case $prev in

@@ -1,6 +1,6 @@
 # fish completion for confer
 
-set -l confer_commands chat login logout status keys history verify-attestation dev-evidence paths help
+set -l confer_commands chat login logout status keys history models verify-attestation dev-evidence paths help
 
 complete -c confer -f
 
@@ -180,3 +180,17 @@ complete -c confer -n $de -l force -d 'Overwrite existing files'
 
 # paths
 complete -c confer -n "__fish_seen_subcommand_from paths" -s h -l help -d 'Show help'
+
+# models
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a models -d 'The models the attested server offers'
+set -l mo "__fish_seen_subcommand_from models"
+complete -c confer -n $mo -l server -x -d 'confer-server URL'
+complete -c confer -n $mo -l trust-root -r -F -d 'Also trust this development root (NOT AMD)'
+complete -c confer -n $mo -l expect-measurement -x -d 'Pin the launch measurement (96 hex digits)'
+complete -c confer -n $mo -l policy -r -F -d 'JSON attestation policy file'
+complete -c confer -n $mo -l sigstore-root -r -F -d 'Sigstore trusted_root.json'
+complete -c confer -n $mo -l release-identity -x -d "The release signer's certificate SAN"
+complete -c confer -n $mo -l release-issuer -x -d "The release signer's OIDC issuer"
+complete -c confer -n $mo -l json -d 'A JSON array of names'
+complete -c confer -n $mo -l offline -d 'Never fetch collateral'
+complete -c confer -n $mo -l timeout -x -d 'Seconds to wait for the list'

@@ -171,7 +171,26 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (req.verb == "POST" && req.path == "/v1/attestation" && shared_->config.offer_fresh_attestation)
       return fresh_attestation(req);
     if (req.verb == "POST" && req.path == chat::kChatPath) return chat(std::move(req));
+    if (req.verb == "GET" && req.path == chat::kModelsPath) return models(req.id);
     send_now(text_response(req.id, 404, "Route not found"));
+  }
+
+  // The upstream's model list, asked on a pool thread (it is an HTTP call).
+  void models(int64_t id) {
+    std::weak_ptr<WsSession> weak = shared_from_this();
+    net::post(shared_->upstream_pool, [weak, shared = shared_, peer = peer_, id] {
+      try {
+        auto ids = list_upstream_models(shared->config.upstream);
+        json out = {{"object", "list"}, {"data", json::array()}};
+        if (ids)
+          for (const auto& m : *ids) out["data"].push_back({{"id", m}, {"object", "model"}});
+        if (!ids) shared->log(peer, "upstream", std::string("model list failed (") + errc_name(ids.error().code) + ")");
+        if (auto s = weak.lock()) s->send(text_response(id, ids ? 200 : 502, ids ? dump_json(out) : ids.error().message));
+      } catch (...) {
+        shared->log(peer, "request", "internal: " + current_exception_text());
+        if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
+      }
+    });
   }
 
   void fresh_attestation(const transport::Request& req) {

@@ -1,5 +1,8 @@
 #include "server/upstream.hpp"
 
+#include <map>
+#include <mutex>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -142,7 +145,9 @@ namespace {
 
 std::string upstream_body(const UpstreamOptions& options, const ChatRequest& request) {
   json body;
-  body["model"] = request.model.empty() ? options.default_model : request.model;
+  std::string model = !request.model.empty() ? request.model : options.default_model;
+  if (model.empty()) model = first_upstream_model(options);  // neither side named one
+  if (!model.empty()) body["model"] = model;
   json messages = json::array();
   for (const auto& m : request.messages) messages.push_back({{"role", m.role}, {"content", m.content}});
   body["messages"] = messages;
@@ -200,6 +205,50 @@ Result<UpstreamResult> parse_completion(const std::string& raw) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> list_upstream_models(const UpstreamOptions& options) {
+  if (options.url == "demo") return std::vector<std::string>{"demo"};
+  std::string url = options.url;
+  const std::string suffix = "/chat/completions";
+  if (url.size() >= suffix.size() && url.compare(url.size() - suffix.size(), suffix.size(), suffix) == 0)
+    url.resize(url.size() - suffix.size());
+  net::HttpRequest http;
+  http.url = url + "/models";
+  http.method = "GET";
+  http.headers = {"Accept: application/json"};
+  http.max_body = 1u << 20;
+  http.max_error_body = kMaxErrorBody;
+  http.connect_timeout_s = options.connect_timeout_s;
+  http.idle_timeout_s = options.idle_timeout_s;
+  CONFER_TRY(auto response, net::http_request(http));
+  if (response.status != 200)
+    return make_error(Errc::protocol, fmt::format("upstream answered HTTP {} for the model list: {}", response.status,
+                                                  error_message(response.body)));
+  CONFER_TRY(json doc, parse_json(response.body, "upstream model list", JsonLimits{1u << 20, 16}, Errc::protocol));
+  std::vector<std::string> ids;
+  if (!doc.is_object() || !doc.contains("data") || !doc["data"].is_array())
+    return make_error(Errc::protocol, "upstream model list: expected {\"data\": [{\"id\": ...}, ...]}");
+  for (const auto& m : doc["data"]) {
+    if (m.is_object() && m.contains("id") && m["id"].is_string()) ids.push_back(m["id"].get<std::string>());
+    if (ids.size() == 1000) break;
+  }
+  return ids;
+}
+
+std::string first_upstream_model(const UpstreamOptions& options) {
+  static std::mutex mu;
+  static std::map<std::string, std::string> known;
+  {
+    std::lock_guard lock(mu);
+    if (auto it = known.find(options.url); it != known.end()) return it->second;
+  }
+  // Asked once per upstream: one that lists nothing (or has no such route) is left to
+  // pick its own default, without a second round trip on every request.
+  auto ids = list_upstream_models(options);
+  std::string first = ids && !ids->empty() ? ids->front() : std::string();
+  std::lock_guard lock(mu);
+  return known.emplace(options.url, first).first->second;
+}
 
 Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
                                      const std::function<bool(std::string_view)>& on_token) {

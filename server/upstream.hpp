@@ -60,4 +60,11 @@ struct UpstreamResult {
 Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
                                      const std::function<bool(std::string_view)>& on_token);
 
+// The models the upstream lists (GET .../v1/models, OpenAI's {"data":[{"id":...}]}), at
+// most 1000; {"demo"} for the demo upstream.
+Result<std::vector<std::string>> list_upstream_models(const UpstreamOptions& options);
+// The first of them, asked once per upstream and remembered: the model used when neither
+// the client nor --model names one. Empty when the upstream lists none or cannot be asked.
+std::string first_upstream_model(const UpstreamOptions& options);
+
 }  // namespace confer::server

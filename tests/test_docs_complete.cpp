@@ -5,7 +5,7 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
+#include <sstream>
 #include <set>
 
 #include "support/support.hpp"
@@ -34,8 +34,19 @@ std::string help_of(const std::string& bin, std::vector<std::string> args) {
 // and the global --color (documented once, in confer(1)) are left out.
 std::set<std::string> flags_in(const std::string& help) {
   std::set<std::string> out;
-  std::regex flag(R"(\n {2,}(?:-[a-zA-Z],)?(--[a-z][a-z0-9-]*))");
-  for (std::sregex_iterator it(help.begin(), help.end(), flag), end; it != end; ++it) out.insert((*it)[1]);
+  std::istringstream lines(help);
+  for (std::string line; std::getline(lines, line);) {
+    size_t at = line.find_first_not_of(' ');
+    if (at == std::string::npos || at < 2) continue;
+    if (line.compare(at, 1, "-") == 0 && line.compare(at, 2, "--") != 0) {  // "-m,--model"
+      size_t comma = line.find(',', at);
+      if (comma == std::string::npos) continue;
+      at = comma + 1;
+    }
+    if (line.compare(at, 2, "--") != 0) continue;
+    size_t end = line.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-", at + 2);
+    out.insert(line.substr(at, end == std::string::npos ? std::string::npos : end - at));
+  }
   out.erase("--help");
   out.erase("--color");
   return out;
@@ -46,9 +57,13 @@ std::vector<std::string> subcommands_in(const std::string& help) {
   std::vector<std::string> out;
   size_t at = help.find("Subcommands:");
   if (at == std::string::npos) return out;
-  std::regex line(R"(\n  ([a-z][a-z-]*)\s)");
-  std::string rest = help.substr(at);
-  for (std::sregex_iterator it(rest.begin(), rest.end(), line), end; it != end; ++it) out.push_back((*it)[1]);
+  std::istringstream lines(help.substr(at));
+  std::string line;
+  std::getline(lines, line);
+  while (std::getline(lines, line)) {
+    if (line.rfind("  ", 0) != 0 || line.size() < 3 || line[2] == ' ') continue;
+    out.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
   return out;
 }
 

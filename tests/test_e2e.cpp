@@ -344,3 +344,27 @@ TEST_CASE("e2e: --require-fresh refuses a server without POST /v1/attestation") 
   CHECK(refused.err.find("--require-fresh") != std::string::npos);
   REQUIRE(upstream.requests().size() == 1);
 }
+
+TEST_CASE("e2e: confer models lists the upstream's models through the attested channel, and chat defaults to the first") {
+  Upstream upstream;
+  Server server(upstream.url);
+  std::vector<std::string> trust{"--server", server.url, "--trust-root", server.root, "--expect-measurement",
+                                 test::server_measurement()};
+  std::vector<std::string> args{"models"};
+  args.insert(args.end(), trust.begin(), trust.end());
+  auto listed = run_confer(args);
+  CHECK_MESSAGE(listed.exit_code == 0, listed.err);
+  CHECK(listed.out == "fake-model\n");
+  args.push_back("--json");
+  auto json = run_confer(args);
+  CHECK(json.exit_code == 0);
+  CHECK(nlohmann::json::parse(json.out) == nlohmann::json::array({"fake-model"}));
+  // Untrusted: refused like chat, before anything is asked.
+  auto refused = run_confer({"models", "--server", server.url});
+  CHECK(refused.exit_code == 3);
+  // Neither the client nor --model names a model: the upstream's first is used.
+  auto chat = run_confer(test::trusted(server, {"-q", "which model"}));
+  CHECK_MESSAGE(chat.exit_code == 0, chat.err);
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(nlohmann::json::parse(upstream.requests()[0])["model"] == "fake-model");
+}

@@ -56,7 +56,7 @@ std::string last_user_message(const std::string& request) {
 
 }  // namespace
 
-TEST_CASE("repl: Up recalls, Tab completes /mo, Ctrl-L sends nothing, /help lists, /modelxyz is refused") {
+TEST_CASE("repl: Up recalls, Tab completes /mo and model names, Ctrl-L sends nothing, /help lists, /modelxyz is refused") {
   test::Upstream upstream;
   test::Server server(upstream.url);
   Terminal t(test::trusted(server, {}));
@@ -83,6 +83,9 @@ TEST_CASE("repl: Up recalls, Tab completes /mo, Ctrl-L sends nothing, /help list
   REQUIRE_MESSAGE(t.wait_for("echo: hello there"), t.seen);
   REQUIRE(t.wait_for("> "));
 
+  // Tab completes a model name from the server's list (GET /v1/models through the channel).
+  t.type("/model fa\t\n");
+  CHECK_MESSAGE(t.wait_for("model: fake-model"), t.seen);
   // Tab completes /mo to "/model "; the rest of the line is the model's name.
   t.type("/mo\t");
   t.type("tabbed-model\n");
@@ -94,7 +97,7 @@ TEST_CASE("repl: Up recalls, Tab completes /mo, Ctrl-L sends nothing, /help list
   REQUIRE_MESSAGE(t.wait_for("echo: after clear"), t.seen);
   REQUIRE(t.wait_for("> "));
   t.type("/exit\n");
-  auto exited = t.confer->wait_for(std::chrono::seconds(10));
+  auto exited = t.confer->wait_for(std::chrono::seconds(30));
   REQUIRE(exited.has_value());
   CHECK(exited->exit_code == 0);
 
@@ -121,7 +124,7 @@ TEST_CASE("repl: after the server's idle timeout the REPL reconnects, verifies a
   CHECK_MESSAGE(t.wait_for("reconnected and verified again"), t.seen);
   REQUIRE_MESSAGE(t.wait_for("echo: second question"), t.seen);
   t.type("/exit\n");
-  auto exited = t.confer->wait_for(std::chrono::seconds(10));
+  auto exited = t.confer->wait_for(std::chrono::seconds(30));
   REQUIRE(exited.has_value());
   CHECK(exited->exit_code == 0);
   auto requests = upstream.requests();
@@ -159,8 +162,8 @@ TEST_CASE("repl: /retry, /save, /verify and /copy do what /help says") {
   CHECK_MESSAGE(t.wait_for("\x1b]52;c;"), t.seen);
   at_prompt("/new extra\n");
   CHECK_MESSAGE(t.wait_for("/new takes no argument"), t.seen);
-  at_prompt("\x04");
-  auto exited = t.confer->wait_for(std::chrono::seconds(10));
+  at_prompt("/exit\n");
+  auto exited = t.confer->wait_for(std::chrono::seconds(30));
   REQUIRE(exited.has_value());
   CHECK(exited->exit_code == 0);
   auto saved = read_file(file);

@@ -16,6 +16,8 @@
 namespace confer::chat {
 
 inline constexpr std::string_view kChatPath = "/v1/vllm/chat/completions";
+// The upstream's models, proxied (OpenAI's {"object":"list","data":[{"id":...}]}).
+inline constexpr std::string_view kModelsPath = "/v1/models";
 // The largest request body confer-server takes (its default); clients refuse bigger ones
 // before sending, naming the limit.
 inline constexpr size_t kMaxRequestBytes = 1u << 20;
