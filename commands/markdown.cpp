@@ -357,9 +357,22 @@ bool spans_closed(std::string_view s) {
          open_par == close_par && s.find('<') == std::string_view::npos && s.find('\\') == std::string_view::npos;
 }
 
+// `text` rendered as the rest of a line already begun (`mid_line`): behind a guard
+// letter, so that "- b" or "1. x" in mid-sentence is not taken for a list.
+std::string render_continuing(const std::string& text, bool mid_line, bool color);
+
 }  // namespace
 
 std::string render_markdown(std::string_view text, bool color) { return Renderer(color).run(text); }
+
+namespace {
+std::string render_continuing(const std::string& text, bool mid_line, bool color) {
+  if (!mid_line) return render_markdown(text, color);
+  std::string r = render_markdown("x" + text, color);
+  if (!r.empty() && r[0] == 'x') r.erase(0, 1);
+  return r;
+}
+}  // namespace
 
 std::string MarkdownStream::feed(std::string_view piece) {
   pending_.append(piece);
@@ -395,10 +408,7 @@ std::string MarkdownStream::feed(std::string_view piece) {
     // The rest of a block partly shown, then whole blocks.
     size_t whole_from = shown_ > 0 ? first_boundary : 0;
     if (shown_ > 0) {
-      std::string rest = pending_.substr(shown_, first_boundary - shown_);
-      std::string r = render_markdown(mid_line_ ? "x" + rest : rest, color_);
-      if (mid_line_ && !r.empty() && r[0] == 'x') r.erase(0, 1);
-      out = emit(std::move(r), false);
+      out = emit(render_continuing(pending_.substr(shown_, first_boundary - shown_), mid_line_, color_), false);
     }
     out += emit(render_markdown(std::string_view(pending_).substr(whole_from, boundary - whole_from), color_), true);
     pending_.erase(0, boundary);
@@ -419,8 +429,7 @@ std::string MarkdownStream::paragraph_progress() {
   auto show = [&](size_t to) {
     std::string piece = pending_.substr(shown_, to - shown_);
     bool whole_line = !piece.empty() && piece.back() == '\n';
-    std::string r = render_markdown(mid_line_ ? "x" + piece : piece, color_);
-    if (mid_line_ && !r.empty() && r[0] == 'x') r.erase(0, 1);
+    std::string r = render_continuing(piece, mid_line_, color_);
     if (!whole_line) {
       if (!r.empty() && r.back() == '\n') r.pop_back();
       if (piece.back() == ' ') r += ' ';
@@ -458,9 +467,7 @@ std::string MarkdownStream::finish() {
   shown_ = 0;
   mid_line_ = false;
   if (rest.find_first_not_of(" \t\r\n") == std::string::npos) return {};
-  std::string r = render_markdown(guard ? "x" + rest : rest, color_);
-  if (guard && !r.empty() && r[0] == 'x') r.erase(0, 1);
-  return emit(std::move(r), new_block);
+  return emit(render_continuing(rest, guard, color_), new_block);
 }
 
 }  // namespace confer::cli
