@@ -368,3 +368,47 @@ TEST_CASE("e2e: confer models lists the upstream's models through the attested c
   REQUIRE(upstream.requests().size() == 1);
   CHECK(nlohmann::json::parse(upstream.requests()[0])["model"] == "fake-model");
 }
+
+TEST_CASE("e2e: answers render as Markdown on a terminal, and arrive as sent through a pipe or with --raw") {
+  Upstream upstream;
+  Server server(upstream.url);
+  const std::string prompt = "**bold** and `code`";
+  auto on_terminal = [&](std::vector<std::string> extra) {
+    test::SpawnOptions o;
+    o.pty = true;
+    o.env = {{"NO_COLOR", ""}, {"TERM", "xterm"}};
+    auto args = trusted(server, {"-q", "--no-stdin"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(prompt);
+    test::Process p(CONFER_BIN, args, o);
+    std::string seen;
+    expect(p.pty_master(), "\x01(never)", seen, 20);
+    auto done = p.wait_for(std::chrono::seconds(20));
+    REQUIRE(done.has_value());
+    CHECK(done->exit_code == 0);
+    return seen;
+  };
+  // (The fake upstream answers "echo:" and the prompt's words.)
+  std::string rendered = on_terminal({});
+  CHECK_MESSAGE(rendered.find("echo: \x1b[1mbold\x1b[22m and \x1b[36mcode\x1b[39m") != std::string::npos, rendered);
+  std::string raw = on_terminal({"--raw"});
+  CHECK(raw.find("echo: **bold** and `code`") != std::string::npos);
+  auto piped = run_confer(trusted(server, {"-q", prompt}), {{"NO_COLOR", ""}});
+  CHECK(piped.exit_code == 0);
+  CHECK(piped.out == "echo: **bold** and `code`\n");
+}
+
+TEST_CASE("e2e: a prompt over the server's request limit is refused before sending, naming the limit") {
+  Upstream upstream;
+  Server server(upstream.url);
+  auto r = run_confer(trusted(server, {"-q"}), {}, std::string(1100 * 1024, 'x'));
+  CHECK(r.exit_code == 2);
+  CHECK(r.err.find("takes at most 1048576 bytes (1 MiB)") != std::string::npos);
+  CHECK(r.err.find("nothing was sent") != std::string::npos);
+  CHECK(upstream.requests().empty());
+  // --json: the refusal is an error event on stdout too.
+  auto j = run_confer(trusted(server, {"-q", "--json"}), {}, std::string(1100 * 1024, 'x'));
+  CHECK(j.exit_code == 2);
+  CHECK(j.out.find("\"type\":\"error\"") != std::string::npos);
+  CHECK(j.out.find("\"code\":2") != std::string::npos);
+}
