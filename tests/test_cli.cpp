@@ -131,29 +131,6 @@ TEST_CASE("cli: development evidence round trip") {
   CHECK(untrusted.exit_code == 3);
   CHECK(untrusted.err.find("attestation refused: chain.ark") != std::string::npos);
   CHECK(untrusted.err.find("--trust-root") != std::string::npos);
-  // Another chain's root given: called wrong, with both roots' SHA-256.
-  const crypto::Cert& other_ark = test::dev_authority().ark();
-  std::string other_root = dir.file("other-root.der", other_ark.der());
-  auto wrong_root = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", other_root});
-  CHECK(wrong_root.exit_code == 3);
-  CHECK(wrong_root.err.find("the trusted root given is the wrong one") != std::string::npos);
-  CHECK(wrong_root.err.find("sha256:" + other_ark.sha256_hex()) != std::string::npos);
-  auto own = crypto::Cert::from_der_or_pem(*read_file(root));
-  REQUIRE(own.ok());
-  CHECK(wrong_root.err.find("sha256:" + own->sha256_hex()) != std::string::npos);
-  // A VCEK from another chain: said in words; OpenSSL's own text only with --verbose.
-  const auto& authority = test::dev_authority();
-  auto foreign = authority.issue(authority.spec_for(dev::dev_report_template(attest::Product::milan)));
-  REQUIRE(foreign.ok());
-  std::string foreign_vcek = dir.file("foreign-vcek.der", foreign->cert.der());
-  auto mixed = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek});
-  CHECK(mixed.exit_code == 3);
-  CHECK(mixed.err.find("the VCEK's signature does not verify under the ASK") != std::string::npos);
-  CHECK(mixed.err.find("OpenSSL") == std::string::npos);
-  auto verbose = run_confer(
-      {"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek, "--verbose"});
-  CHECK(verbose.exit_code == 3);
-  CHECK(verbose.err.find("[OpenSSL: error:") != std::string::npos);
 
   // The measurement dev-evidence prints can be pinned; another cannot.
   auto ev = attest::parse_evidence(*before);
@@ -235,4 +212,35 @@ TEST_CASE("cli: reports fit the terminal's width (COLUMNS), long hex wrapped in 
     // The measurement is still all there, in 16-digit groups joined by line breaks.
     CHECK(r.out.find("d0d1d2d3d4d5d6d7d8d9dadbdcdddedf") != std::string::npos);
   }
+}
+
+TEST_CASE("cli: another chain's root or VCEK is named for what it is") {
+  test::TempDir dir;
+  auto made = run_confer({"dev-evidence", "--out", dir.path() + "/dev"});
+  REQUIRE_MESSAGE(made.exit_code == 0, made.err);
+  std::string evidence = dir.path() + "/dev/evidence.json";
+  std::string root = dir.path() + "/dev/dev-root.pem";
+  // Another chain's root given: called wrong, with both roots' SHA-256.
+  const crypto::Cert& other_ark = test::dev_authority().ark();
+  std::string other_root = dir.file("other-root.der", other_ark.der());
+  auto wrong_root = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", other_root});
+  CHECK(wrong_root.exit_code == 3);
+  CHECK(wrong_root.err.find("the trusted root given is the wrong one") != std::string::npos);
+  CHECK(wrong_root.err.find("sha256:" + other_ark.sha256_hex()) != std::string::npos);
+  auto own = crypto::Cert::from_der_or_pem(*read_file(root));
+  REQUIRE(own.ok());
+  CHECK(wrong_root.err.find("sha256:" + own->sha256_hex()) != std::string::npos);
+  // A VCEK from another chain: said in words; OpenSSL's own text only with --verbose.
+  const auto& authority = test::dev_authority();
+  auto foreign = authority.issue(authority.spec_for(dev::dev_report_template(attest::Product::milan)));
+  REQUIRE(foreign.ok());
+  std::string foreign_vcek = dir.file("foreign-vcek.der", foreign->cert.der());
+  auto mixed = run_confer({"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek});
+  CHECK(mixed.exit_code == 3);
+  CHECK(mixed.err.find("the VCEK's signature does not verify under the ASK") != std::string::npos);
+  CHECK(mixed.err.find("OpenSSL") == std::string::npos);
+  auto verbose = run_confer(
+      {"verify-attestation", "--evidence", evidence, "--trust-root", root, "--vcek", foreign_vcek, "--verbose"});
+  CHECK(verbose.exit_code == 3);
+  CHECK(verbose.err.find("[OpenSSL: error:") != std::string::npos);
 }
