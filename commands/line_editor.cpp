@@ -26,7 +26,9 @@ class EditLineEditor : public LineEditor {
     el_set(el_, EL_EDITOR, "emacs");
     el_set(el_, EL_PROMPT, &EditLineEditor::prompt_of);
     el_set(el_, EL_HIST, history, history_);
-    el_set(el_, EL_ADDFN, "confer-complete", "Complete a command or model", &EditLineEditor::on_tab);
+    // The wide call: libedit 3.1's narrow EL_ADDFN copies the name and help and never
+    // frees them (LeakSanitizer sees it at every exit).
+    el_wset(el_, EL_ADDFN, L"confer-complete", L"Complete a command or model", &EditLineEditor::on_tab);
     el_set(el_, EL_BIND, "^I", "confer-complete", nullptr);
     el_set(el_, EL_BIND, "^R", "em-inc-search-prev", nullptr);
     el_set(el_, EL_BIND, "^L", "ed-clear-screen", nullptr);
