@@ -113,6 +113,7 @@ int search(store::HistoryStore& history, const store::Unlocked& keys, const Hist
 }
 
 int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App* search_cmd) {
+  if (o.json) set_json_errors(true);
   auto history = open_history(false);
   if (!history) return fail(history.error());
   auto account = *history ? (*history)->account() : Result<std::optional<store::Account>>(std::nullopt);

@@ -39,6 +39,7 @@ Result<std::pair<store::HistoryStore, store::Unlocked>> unlocked_history(const c
 }
 
 int list(const KeysOptions& o) {
+  if (o.json) set_json_errors(true);
   auto history = open_history(false);
   if (!history) return fail(history.error());
   std::vector<store::Credential> all;

@@ -119,6 +119,7 @@ int logout() {
 }
 
 int status(bool as_json) {
+  if (as_json) set_json_errors(true);
   auto history = open_history(false);
   if (!history) return fail(history.error());
   nlohmann::json j = {{"history", store::HistoryStore::default_path()}, {"account", nullptr}, {"ways_in", 0},

@@ -62,8 +62,10 @@ std::string client_url(const std::string& host, unsigned port) {
 int serve(server::ServerOptions o) {
   auto config = server::server_config(o);
   if (!config) return fail(config.error());
-  if (auto free = server::check_port_free(*config); !free)
-    return fail(free.error(), "another confer-server may be running; choose another port with --listen");
+  // Bound first: a taken port fails now, not after seconds of key generation.
+  auto listening = server::listen_socket(*config);
+  if (!listening) return fail(listening.error(), "another confer-server may be running; choose another port with --listen");
+  config->listen_fd = *listening;
   if (auto why = server::upstream_unreachable(config->upstream.url))
     std::fprintf(stderr, "confer-server: warning: the upstream is not reachable now (%s); chats fail until it is\n",
                  why->c_str());

@@ -123,8 +123,7 @@ Result<std::string> default_dev_root() {
   return dir + "/dev-root.pem";
 }
 
-Result<void> check_port_free(const ServerConfig& config) {
-  if (config.port == 0) return {};
+Result<int> listen_socket(const ServerConfig& config) {
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
@@ -134,15 +133,17 @@ Result<void> check_port_free(const ServerConfig& config) {
     return make_error(Errc::usage, fmt::format("--listen: expected a numeric address, saw '{}'", config.host));
   int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   int rc = fd < 0 ? -1 : ::bind(fd, found->ai_addr, found->ai_addrlen);
+  if (rc == 0) rc = ::listen(fd, SOMAXCONN);
   int err = errno;
   ::freeaddrinfo(found);
-  if (fd >= 0) ::close(fd);
-  if (rc != 0)
+  if (rc != 0) {
+    if (fd >= 0) ::close(fd);
     return make_error(Errc::usage, fmt::format("--listen {}:{}: cannot bind: {}", config.host, config.port,
                                                std::strerror(err)));
-  return {};
+  }
+  return fd;
 }
 
 std::optional<std::string> upstream_unreachable(const std::string& url) {

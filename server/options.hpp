@@ -42,8 +42,9 @@ Bytes self_measurement();
 Result<std::string> default_dev_root();
 // Why the upstream cannot be reached now (a TCP connect, two seconds at most), if it cannot.
 std::optional<std::string> upstream_unreachable(const std::string& url);
-// Fails fast when --listen's port is taken, before seconds go into generating keys.
-Result<void> check_port_free(const ServerConfig& config);
+// Binds and listens on --listen before seconds go into generating keys, so a taken port
+// fails at once; the server takes the socket over (ServerConfig::listen_fd).
+Result<int> listen_socket(const ServerConfig& config);
 
 // --listen, timeouts and the upstream URL; errors name the option and what was seen.
 Result<ServerConfig> server_config(const ServerOptions& o);

@@ -421,10 +421,14 @@ Result<std::unique_ptr<Server>> make_server(const ServerConfig& config, std::uni
   if (ec) return make_error(Errc::usage, fmt::format("--listen: expected an IP address, saw '{}'", config.host));
   tcp::acceptor acceptor(*ioc);
   tcp::endpoint endpoint(address, config.port);
-  acceptor.open(endpoint.protocol(), ec);
-  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(endpoint, ec);
-  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (config.listen_fd >= 0) {
+    acceptor.assign(endpoint.protocol(), config.listen_fd, ec);
+  } else {
+    acceptor.open(endpoint.protocol(), ec);
+    if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(endpoint, ec);
+    if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
   if (ec) return make_error(Errc::io, fmt::format("listening on {}:{}: {}", config.host, config.port, ec.message()));
   return std::unique_ptr<Server>(std::make_unique<Listener>(std::move(shared), std::move(acceptor), std::move(ioc)));
 }

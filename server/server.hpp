@@ -17,6 +17,7 @@ namespace confer::server {
 struct ServerConfig {
   std::string host = "127.0.0.1";
   unsigned short port = 8080;
+  int listen_fd = -1;  // a socket already bound and listening on host:port, taken over; else bound here
   UpstreamOptions upstream;
   int io_threads = 2;
   int upstream_threads = 8;            // concurrent upstream calls across all sessions
