@@ -88,7 +88,11 @@ int register_account(store::HistoryStore& history, const LoginOptions& o) {
 int login(const LoginOptions& o) {
   if (o.list_devices) return list_devices();
   if (!o.remember.empty())
-    if (auto d = keys::parse_duration(o.remember); !d) return fail(d.error());
+    if (auto d = keys::parse_duration(o.remember); !d) {
+      Error e = d.error();
+      if (e.message.rfind("duration: ", 0) == 0) e.message.erase(0, 10);
+      return fail(for_option("--remember", std::move(e)));
+    }
   auto history = open_history(o.register_);
   if (!history) return fail(history.error());
   if (o.register_) return register_account(**history, o);
