@@ -236,15 +236,6 @@ Result<client::TrustConfig> chat_trust(const Options& o) {
   return trust;
 }
 
-int refused_session(const Error& error, const attest::SnpVerification& refused, const Options& o,
-                    const transport::ServerUrl& url) {
-  if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
-  if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)}, f->name);
-  if (o.require_fresh)
-    return fail(error, {"--require-fresh refuses servers that do not offer fresh attestation"});
-  return fail(error, {"see confer verify-attestation " + o.server});
-}
-
 int run(const Options& flags) {
   if (flags.json) set_json_errors(true);
   crypto::keep_openssl_detail(flags.verbose);
@@ -257,12 +248,8 @@ int run(const Options& flags) {
   if (o.server.empty()) o.server = cfg->server;
   if (o.model.empty()) o.model = cfg->model;
   apply_config_defaults(o.trust, *cfg);
-  if (o.server.empty())
-    return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"),
-                {"for a local development server, run confer-server --attestation dev --upstream demo and paste the "
-                 "confer chat line it prints"});
-  auto url = transport::parse_server_url(o.server);
-  if (!url) return fail(url.error());
+  auto url = configured_server(o.server);
+  if (!url) return o.server.empty() ? fail(url.error(), {kNoServerHint}) : fail(url.error());
   auto trust = chat_trust(o);
   if (!trust) return fail(trust.error());
 
@@ -285,7 +272,7 @@ int run(const Options& flags) {
 
   attest::SnpVerification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
-  if (!session) return refused_session(session.error(), refused, o, *url);
+  if (!session) return fail_session(session.error(), refused, *url, o.require_fresh);
   note_collateral(session->vcek);
   if (session->verification.development_root)
     print_warning("the server's evidence chains to a development root, NOT to AMD");

@@ -54,19 +54,14 @@ int run(ModelsOptions o) {
   if (!cfg) return fail(cfg.error());
   if (o.server.empty()) o.server = cfg->server;
   apply_config_defaults(o.trust, *cfg);
-  if (o.server.empty())
-    return fail(make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file"));
-  auto url = transport::parse_server_url(o.server);
-  if (!url) return fail(url.error());
+  auto url = configured_server(o.server);
+  if (!url) return o.server.empty() ? fail(url.error(), {kNoServerHint}) : fail(url.error());
   auto trust = build_trust(o.trust);
   if (!trust) return fail(trust.error());
   trust->offline = o.offline;
   attest::SnpVerification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
-  if (!session) {
-    const Check* f = refused.first_failure();
-    return f ? fail(session.error(), {hint_for(*f)}, f->name) : fail(session.error());
-  }
+  if (!session) return fail_session(session.error(), refused, *url, false);
   if (session->verification.development_root)
     print_warning("the server's evidence chains to a development root, NOT to AMD");
   auto ids = ask_models(*session->channel, o.timeout);

@@ -136,4 +136,18 @@ std::string hint_for(const Check& c) {
   return "every check, with what was expected and seen, is in the report on standard output";
 }
 
+Result<transport::ServerUrl> configured_server(const std::string& server) {
+  if (server.empty())
+    return make_error(Errc::usage, "no server: expected --server URL, CONFER_SERVER, or server in the config file");
+  return transport::parse_server_url(server);
+}
+
+int fail_session(const Error& error, const attest::SnpVerification& refused, const transport::ServerUrl& url,
+                 bool require_fresh) {
+  if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
+  if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)}, f->name);
+  if (require_fresh) return fail(error, {"--require-fresh refuses servers that do not offer fresh attestation"});
+  return fail(error, {"see confer verify-attestation " + url.text()});
+}
+
 }  // namespace confer::cli

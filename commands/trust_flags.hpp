@@ -43,6 +43,17 @@ void note_collateral(const client::CollateralSource& vcek);
 // The hint that goes with a refusal.
 std::string hint_for(const Check& check);
 
+// The server to talk to, from --server or the config (already merged into `server`):
+// Errc::usage when there is none or it is not a ws/wss/http/https URL.
+Result<transport::ServerUrl> configured_server(const std::string& server);
+inline constexpr const char* kNoServerHint =
+    "for a local development server, run confer-server --attestation dev --upstream demo and paste the "
+    "confer chat line it prints";
+// A session that did not open: a refusal names its first failed check (and the JSON
+// error its check) with that check's hint; anything else asks whether the server runs.
+int fail_session(const Error& error, const attest::SnpVerification& refused, const transport::ServerUrl& url,
+                 bool require_fresh);
+
 // The full human report: the report's fields, every check with what was expected and
 // seen, and the verdict (verify-attestation, and /verify in the REPL).
 void print_verification(const attest::SnpVerification& v, const std::string& evidence_format);
