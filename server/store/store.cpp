@@ -1,0 +1,52 @@
+#include "server/store/store.hpp"
+
+#include <cstdlib>
+
+#include "core/paths.hpp"
+
+namespace confer::server::store {
+
+namespace {
+
+bool id_chars(std::string_view id, size_t max, bool slash) noexcept {
+  if (id.empty() || id.size() > max) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-' || (slash && c == '/');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool valid_account_id(std::string_view id) noexcept { return id_chars(id, kMaxAccountIdLength, false); }
+bool valid_record_id(std::string_view id) noexcept { return id_chars(id, kMaxRecordIdLength, true); }
+bool valid_device_id(std::string_view id) noexcept { return id_chars(id, kMaxDeviceIdLength, false); }
+
+std::string default_store_spec() {
+  std::string base;
+  if (const char* s = std::getenv("XDG_STATE_HOME"); s != nullptr && s[0] == '/') {
+    base = s;
+  } else {
+    const char* home = std::getenv("HOME");
+    base = std::string(home != nullptr && home[0] != '\0' ? home : ".") + "/.local/state";
+  }
+  return "sqlite:" + base + "/confer-server/store.db";
+}
+
+Result<std::unique_ptr<Store>> open_store(const std::string& spec, const Limits& limits) {
+  if (spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0)
+    return open_postgres_store(spec, limits);
+  if (spec.rfind("sqlite:", 0) == 0) {
+    std::string path = spec.substr(7);
+    if (path.empty()) return make_error(Errc::usage, "--store: expected sqlite:PATH, saw 'sqlite:' with no path");
+    return open_sqlite_store(path, limits);
+  }
+  if (spec.find("://") != std::string::npos)
+    return make_error(Errc::usage, "--store: expected sqlite:PATH or postgresql://..., saw '" + spec + "'");
+  if (spec.empty()) return make_error(Errc::usage, "--store: expected sqlite:PATH or postgresql://..., saw nothing");
+  return open_sqlite_store(spec, limits);
+}
+
+}  // namespace confer::server::store
