@@ -66,6 +66,7 @@ int serve(server::ServerOptions o) {
   auto listening = server::listen_socket(*config);
   if (!listening) return fail(listening.error(), "another confer-server may be running; choose another port with --listen");
   config->listen_fd = *listening;
+  if (auto accounts = server::open_accounts(o, *config); !accounts) return fail(accounts.error());
   if (auto why = server::upstream_unreachable(config->upstream.url))
     std::fprintf(stderr, "confer-server: warning: the upstream is not reachable now (%s); chats fail until it is\n",
                  why->c_str());
@@ -92,6 +93,12 @@ int serve(server::ServerOptions o) {
   if (!o.dev_root.empty()) std::fprintf(stderr, "confer-server: development root written to %s\n", o.dev_root.c_str());
   std::fprintf(stderr, "confer-server: static key %s (bound into the evidence)\n",
                to_hex((*srv)->static_key()).c_str());
+  if (config->store) {
+    std::fprintf(stderr, "confer-server: accounts and records in %s\n", config->store->describe().c_str());
+    if (o.token_key_file.empty() && config->store->describe().rfind("postgresql://", 0) == 0)
+      std::fprintf(stderr, "confer-server: warning: without --token-key-file, sessions signed in here are not "
+                           "accepted by other servers on the same store\n");
+  }
   std::fprintf(stderr, "confer-server: listening on %s:%u, upstream %s\n", config->host.c_str(), (*srv)->port(),
                config->upstream.url.c_str());
   if (o.attestation == "dev")

@@ -16,6 +16,8 @@
 #include "core/bytes.hpp"
 #include "core/json.hpp"
 #include "crypto/hash.hpp"
+#include "crypto/secret.hpp"
+#include "server/store/store.hpp"
 
 namespace confer::server {
 
@@ -42,6 +44,39 @@ void declare_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--upstream-timeout", o.upstream_timeout_s, "Seconds the upstream may stay silent")
       ->check(CLI::Range(1, 3600));
   app.add_option("--port-file", o.port_file, "Write the bound port here once listening (for scripts and tests)");
+  app.add_option("--store", o.store,
+                 "Accounts and records: sqlite:PATH (default $XDG_STATE_HOME/confer-server/store.db), "
+                 "postgresql://... (shared by several servers), or none");
+  app.add_option("--token-key-file", o.token_key_file,
+                 "Key (32+ bytes) that signs session tokens; servers sharing a store share it (default: random "
+                 "per process)");
+  app.add_option("--rp-id", o.rp_id, "WebAuthn relying party id that assertions must name");
+  app.add_option("--origin", o.origin, "WebAuthn origin that clientDataJSON must name (default https://RP-ID)");
+}
+
+Result<void> open_accounts(const ServerOptions& o, ServerConfig& config) {
+  if (o.store == "none") return {};
+  std::string spec = o.store.empty() ? store::default_store_spec() : o.store;
+  auto opened = store::open_store(spec);
+  if (!opened) {
+    if (opened.error().code == Errc::usage) return std::move(opened).error();
+    return make_error(opened.error().code, "--store: " + opened.error().message);
+  }
+  config.store = std::shared_ptr<store::Store>(std::move(opened).value());
+  config.accounts.rp_id = o.rp_id;
+  config.accounts.origin = o.origin.empty() ? "https://" + o.rp_id : o.origin;
+  if (!o.token_key_file.empty()) {
+    auto key = read_file(o.token_key_file);
+    if (!key) return make_error(Errc::io, "--token-key-file: " + key.error().message);
+    if (key->size() < 32)
+      return make_error(Errc::usage, fmt::format("--token-key-file {}: expected at least 32 bytes, saw {}",
+                                                 o.token_key_file, key->size()));
+    config.accounts.token_key = std::move(key).value();
+  } else {
+    config.accounts.token_key.resize(32);
+    CONFER_TRY_VOID(crypto::fill_random(config.accounts.token_key.data(), 32));
+  }
+  return {};
 }
 
 Result<ServerConfig> server_config(const ServerOptions& o) {

@@ -29,6 +29,10 @@ struct ServerOptions {
   size_t max_connections = 256;
   int idle_timeout_s = 300;
   int upstream_timeout_s = 120;
+  std::string store;           // empty: store::default_store_spec(); "none": no accounts
+  std::string token_key_file;  // empty: a random key for this process
+  std::string rp_id = "confer.to";
+  std::string origin;          // empty: https://<rp_id>
 };
 
 void declare_options(CLI::App& app, ServerOptions& o);
@@ -48,6 +52,10 @@ Result<int> listen_socket(const ServerConfig& config);
 
 // --listen, timeouts and the upstream URL; errors name the option and what was seen.
 Result<ServerConfig> server_config(const ServerOptions& o);
+
+// --store, --token-key-file, --rp-id and --origin: the store opened (and migrated), or
+// none for --store none. Errors name the option.
+Result<void> open_accounts(const ServerOptions& o, ServerConfig& config);
 
 // The signed release manifest and its bundle, read and checked to be JSON (so a wrong
 // file is refused here, not sent to clients), or nothing when neither is given.

@@ -19,6 +19,7 @@
 #include "attest/snp_verify.hpp"
 #include "core/exception.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
 #include "transport/frames.hpp"
 
 namespace confer::server {
@@ -42,10 +43,15 @@ struct Shared {
   std::string channel_evidence;  // message-2 payload: report_data = static key || zeros
   net::thread_pool upstream_pool;
   std::atomic<size_t> connections{0};
+  std::unique_ptr<AccountService> accounts;  // null without a store
 
   Shared(ServerConfig c, std::unique_ptr<AttestationProvider> p, noise::KeyPair k, std::string ev)
       : config(std::move(c)), provider(std::move(p)), static_key(std::move(k)),
-        channel_evidence(std::move(ev)), upstream_pool(static_cast<size_t>(config.upstream_threads)) {}
+        channel_evidence(std::move(ev)), upstream_pool(static_cast<size_t>(config.upstream_threads)) {
+    if (config.store)
+      accounts = std::make_unique<AccountService>(config.store, config.accounts,
+                                                  Bytes(static_key.pub.begin(), static_key.pub.end()));
+  }
 
   // "connection PEER: STAGE: REASON". Callers pass reasons of their own words or error
   // codes, never bytes from the peer or the upstream.
@@ -67,6 +73,22 @@ std::string peer_of(const tcp::socket& socket) {
   return fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
+// The value of `key` in the target's query string, as given (tokens are base64url: no escapes).
+std::optional<std::string> query_value(std::string_view target, std::string_view key) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view part = query.substr(0, amp);
+    if (part.size() > key.size() && part.substr(0, key.size()) == key && part[key.size()] == '=')
+      return std::string(part.substr(key.size() + 1));
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
 transport::Response text_response(int64_t id, int32_t status, std::string_view body) {
   transport::Response r;
   r.id = id;
@@ -77,9 +99,9 @@ transport::Response text_response(int64_t id, int32_t status, std::string_view b
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& socket, std::shared_ptr<Shared> shared)
+  WsSession(tcp::socket&& socket, std::shared_ptr<Shared> shared, std::shared_ptr<ConnectionAuth> auth)
       : peer_(peer_of(socket)), ws_(std::move(socket)), shared_(std::move(shared)),
-        assembler_(shared_->config.max_request_bytes, kMaxOpenGroups) {}
+        assembler_(shared_->config.max_request_bytes, kMaxOpenGroups), auth_(std::move(auth)) {}
 
   ~WsSession() { --shared_->connections; }
 
@@ -172,7 +194,20 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return fresh_attestation(req);
     if (req.verb == "POST" && req.path == chat::kChatPath) return chat(std::move(req));
     if (req.verb == "GET" && req.path == chat::kModelsPath) return models(req.id);
+    if (AccountService::handles(req.path)) return account(std::move(req));
     send_now(text_response(req.id, 404, "Route not found"));
+  }
+
+  // Accounts and storage, on a pool thread: the store may block on disk or PostgreSQL.
+  void account(transport::Request req) {
+    if (!shared_->accounts) return send_now(text_response(req.id, 404, "this server keeps no accounts (--store none)"));
+    std::weak_ptr<WsSession> weak = shared_from_this();
+    net::post(shared_->upstream_pool, [weak, shared = shared_, auth = auth_, peer = peer_, req = std::move(req)] {
+      std::string log_line;
+      Reply reply = shared->accounts->handle(*auth, req.verb, req.path, req.body, now_utc(), &log_line);
+      if (!log_line.empty()) shared->log(peer, "account", log_line);
+      if (auto s = weak.lock()) s->send(text_response(req.id, reply.status, reply.body));
+    });
   }
 
   // The upstream's model list, asked on a pool thread (it is an HTTP call).
@@ -289,6 +324,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::deque<Bytes> outbox_;
   size_t active_streams_ = 0;
   std::atomic<bool> closed_{false};
+  std::shared_ptr<ConnectionAuth> auth_;
 };
 
 // Reads one HTTP request: a WebSocket upgrade at /websocket, or GET /v1/ping.
@@ -317,8 +353,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
         --shared_->connections;
         return reply(req, http::status::service_unavailable, "Too many connections\n");
       }
+      // Confer's proxy takes its JWT as ?token= at the upgrade; here it is optional (a
+      // client may sign in inside the channel instead), but one that is given must verify.
+      auto auth = std::make_shared<ConnectionAuth>();
+      if (auto token = query_value(target, "token")) {
+        auto accepted = shared_->accounts ? shared_->accounts->accept_token(*auth, *token, now_utc())
+                                          : Result<void>(make_error(Errc::key, "this server keeps no accounts"));
+        if (!accepted) {
+          --shared_->connections;
+          return reply(req, http::status::unauthorized, "Invalid token\n");
+        }
+      }
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), shared_)->start(std::move(req));
+      std::make_shared<WsSession>(stream_.release_socket(), shared_, std::move(auth))->start(std::move(req));
       return;
     }
     if (req.method() == http::verb::get && path == "/v1/ping") {

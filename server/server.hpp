@@ -9,6 +9,7 @@
 
 #include "chat/protocol.hpp"
 #include "noise/noise.hpp"
+#include "server/accounts.hpp"
 #include "server/attestation.hpp"
 #include "server/upstream.hpp"
 
@@ -27,6 +28,9 @@ struct ServerConfig {
   std::chrono::seconds idle_timeout{300};
   std::chrono::seconds handshake_timeout{30};
   int64_t max_context_tokens = 262144;
+  // Accounts and storage (server/accounts.hpp); none: those routes answer 404.
+  std::shared_ptr<store::Store> store;
+  AccountConfig accounts;
   // POST /v1/attestation (DESIGN §3). Off only to imitate servers without it in tests.
   bool offer_fresh_attestation = true;
   // One line per failed connection or request (peer, stage, reason; never content).

@@ -199,8 +199,30 @@ Result<void> set_random_clientdata(fido_cred_t* cred, fido_assert_t* assertion) 
   return {};
 }
 
+// libfido2 hands authenticator data back CBOR-wrapped (a byte string); the signature
+// covers the bytes inside.
+Result<Bytes> unwrap_cbor_bytes(const uint8_t* p, size_t n) {
+  if (p == nullptr || n == 0 || (p[0] >> 5) != 2) return key_error("the security key's authenticator data is not a CBOR byte string");
+  uint8_t info = p[0] & 0x1f;
+  size_t header = 1, len = 0;
+  if (info < 24) {
+    len = info;
+  } else if (info == 24 && n >= 2) {
+    len = p[1];
+    header = 2;
+  } else if (info == 25 && n >= 3) {
+    len = (size_t(p[1]) << 8) | p[2];
+    header = 3;
+  } else {
+    return key_error("the security key's authenticator data has an unexpected length");
+  }
+  if (header + len != n) return key_error("the security key's authenticator data has a wrong length");
+  return Bytes(p + header, p + n);
+}
+
 Result<PrfOutput> assertion_prf(Device& d, const Interaction& interaction, const std::string& rp_id,
-                                ByteView credential_id, ByteView input, std::optional<ByteView> second) {
+                                ByteView credential_id, ByteView input, std::optional<ByteView> second,
+                                const std::string* client_data_json = nullptr) {
   CONFER_TRY_VOID(prepare_uv(d, interaction));
   AssertPtr a(fido_assert_new());
   if (!a) return make_error(Errc::internal, "out of memory (fido_assert_new)");
@@ -216,7 +238,14 @@ Result<PrfOutput> assertion_prf(Device& d, const Interaction& interaction, const
             fido_assert_set_up(a.get(), FIDO_OPT_TRUE) == FIDO_OK &&
             (d.builtin_uv ? fido_assert_set_uv(a.get(), FIDO_OPT_TRUE) == FIDO_OK : true);
   if (!ok) return make_error(Errc::internal, "libfido2 refused the assertion's parameters");
-  CONFER_TRY_VOID(set_random_clientdata(nullptr, a.get()));
+  if (client_data_json != nullptr) {
+    if (int r = fido_assert_set_clientdata(a.get(), reinterpret_cast<const unsigned char*>(client_data_json->data()),
+                                           client_data_json->size());
+        r != FIDO_OK)
+      return make_error(Errc::internal, fmt::format("libfido2: {}", fido_strerr(r)));
+  } else {
+    CONFER_TRY_VOID(set_random_clientdata(nullptr, a.get()));
+  }
   if (interaction.notice) interaction.notice("touch your security key");
   int r = fido_dev_get_assert(d.dev.get(), a.get(), d.builtin_uv ? nullptr : pin_arg(d));
   if (r != FIDO_OK) return operation_error(d, r, "the security key did not answer with its secret");
@@ -239,6 +268,15 @@ Result<PrfOutput> assertion_prf(Device& d, const Interaction& interaction, const
     CONFER_TRY(crypto::SecretBytes s, crypto::SecretBytes::allocate(32));
     std::memcpy(s.data(), p + 32, 32);
     out.second = std::move(s);
+  }
+  if (client_data_json != nullptr) {
+    SignedAssertion signed_assertion;
+    CONFER_TRY(signed_assertion.authenticator_data,
+               unwrap_cbor_bytes(fido_assert_authdata_ptr(a.get(), 0), fido_assert_authdata_len(a.get(), 0)));
+    const uint8_t* sig = fido_assert_sig_ptr(a.get(), 0);
+    signed_assertion.signature.assign(sig, sig + fido_assert_sig_len(a.get(), 0));
+    if (signed_assertion.signature.empty()) return key_error("the security key's assertion carries no signature");
+    out.assertion = std::move(signed_assertion);
   }
   return out;
 }
@@ -324,6 +362,10 @@ Result<Registration> register_credential(const DeviceOptions& options, const Int
   const uint8_t* id = fido_cred_id_ptr(c.get());
   reg.credential_id.assign(id, id + fido_cred_id_len(c.get()));
   if (reg.credential_id.empty()) return key_error("the security key returned an empty credential id");
+  const uint8_t* pk = fido_cred_pubkey_ptr(c.get());
+  reg.public_key.assign(pk, pk + fido_cred_pubkey_len(c.get()));
+  if (reg.public_key.size() != 64)
+    return key_error(fmt::format("the security key's ES256 public key is {} bytes, expected 64", reg.public_key.size()));
   reg.discoverable = d.resident;
   reg.path = d.path;
   reg.device = scheme_for(d.path) ? "development fake" : product_of(d.path);
@@ -334,9 +376,9 @@ Result<Registration> register_credential(const DeviceOptions& options, const Int
 }
 
 Result<PrfOutput> prf(const DeviceOptions& options, const Interaction& interaction, ByteView credential_id,
-                      ByteView input, std::optional<ByteView> second) {
+                      ByteView input, std::optional<ByteView> second, const std::string* client_data_json) {
   CONFER_TRY(Device d, open_device(options, interaction));
-  return assertion_prf(d, interaction, options.rp_id, credential_id, input, second);
+  return assertion_prf(d, interaction, options.rp_id, credential_id, input, second, client_data_json);
 }
 
 }  // namespace confer::keys::fido

@@ -42,21 +42,33 @@ struct Registration {
   std::string device;        // product name, for labels
   std::string path;          // where it was found (hidraw path or a registered scheme's)
   crypto::SecretBytes prf;   // the PRF of `prf_input`, proving hmac-secret works
+  int64_t algorithm = -7;    // COSE ES256
+  Bytes public_key;          // x || y, for a server to check this credential's assertions
 };
 // makeCredential (ES256, hmac-secret, resident when the key offers it) then one
 // assertion for the PRF of `prf_input`: two touches, one PIN entry.
 Result<Registration> register_credential(const DeviceOptions& options, const Interaction& interaction,
                                          ByteView user_id, const std::string& user_name, ByteView prf_input);
 
+// What a relying party checks: the authenticator data as signed (raw, not CBOR-wrapped)
+// and the signature over it and SHA-256(clientDataJSON).
+struct SignedAssertion {
+  Bytes authenticator_data;
+  Bytes signature;
+};
 struct PrfOutput {
   crypto::SecretBytes first;
   std::optional<crypto::SecretBytes> second;
+  std::optional<SignedAssertion> assertion;  // when a clientDataJSON was given
 };
 // The PRF of `input` (and of `second` when given) for `credential_id`. The assertion
 // must carry the UV flag: an output computed without user verification is wiped and
 // refused, because it is not the one a browser would get.
+// With `client_data_json`, the same assertion (one touch) also signs in to a server: it
+// is made over that clientDataJSON, and returned.
 Result<PrfOutput> prf(const DeviceOptions& options, const Interaction& interaction, ByteView credential_id,
-                      ByteView input, std::optional<ByteView> second = std::nullopt);
+                      ByteView input, std::optional<ByteView> second = std::nullopt,
+                      const std::string* client_data_json = nullptr);
 
 // Device paths starting with `prefix` are opened through `io` instead of hidraw (the
 // development fake authenticator). Register before any other call, once per prefix.

@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <sstream>
 
@@ -39,6 +40,8 @@ Server::Server(const std::string& upstream, const std::string& bin, std::vector<
             "--port-file", dir.path() + "/port"};
   else
     args = {"--upstream", upstream, "--dev-root", root, "--port-file", dir.path() + "/port"};
+  if (bin == CONFER_SERVER_BIN && std::find(extra.begin(), extra.end(), "--store") == extra.end())
+    args.insert(args.end(), {"--store", "sqlite:" + dir.path() + "/store.db"});
   args.insert(args.end(), extra.begin(), extra.end());
   child = std::make_unique<Process>(bin, args);
   url = "ws://127.0.0.1:" + Upstream::trim(wait_for_file(dir.path() + "/port"));
