@@ -7,12 +7,13 @@ _confer_server() {
     --attestation) COMPREPLY=($(compgen -W "tsm dev" -- "$cur")); return ;;
     --dev-product) COMPREPLY=($(compgen -W "milan genoa turin" -- "$cur")); return ;;
     --upstream) COMPREPLY=($(compgen -W "demo http:// https://" -- "$cur")); return ;;
-    --manifest|--manifest-bundle|--dev-root|--port-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+    --manifest|--manifest-bundle|--dev-root|--port-file|--token-key-file) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     --tsm-root) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    --listen|--model|--threads|--max-connections|--idle-timeout|--upstream-timeout) return ;;
+    --store) COMPREPLY=($(compgen -W "sqlite: postgresql:// none" -- "$cur")); return ;;
+    --listen|--model|--threads|--max-connections|--idle-timeout|--upstream-timeout|--rp-id|--origin) return ;;
   esac
   COMPREPLY=($(compgen -W "--help --version --listen --upstream --model --attestation --manifest --manifest-bundle
     --dev-root --dev-product --tsm-root --threads --max-connections --idle-timeout --upstream-timeout
-    --port-file" -- "$cur"))
+    --port-file --store --token-key-file --rp-id --origin" -- "$cur"))
 }
 complete -F _confer_server confer-server

@@ -9,6 +9,7 @@
 #include "core/time.hpp"
 #include "keys/hierarchy.hpp"
 #include "store/history.hpp"
+#include "store/head_json.hpp"
 
 namespace confer::store {
 
@@ -17,10 +18,6 @@ namespace {
 using nlohmann::json;
 
 constexpr size_t kTitleLength = 60;
-
-std::string turn_record_id(const std::string& conversation_id, int64_t index) {
-  return fmt::format("{}/turn/{}", conversation_id, index);
-}
 
 keys::WrapContext data_key_context(const Unlocked& keys, const std::string& conversation_id) {
   return {keys::kDataKeyWrap, as_bytes(keys.account_id), as_bytes(conversation_id)};
@@ -36,10 +33,6 @@ std::string title_from(const std::string& prompt) {
   size_t cut = kTitleLength;
   while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
   return line.substr(0, cut) + "…";
-}
-
-json head_json(const Conversation& c) {
-  return {{"title", c.title}, {"created", c.created}, {"updated", c.updated}, {"turns", c.turns}};
 }
 
 json turn_json(const Turn& t) {
@@ -91,6 +84,18 @@ std::string snippet_around(const std::string& text, size_t at, size_t length) {
 }
 
 }  // namespace
+
+nlohmann::json head_json(const Conversation& c) {
+  return {{"title", c.title}, {"created", c.created}, {"updated", c.updated}, {"turns", c.turns}};
+}
+
+std::string turn_record_id(const std::string& conversation_id, int64_t index) {
+  return fmt::format("{}/turn/{}", conversation_id, index);
+}
+
+std::string key_record_id(const std::string& conversation_id, ByteView key_id) {
+  return conversation_id + "/key/" + to_hex(key_id);
+}
 
 bool valid_conversation_id(std::string_view id) noexcept {
   if (id.empty() || id.size() > 64) return false;
@@ -184,6 +189,8 @@ Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std
   CONFER_TRY(Statement key, db_.prepare("INSERT INTO data_keys (key_id, conversation_id, seq, wrapped) VALUES "
                                         "(?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM data_keys), ?)"));
   CONFER_TRY_VOID(key.bind(1, ByteView(key_id)).bind(2, cid).bind(3, ByteView(wrapped)).run());
+  CONFER_TRY_VOID(mark_pending(key_record_id(cid, key_id), int(RecordKind::data_key)));
+  CONFER_TRY_VOID(mark_pending(cid, int(RecordKind::conversation)));
   CONFER_TRY_VOID(tx.commit());
   return c;
 }
@@ -200,7 +207,10 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
   CONFER_TRY(auto current, current_data_key(keys, conversation_id, cache));
   const auto& [key_id, dk] = current;
 
-  turn.index = head.turns + 1;
+  CONFER_TRY(Statement top, db_.prepare("SELECT COALESCE(MAX(idx), 0) FROM turns WHERE conversation_id = ?"));
+  top.bind(1, conversation_id);
+  CONFER_TRY(bool has_top, top.step());
+  turn.index = std::max(head.turns, has_top ? top.column_int(0) : 0) + 1;
   if (turn.time == 0) turn.time = now_utc();
   std::string body = dump_json(turn_json(turn));
   CONFER_TRY(Bytes record, seal_record(*dk, key_id, {keys.account_id, turn_record_id(conversation_id, turn.index),
@@ -219,6 +229,8 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
   CONFER_TRY(Statement up, db_.prepare("UPDATE conversations SET head = ?, revision = ?, "
                                        "seq = (SELECT MAX(seq) + 1 FROM conversations) WHERE id = ?"));
   CONFER_TRY_VOID(up.bind(1, ByteView(head_record)).bind(2, revision + 1).bind(3, conversation_id).run());
+  CONFER_TRY_VOID(mark_pending(turn_record_id(conversation_id, turn.index), int(RecordKind::turn)));
+  CONFER_TRY_VOID(mark_pending(conversation_id, int(RecordKind::conversation)));
   CONFER_TRY_VOID(tx.commit());
   return turn.index;
 }
@@ -289,6 +301,23 @@ Result<void> HistoryStore::remove_conversation(const std::string& id) {
   CONFER_TRY(Statement s, db_.prepare("DELETE FROM conversations WHERE id = ?"));
   CONFER_TRY_VOID(s.bind(1, id).run());
   if (db_.changes() == 0) return make_error(Errc::usage, fmt::format("no conversation {}", id));
+  // Synced: each of its records on the server gets a tombstone at the next sync.
+  CONFER_TRY(bool synced, syncing());
+  if (synced) {
+    CONFER_TRY(Statement ids, db_.prepare("SELECT id, kind FROM sync_records WHERE deleted = 0 AND (id = ? OR "
+                                          "substr(id, 1, ?) = ?)"));
+    ids.bind(1, id).bind(2, int64_t(id.size() + 1)).bind(3, id + "/");
+    std::vector<std::pair<std::string, int64_t>> gone;
+    for (;;) {
+      CONFER_TRY(bool row, ids.step());
+      if (!row) break;
+      gone.emplace_back(ids.column_text(0), ids.column_int(1));
+    }
+    for (const auto& [rid, kind] : gone) CONFER_TRY_VOID(mark_pending(rid, int(kind)));
+    CONFER_TRY(Statement unpend, db_.prepare("DELETE FROM sync_pending WHERE (id = ? OR substr(id, 1, ?) = ?) AND id NOT "
+                                             "IN (SELECT id FROM sync_records)"));
+    CONFER_TRY_VOID(unpend.bind(1, id).bind(2, int64_t(id.size() + 1)).bind(3, id + "/").run());
+  }
   CONFER_TRY_VOID(tx.commit());
   return db_.exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }

@@ -35,11 +35,30 @@ CREATE TABLE turns (
   conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
   idx INTEGER NOT NULL, record BLOB NOT NULL, PRIMARY KEY (conversation_id, idx));
 )sql",
+    // 2: sync (docs/sync.md). A credential's public key, for a server to check its
+    // assertions; the server and device; each record's state on the server; what is
+    // waiting to be pushed; the change log's chain; the other devices' checkpoints.
+    R"sql(
+ALTER TABLE credentials ADD COLUMN public_key BLOB NOT NULL DEFAULT x'';
+ALTER TABLE credentials ADD COLUMN algorithm INTEGER NOT NULL DEFAULT -7;
+CREATE TABLE sync_state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE sync_records (
+  id TEXT PRIMARY KEY, kind INTEGER NOT NULL, revision INTEGER NOT NULL, seq INTEGER NOT NULL,
+  hash BLOB NOT NULL, deleted INTEGER NOT NULL, have INTEGER NOT NULL);
+CREATE TABLE sync_pending (id TEXT PRIMARY KEY, kind INTEGER NOT NULL);
+CREATE TABLE sync_sent (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, revision INTEGER NOT NULL, hash BLOB NOT NULL);
+CREATE TABLE sync_chain (seq INTEGER PRIMARY KEY, chain BLOB NOT NULL);
+CREATE TABLE sync_peers (device TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE sync_deferred (
+  id TEXT PRIMARY KEY, conversation_id TEXT NOT NULL, kind INTEGER NOT NULL, revision INTEGER NOT NULL,
+  record BLOB NOT NULL);
+CREATE INDEX sync_deferred_by_conversation ON sync_deferred(conversation_id);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 constexpr const char* kCredentialColumns =
-    "id, kind, label, rp_id, locator, salt, opslimit, memlimit, wrapped_root, created";
+    "id, kind, label, rp_id, locator, salt, opslimit, memlimit, wrapped_root, created, public_key, algorithm";
 
 Credential read_credential(const Statement& s) {
   Credential c;
@@ -53,15 +72,17 @@ Credential read_credential(const Statement& s) {
   c.memlimit = s.column_int(7);
   c.wrapped_root = s.column_blob(8);
   c.created = s.column_int(9);
+  c.public_key = s.column_blob(10);
+  c.algorithm = s.column_int(11);
   return c;
 }
 
 Result<void> insert_credential(Database& db, const Credential& c) {
-  CONFER_TRY(Statement s, db.prepare(fmt::format("INSERT INTO credentials ({}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+  CONFER_TRY(Statement s, db.prepare(fmt::format("INSERT INTO credentials ({}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                                  kCredentialColumns)));
   s.bind(1, ByteView(c.id)).bind(2, c.kind).bind(3, c.label).bind(4, c.rp_id).bind(5, c.locator);
   s.bind(6, ByteView(c.salt)).bind(7, c.opslimit).bind(8, c.memlimit).bind(9, ByteView(c.wrapped_root));
-  s.bind(10, c.created);
+  s.bind(10, c.created).bind(11, ByteView(c.public_key)).bind(12, c.algorithm);
   auto r = s.run();
   if (!r) return make_error(r.error().code, "saving the way in " + c.label + ": " + r.error().message);
   return {};
@@ -174,6 +195,10 @@ Result<void> HistoryStore::rotate(const Unlocked& current, const Unlocked& next,
   if (wraps.empty()) return make_error(Errc::usage, "rotation needs at least one way in under the new key");
   if (current.account_id != next.account_id) return make_error(Errc::usage, "rotation within one account only");
   CONFER_TRY(Transaction tx, Transaction::begin(db_));
+  CONFER_TRY(auto synced, sync_settings());
+  if (synced)
+    return make_error(Errc::usage, "this history syncs with " + synced->server +
+                                       "; rotating the key of a synced account is not supported yet (docs/sync.md)");
   CONFER_TRY(Statement keys_q, db_.prepare("SELECT key_id, conversation_id, wrapped FROM data_keys"));
   CONFER_TRY(Statement update, db_.prepare("UPDATE data_keys SET wrapped = ? WHERE key_id = ?"));
   std::vector<std::string> conversations;

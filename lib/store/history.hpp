@@ -19,7 +19,7 @@
 
 namespace confer::store {
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 // One way to open the root key: a security key's credential, a file authenticator, or
 // the recovery code. The PRF input (fido, file) or the Argon2id salt (recovery) is stored
@@ -35,6 +35,8 @@ struct Credential {
   int64_t memlimit = 0;
   Bytes wrapped_root;   // keys::wrap_key under this way in's kek
   int64_t created = 0;  // unix seconds
+  Bytes public_key;     // fido: ES256 x || y, registered with a sync server (empty before schema 2)
+  int64_t algorithm = -7;
 };
 
 struct Account {
@@ -117,6 +119,27 @@ class HistoryStore {
   // memory; at most `limit` hits.
   Result<std::vector<SearchHit>> search(const Unlocked& keys, const std::string& text, size_t limit = 100);
 
+  // --- sync (lib/store/sync_local.cpp; the protocol is lib/sync) ------------------
+  struct SyncSettings {
+    std::string server;  // the URL the account syncs with
+    std::string device;  // this history's random device id
+  };
+  Result<std::optional<SyncSettings>> sync_settings();
+  // Turns sync on: every record there is becomes pending (pushed by the next sync).
+  Result<void> enable_sync(const SyncSettings& settings);
+  // A pending record's bytes for the server. A head is re-sealed for `revision` (the
+  // server's next) and kept so locally; turns and data keys go as they are (revision 1).
+  // nullopt when the record is gone locally: push a tombstone.
+  Result<std::optional<Bytes>> outgoing(const Unlocked& keys, const std::string& id, int kind, int64_t revision);
+  // A record from the server, checked to open under this account's keys before it is
+  // kept (Errc::protocol naming it otherwise). Merges with a pending local change:
+  // turns are appended (a local pending turn at the same index moves after it), the
+  // head is merged (turn count, title last-writer-wins by `updated`) and stays pending.
+  Result<void> apply_remote(const Unlocked& keys, const std::string& id, int kind, int64_t revision, bool deleted,
+                            ByteView record);
+  // Records held back until their conversation arrives, dropped when it was deleted.
+  Result<std::vector<std::string>> deferred_ids();
+
   Database& database() { return db_; }
 
  private:
@@ -136,9 +159,19 @@ class HistoryStore {
                                  DataKeys& cache);
   Result<std::vector<Conversation>> list_with(const Unlocked& keys, DataKeys& cache);
   Result<std::vector<Turn>> turns_with(const Unlocked& keys, const std::string& id, DataKeys& cache);
+  Result<void> mark_pending(const std::string& id, int kind);
+  Result<bool> syncing();
+  Result<void> apply_head(const Unlocked& keys, const std::string& id, int64_t revision, ByteView record);
+  Result<void> apply_turn(const Unlocked& keys, const std::string& conversation_id, int64_t index, ByteView record);
+  Result<void> apply_key(const Unlocked& keys, const std::string& conversation_id, ByteView key_id, ByteView wrapped);
   Database db_;
 };
 
 bool valid_conversation_id(std::string_view id) noexcept;
+
+// Record ids on a sync server: a conversation's head "ID" (kind 1), its turns
+// "ID/turn/N" (kind 2), its data keys "ID/key/HEX" (kind 3, the wrap under the records key).
+std::string turn_record_id(const std::string& conversation_id, int64_t index);
+std::string key_record_id(const std::string& conversation_id, ByteView key_id);
 
 }  // namespace confer::store

@@ -8,6 +8,7 @@ const char* record_kind_name(RecordKind k) noexcept {
   switch (k) {
     case RecordKind::conversation: return "conversation";
     case RecordKind::turn: return "turn";
+    case RecordKind::data_key: return "data key";
   }
   return "unknown";
 }

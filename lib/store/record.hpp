@@ -28,7 +28,7 @@ inline constexpr size_t kMaxRecordSize = 16u << 20;
 
 using KeyId = std::array<uint8_t, kKeyIdSize>;
 
-enum class RecordKind : uint8_t { conversation = 1, turn = 2 };
+enum class RecordKind : uint8_t { conversation = 1, turn = 2, data_key = 3 };
 const char* record_kind_name(RecordKind k) noexcept;
 
 struct RecordContext {

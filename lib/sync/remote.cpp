@@ -1,0 +1,157 @@
+#include "sync/remote.hpp"
+
+#include <fmt/format.h>
+
+#include "account/webauthn.hpp"
+#include "client/session.hpp"
+#include "core/json.hpp"
+
+namespace confer::sync {
+
+namespace {
+
+using nlohmann::json;
+constexpr size_t kMaxChangesPerPage = 10000;
+
+Error bad(std::string why) { return make_error(Errc::protocol, "the server's answer is malformed: " + std::move(why)); }
+
+std::string body_text(const transport::Response& r) {
+  std::string s(r.body.begin(), r.body.end());
+  if (s.size() > 300) s = s.substr(0, 300) + "...";
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return s;
+}
+
+Error refused(const std::string& what, const transport::Response& r) {
+  Errc code = r.status == 401 ? Errc::key : r.status >= 500 ? Errc::network : Errc::protocol;
+  return make_error(code, fmt::format("{}: the server answered {}: {}", what, r.status, body_text(r)));
+}
+
+Result<Bytes> b64(const json& obj, const char* key, std::string_view where) {
+  const json* v = json_detail::member(obj, key);
+  if (v == nullptr || !v->is_string()) return bad(fmt::format("{}: expected \"{}\" as base64url", where, key));
+  auto out = account::from_base64url(v->get<std::string>());
+  if (!out) return bad(fmt::format("{}: \"{}\" is not base64url", where, key));
+  return out;
+}
+
+class ChannelRemote final : public Remote {
+ public:
+  ChannelRemote(transport::ClientChannel& channel, std::chrono::seconds timeout) : channel_(channel), timeout_(timeout) {}
+
+  Result<RemotePage> changes(int64_t since) override {
+    CONFER_TRY(auto r, call("GET", fmt::format("/v1/store/changes?since={}", since), {}));
+    if (r.status != 200) return refused("reading the change log", r);
+    return parse_changes(r.body);
+  }
+
+  Result<PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
+    json body = {{"kind", kind}, {"expected_revision", expected}, {"deleted", deleted}};
+    if (!deleted) body["ciphertext"] = account::base64url(ct);
+    CONFER_TRY(auto r, call("PUT", "/v1/store/records/" + id, dump_json(body)));
+    if (r.status != 200 && r.status != 409) return refused("writing record " + id, r);
+    CONFER_TRY(json j, parse_json(r.body, "the server's answer", JsonLimits{4096, 4}, Errc::protocol));
+    if (r.status == 409 && json_detail::member(j, "revision") == nullptr) return refused("writing record " + id, r);
+    CONFER_TRY(int64_t revision, json_detail::required_int64(j, "revision", "the server's answer"));
+    PutResult out;
+    out.stored = r.status == 200;
+    out.revision = revision;
+    if (out.stored) {
+      CONFER_TRY(out.seq, json_detail::required_int64(j, "seq", "the server's answer"));
+    }
+    return out;
+  }
+
+  Result<std::vector<RemoteCheckpoint>> checkpoints() override {
+    CONFER_TRY(auto r, call("GET", "/v1/store/checkpoints", {}));
+    if (r.status != 200) return refused("reading the devices' checkpoints", r);
+    CONFER_TRY(json j, parse_json(r.body, "the checkpoints", JsonLimits{1 << 20, 6}, Errc::protocol));
+    const json* list = json_detail::member(j, "checkpoints");
+    if (list == nullptr || !list->is_array() || list->size() > 1000) return bad("expected \"checkpoints\" as an array");
+    std::vector<RemoteCheckpoint> out;
+    for (const auto& c : *list) {
+      if (!c.is_object()) return bad("a checkpoint is not an object");
+      RemoteCheckpoint cp;
+      CONFER_TRY(cp.device, json_detail::required_string(c, "device", "a checkpoint"));
+      CONFER_TRY(cp.seq, json_detail::required_int64(c, "seq", "a checkpoint"));
+      CONFER_TRY(cp.digest, b64(c, "digest", "a checkpoint"));
+      out.push_back(std::move(cp));
+    }
+    return out;
+  }
+
+  Result<void> publish(const std::string& device, int64_t seq, ByteView digest) override {
+    json body = {{"seq", seq}, {"digest", account::base64url(digest)}};
+    CONFER_TRY(auto r, call("PUT", "/v1/store/checkpoints/" + device, dump_json(body)));
+    if (r.status != 200) return refused("publishing this device's checkpoint", r);
+    return {};
+  }
+
+ private:
+  Result<transport::Response> call(const std::string& verb, const std::string& path, const std::string& body) {
+    transport::Request req;
+    req.id = transport::random_id();
+    req.verb = verb;
+    req.path = path;
+    req.body.assign(body.begin(), body.end());
+    return client::round_trip(channel_, std::move(req), timeout_);
+  }
+
+  transport::ClientChannel& channel_;
+  std::chrono::seconds timeout_;
+};
+
+}  // namespace
+
+namespace {
+Result<RemotePage> parse_changes_strict(ByteView body);
+}
+
+// A server whose answer does not parse broke the protocol: exit 5 like any other lie.
+Result<RemotePage> parse_changes(ByteView body) {
+  auto r = parse_changes_strict(body);
+  if (!r && r.error().code == Errc::parse) return make_error(Errc::protocol, "the server's answer is malformed: " + r.error().message);
+  return r;
+}
+
+namespace {
+Result<RemotePage> parse_changes_strict(ByteView body) {
+  CONFER_TRY(json j, parse_json(body, "the change log", JsonLimits{32u << 20, 6}, Errc::protocol));
+  if (!j.is_object()) return bad("the change log is not an object");
+  RemotePage page;
+  CONFER_TRY(page.head, json_detail::required_int64(j, "head", "the change log"));
+  const json* more = json_detail::member(j, "more");
+  if (more == nullptr || !more->is_boolean()) return bad("the change log: expected \"more\" as true or false");
+  page.more = more->get<bool>();
+  const json* list = json_detail::member(j, "changes");
+  if (list == nullptr || !list->is_array()) return bad("the change log: expected \"changes\" as an array");
+  if (list->size() > kMaxChangesPerPage) return bad(fmt::format("{} changes in one page, at most {}", list->size(), kMaxChangesPerPage));
+  for (const auto& c : *list) {
+    if (!c.is_object()) return bad("a change is not an object");
+    RemoteChange rc;
+    CONFER_TRY(rc.seq, json_detail::required_int64(c, "seq", "a change"));
+    CONFER_TRY(rc.id, json_detail::required_string(c, "id", "a change"));
+    CONFER_TRY(int64_t kind, json_detail::required_int64(c, "kind", "a change"));
+    if (kind < 1 || kind > 255) return bad(fmt::format("change {}: kind {}", rc.seq, kind));
+    rc.kind = int(kind);
+    CONFER_TRY(rc.revision, json_detail::required_int64(c, "revision", "a change"));
+    const json* del = json_detail::member(c, "deleted");
+    if (del == nullptr || !del->is_boolean()) return bad(fmt::format("change {}: expected \"deleted\"", rc.seq));
+    rc.deleted = del->get<bool>();
+    CONFER_TRY(rc.hash, b64(c, "hash", "a change"));
+    if (rc.hash.size() != 32) return bad(fmt::format("change {}: a hash of {} bytes", rc.seq, rc.hash.size()));
+    if (json_detail::member(c, "ciphertext") != nullptr) {
+      CONFER_TRY(rc.ciphertext, b64(c, "ciphertext", "a change"));
+    }
+    page.changes.push_back(std::move(rc));
+  }
+  return page;
+}
+}  // namespace
+
+std::unique_ptr<Remote> channel_remote(transport::ClientChannel& channel, std::chrono::seconds timeout) {
+  return std::make_unique<ChannelRemote>(channel, timeout);
+}
+
+}  // namespace confer::sync

@@ -1,0 +1,377 @@
+// The sync engine (lib/sync) between two histories of one account, through the real
+// server store (server/store) behind an in-process Remote, and through a Remote that
+// lies in each way a server can: every lie is caught (Errc::protocol) and leaves the
+// history as it was.
+#include <doctest/doctest.h>
+
+#include <functional>
+
+#include "core/time.hpp"
+#include "crypto/hash.hpp"
+#include "keys/hierarchy.hpp"
+#include "server/store/store.hpp"
+#include "store/history.hpp"
+#include "store/sqlite.hpp"
+#include "support/support.hpp"
+#include "sync/engine.hpp"
+
+using namespace confer;
+
+namespace {
+
+constexpr const char* kAccount = "acct-1";
+
+// The server's store for one account, as the channel's routes would serve it.
+class StoreRemote : public sync::Remote {
+ public:
+  explicit StoreRemote(server::store::Store& s) : s_(s) {}
+  Result<sync::RemotePage> changes(int64_t since) override {
+    CONFER_TRY(auto page, s_.changes(kAccount, since, page_size, 1 << 20));
+    sync::RemotePage out;
+    out.head = page.head;
+    out.more = page.more;
+    for (auto& c : page.changes)
+      out.changes.push_back({c.seq, c.id, int(c.kind), c.revision, c.deleted, c.hash, c.ciphertext});
+    return out;
+  }
+  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
+    CONFER_TRY(auto r, s_.put(kAccount, id, kind, expected, deleted, ct));
+    if (r.status == server::store::PutStatus::conflict) return sync::PutResult{false, r.revision, 0};
+    if (r.status != server::store::PutStatus::stored) return make_error(Errc::protocol, "refused: " + r.detail);
+    return sync::PutResult{true, r.revision, r.seq};
+  }
+  Result<std::vector<sync::RemoteCheckpoint>> checkpoints() override {
+    CONFER_TRY(auto cps, s_.checkpoints(kAccount));
+    std::vector<sync::RemoteCheckpoint> out;
+    for (auto& c : cps) out.push_back({c.device, c.seq, c.digest});
+    return out;
+  }
+  Result<void> publish(const std::string& device, int64_t seq, ByteView digest) override {
+    CONFER_TRY(bool ok, s_.put_checkpoint(kAccount, {device, seq, Bytes(digest.begin(), digest.end()), now_utc()}));
+    if (!ok) return make_error(Errc::protocol, "too many devices");
+    return {};
+  }
+  size_t page_size = 3;  // small pages, so paging is exercised
+
+ private:
+  server::store::Store& s_;
+};
+
+// A server that lies: rewrites what the honest one would serve.
+class LyingRemote : public StoreRemote {
+ public:
+  using StoreRemote::StoreRemote;
+  std::function<void(sync::RemotePage&)> rewrite_page;
+  std::function<void(std::vector<sync::RemoteCheckpoint>&)> rewrite_checkpoints;
+  Result<sync::RemotePage> changes(int64_t since) override {
+    CONFER_TRY(auto page, StoreRemote::changes(since));
+    if (rewrite_page) rewrite_page(page);
+    return page;
+  }
+  Result<std::vector<sync::RemoteCheckpoint>> checkpoints() override {
+    CONFER_TRY(auto cps, StoreRemote::checkpoints());
+    if (rewrite_checkpoints) rewrite_checkpoints(cps);
+    return cps;
+  }
+};
+
+// One device: its own history file, the account's root key, a device id.
+struct Device {
+  test::TempDir dir;
+  store::HistoryStore history;
+  store::Unlocked keys;
+
+  Device(const std::string& name, const crypto::SecretBytes& root)
+      : history(store::HistoryStore::open(dir.path() + "/history.db").value()) {
+    crypto::SecretBytes kek = keys::random_key().value();
+    store::Credential way;
+    way.id = Bytes(16, uint8_t(name[0]));
+    way.kind = "file";
+    way.label = "test way in";
+    way.salt = Bytes(32, 7);
+    way.created = now_utc();
+    way.wrapped_root = *keys::wrap_key(kek, root, store::root_wrap_context(kAccount, way));
+    REQUIRE(history.create_account({kAccount, now_utc(), 1}, way));
+    keys = history.unlock(way, kek).value();
+    REQUIRE(history.enable_sync({"ws://127.0.0.1:1", name}));
+  }
+
+  store::Turn turn(const std::string& prompt) {
+    store::Turn t;
+    t.prompt = prompt;
+    t.reply = "answer to " + prompt;
+    t.model = "m";
+    t.receipt = {"AMD SEV-SNP Milan", "aa", "pinned measurement", "bb", now_utc()};
+    return t;
+  }
+  // Everything a user can see, in a stable order, for comparing two devices.
+  std::string view() {
+    std::string out;
+    auto list = history.list(keys).value();
+    std::sort(list.begin(), list.end(), [](auto& a, auto& b) { return a.id < b.id; });
+    for (const auto& c : list) {
+      out += c.id + " '" + c.title + "' " + std::to_string(c.turns) + "\n";
+      auto turns = history.turns(keys, c.id).value();
+      for (const auto& t : turns) out += "  " + std::to_string(t.index) + " " + t.prompt + " | " + t.reply + "\n";
+    }
+    return out;
+  }
+  Result<sync::Report> sync_with(sync::Remote& r) { return sync::run(history, keys, r); }
+  int64_t count(const std::string& table) {
+    auto s = history.database().prepare("SELECT COUNT(*) FROM " + table);
+    REQUIRE(s);
+    REQUIRE(*s->step());
+    return s->column_int(0);
+  }
+};
+
+struct World {
+  test::TempDir dir;
+  std::unique_ptr<server::store::Store> server = server::store::open_store("sqlite:" + dir.path() + "/server.db").value();
+  crypto::SecretBytes root = keys::random_key().value();
+  World() {
+    REQUIRE(*server->create_account({kAccount, Bytes(32, 1), now_utc()},
+                                    {Bytes(16, 0xcc), kAccount, -7, Bytes(64, 2), 0, Bytes(61, 3), now_utc()}));
+  }
+};
+
+std::string sync_error(Result<sync::Report> r) {
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::protocol);
+  return r.error().message;
+}
+
+}  // namespace
+
+TEST_CASE("sync: two devices of one account end with the same history, and a second sync moves nothing") {
+  World w;
+  StoreRemote remote(*w.server);
+  Device a("laptop", w.root), b("desktop", w.root);
+  auto c = a.history.create_conversation(a.keys, std::string("conv-a")).value();
+  REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("first from a")));
+  REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("second from a")));
+  auto ra = a.sync_with(remote);
+  REQUIRE_MESSAGE(ra.ok(), ra.error().message);
+  CHECK(ra->pushed == 4);  // data key, head, two turns
+  auto rb = b.sync_with(remote);
+  REQUIRE_MESSAGE(rb.ok(), rb.error().message);
+  CHECK(rb->pulled == 4);
+  CHECK(rb->devices == 1);  // laptop's checkpoint checked
+  CHECK(b.view() == a.view());
+  CHECK(b.view().find("second from a | answer to second from a") != std::string::npos);
+
+  auto again = b.sync_with(remote);
+  REQUIRE(again.ok());
+  CHECK(again->pulled == 0);
+  CHECK(again->pushed == 0);
+  CHECK(again->bytes_down == 0);
+
+  // B chats in the same conversation and in a new one; A gets both.
+  REQUIRE(b.history.append_turn(b.keys, "conv-a", b.turn("third from b")));
+  auto nb = b.history.create_conversation(b.keys, std::string("conv-b")).value();
+  REQUIRE(b.history.append_turn(b.keys, nb.id, b.turn("hello from b")));
+  REQUIRE(b.sync_with(remote).ok());
+  auto ra2 = a.sync_with(remote);
+  REQUIRE_MESSAGE(ra2.ok(), ra2.error().message);
+  CHECK(a.view() == b.view());
+  CHECK(a.history.find(a.keys, "conv-a").value()->turns == 3);
+}
+
+TEST_CASE("sync: concurrent turns in one conversation are both kept, and a deletion reaches the other device") {
+  World w;
+  StoreRemote remote(*w.server);
+  Device a("laptop", w.root), b("desktop", w.root);
+  REQUIRE(a.history.create_conversation(a.keys, std::string("conv")).ok());
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("one")));
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  // Both append turn 2 (and A a turn 3) before either syncs.
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("two from a")));
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("three from a")));
+  REQUIRE(b.history.append_turn(b.keys, "conv", b.turn("two from b")));
+  REQUIRE(a.sync_with(remote).ok());
+  auto rb = b.sync_with(remote);
+  REQUIRE_MESSAGE(rb.ok(), rb.error().message);
+  auto ra = a.sync_with(remote);
+  REQUIRE_MESSAGE(ra.ok(), ra.error().message);
+  CHECK(a.view() == b.view());
+  std::string v = a.view();
+  for (const char* t : {"1 one", "2 two from a", "3 three from a", "4 two from b"})
+    CHECK_MESSAGE(v.find(t) != std::string::npos, v);
+  CHECK(a.history.find(a.keys, "conv").value()->turns == 4);
+  // A new turn on either side goes after all four.
+  REQUIRE(b.history.append_turn(b.keys, "conv", b.turn("five")).value() == 5);
+
+  REQUIRE(a.history.remove_conversation("conv"));
+  REQUIRE(a.sync_with(remote).ok());
+  auto gone = b.sync_with(remote);
+  REQUIRE_MESSAGE(gone.ok(), gone.error().message);
+  CHECK(b.view().empty());
+  CHECK(b.count("turns") == 0);
+  CHECK(b.count("data_keys") == 0);
+  REQUIRE(a.sync_with(remote).ok());
+  CHECK(a.view() == b.view());
+  // The server keeps tombstones only: no conversation bytes are left on it.
+  auto page = w.server->changes(kAccount, 0, 1000, 1 << 30).value();
+  for (const auto& c : page.changes) CHECK_FALSE(c.ciphertext);
+}
+
+TEST_CASE("sync: an interrupted sync resumes from its cursor and converges") {
+  World w;
+  StoreRemote remote(*w.server);
+  remote.page_size = 2;
+  Device a("laptop", w.root), b("desktop", w.root);
+  for (int i = 0; i < 4; ++i) {
+    auto c = a.history.create_conversation(a.keys, "conv-" + std::to_string(i)).value();
+    REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("turn " + std::to_string(i))));
+  }
+  REQUIRE(a.sync_with(remote).ok());
+  // B's connection breaks after two pages.
+  LyingRemote flaky(*w.server);
+  flaky.page_size = 2;
+  int pages = 0;
+  flaky.rewrite_page = [&](sync::RemotePage&) {
+    if (++pages > 2) throw std::runtime_error("connection lost");
+  };
+  CHECK_THROWS(b.sync_with(flaky));
+  auto cursor = b.history.database().prepare("SELECT value FROM sync_state WHERE key = 'cursor'").value();
+  REQUIRE(*cursor.step());
+  CHECK(cursor.column_text(0) == "4");  // two pages of two, kept
+  auto rb = b.sync_with(remote);
+  REQUIRE_MESSAGE(rb.ok(), rb.error().message);
+  CHECK(b.view() == a.view());
+}
+
+TEST_CASE("sync: a server that lies is caught, and the history is left as it was") {
+  World w;
+  StoreRemote honest(*w.server);
+  honest.page_size = 100;
+  Device a("laptop", w.root);
+  auto c = a.history.create_conversation(a.keys, std::string("conv")).value();
+  REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("one")));
+  REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("two")));
+  REQUIRE(a.sync_with(honest).ok());
+  // The server's state now, as a backup it could later restore (rolling records back).
+  std::string backup_path = w.dir.path() + "/backup.db";
+  {
+    auto db = store::Database::open(w.dir.path() + "/server.db").value();
+    REQUIRE(db.exec("VACUUM INTO '" + backup_path + "'"));
+  }
+  REQUIRE(a.history.append_turn(a.keys, c.id, a.turn("three")));
+  REQUIRE(a.sync_with(honest).ok());  // the head is now at revision 2 on the server
+  auto backup = server::store::open_store("sqlite:" + backup_path).value();
+
+  auto fresh_device = [&](const char* name) { return std::make_unique<Device>(name, w.root); };
+  auto expect_caught = [&](LyingRemote& liar, const std::string& needle) {
+    auto b = fresh_device("desktop");
+    auto before = b->view();
+    auto msg = sync_error(b->sync_with(liar));
+    CHECK_MESSAGE(msg.find(needle) != std::string::npos, msg);
+    CHECK(b->view() == before);
+    CHECK(b->count("sync_records") == 0);
+  };
+
+  SUBCASE("the head's bytes swapped for other bytes") {
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_page = [&](sync::RemotePage& p) {
+      for (auto& ch : p.changes)
+        if (ch.id == "conv" && ch.revision == 2) ch.ciphertext = Bytes(100, 1);
+    };
+    expect_caught(liar, "the bytes sent do not match the log's hash");
+  }
+  SUBCASE("the whole store rolled back to a backup: the device that wrote since sees it") {
+    StoreRemote restored(*backup);
+    auto before = a.view();
+    auto msg = sync_error(a.sync_with(restored));
+    CHECK_MESSAGE(msg.find("the server was rolled back") != std::string::npos, msg);
+    CHECK(a.view() == before);
+  }
+  SUBCASE("a fork: another device is shown the old records with the current checkpoints") {
+    LyingRemote fork(*backup);
+    fork.page_size = 100;
+    fork.rewrite_checkpoints = [&](std::vector<sync::RemoteCheckpoint>& cps) {
+      cps.clear();
+      auto current = w.server->checkpoints(kAccount).value();
+      for (auto& cp : current) cps.push_back({cp.device, cp.seq, cp.digest});
+    };
+    expect_caught(fork, "device laptop has seen the log up to change 6, but the server's log ends at 4");
+  }
+  SUBCASE("a record dropped from the log") {
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_page = [&](sync::RemotePage& p) {
+      p.changes.erase(std::remove_if(p.changes.begin(), p.changes.end(), [](auto& ch) { return ch.id == "conv/turn/2"; }),
+                      p.changes.end());
+    };
+    expect_caught(liar, "a change was withheld or removed");
+  }
+  SUBCASE("a record's bytes withheld") {
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_page = [&](sync::RemotePage& p) {
+      for (auto& ch : p.changes)
+        if (ch.id == "conv/turn/3") ch.ciphertext.reset();
+    };
+    expect_caught(liar, "record conv/turn/3 at revision 1 but it never sent those bytes");
+  }
+  SUBCASE("the log reordered") {
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_page = [&](sync::RemotePage& p) {
+      // revision 2 of the head before revision 1, numbers kept in order
+      size_t i1 = 0, i2 = 0;
+      for (size_t i = 0; i < p.changes.size(); ++i) {
+        if (p.changes[i].id == "conv" && p.changes[i].revision == 1) i1 = i;
+        if (p.changes[i].id == "conv" && p.changes[i].revision == 2) i2 = i;
+      }
+      std::swap(p.changes[i1], p.changes[i2]);
+      std::swap(p.changes[i1].seq, p.changes[i2].seq);
+    };
+    expect_caught(liar, "record conv is at revision 2 in the server's log after revision 0 here");
+  }
+  SUBCASE("another account's record") {
+    World other;
+    Device stranger("x", other.root);  // the same account id under another root key
+    REQUIRE(stranger.history.create_conversation(stranger.keys, std::string("conv")).ok());
+    StoreRemote theirs(*other.server);
+    REQUIRE(stranger.sync_with(theirs).ok());
+    auto foreign = other.server->changes(kAccount, 0, 10, 1 << 20).value();
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_page = [&](sync::RemotePage& p) {
+      for (auto& ch : p.changes)
+        for (auto& f : foreign.changes)
+          if (ch.id.rfind("conv/key/", 0) == 0 && f.id.rfind("conv/key/", 0) == 0 && f.ciphertext) {
+            ch.ciphertext = f.ciphertext;
+            ch.hash = f.hash;
+          }
+    };
+    expect_caught(liar, "does not open under this account's records key");
+  }
+  SUBCASE("a fork with the checkpoint forged to match") {
+    LyingRemote liar(*w.server);
+    liar.page_size = 100;
+    liar.rewrite_checkpoints = [&](std::vector<sync::RemoteCheckpoint>& cps) {
+      for (auto& cp : cps) cp.digest[0] ^= 1;
+    };
+    expect_caught(liar, "device laptop saw a different history up to change 6 than this device");
+  }
+  SUBCASE("a checkpoint this device saw before is withheld") {
+    auto b = fresh_device("desktop");
+    REQUIRE(b->sync_with(honest).ok());
+    LyingRemote liar(*w.server);
+    liar.rewrite_checkpoints = [&](std::vector<sync::RemoteCheckpoint>& cps) {
+      cps.erase(std::remove_if(cps.begin(), cps.end(), [](auto& cp) { return cp.device == "laptop"; }), cps.end());
+    };
+    auto msg = sync_error(b->sync_with(liar));
+    CHECK(msg.find("no longer returns device laptop's checkpoint") != std::string::npos);
+    // and its own checkpoint rolled back
+    LyingRemote liar2(*w.server);
+    liar2.rewrite_checkpoints = [&](std::vector<sync::RemoteCheckpoint>& cps) {
+      for (auto& cp : cps)
+        if (cp.device == "desktop") cp.seq = 1;
+    };
+    CHECK(sync_error(b->sync_with(liar2)).find("this device's checkpoint at change 1") != std::string::npos);
+  }
+}
