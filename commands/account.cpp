@@ -156,9 +156,9 @@ Result<std::optional<store::HistoryStore>> open_history(bool create) {
   return std::optional<store::HistoryStore>(std::move(h));
 }
 
-Result<NewWayIn> new_way_in(const KeyFlags& flags, const std::string& account_id) {
+Result<NewWayIn> new_way_in(const KeyFlags& flags, const std::string& account_id, const std::string* client_data_json) {
   CONFER_TRY(std::optional<std::string> file, file_authenticator_path(flags));
-  if (!file) return new_security_key(flags, account_id);
+  if (!file) return new_security_key(flags, account_id, client_data_json);
   CONFER_TRY(crypto::SecretBytes passphrase, read_new_passphrase(flags));
   CONFER_TRY(keys::FileAuthenticator fa, keys::FileAuthenticator::create(*file, passphrase.view(), argon2_from(flags)));
   NewWayIn w;

@@ -47,17 +47,29 @@ Result<std::optional<store::HistoryStore>> open_history(bool create);
 struct NewWayIn {
   store::Credential credential;
   crypto::SecretBytes kek;
+  // A security key given a clientDataJSON: its PRF assertion signed it too.
+  Bytes authenticator_data, signature;
 };
-Result<NewWayIn> new_way_in(const KeyFlags& flags, const std::string& account_id);
+Result<NewWayIn> new_way_in(const KeyFlags& flags, const std::string& account_id,
+                            const std::string* client_data_json = nullptr);
 // The kek of an enrolled way in for `input` (its stored PRF input, or a new one while
 // rotating): a touch, or the file authenticator's passphrase. Not for recovery.
 Result<crypto::SecretBytes> way_in_kek(const store::Credential& credential, const KeyFlags& flags, ByteView input);
 // Security keys only (account_fido.cpp). An error whose message holds
 // kWrongCredentialMarker means the key does not hold that credential.
 extern const char* const kWrongCredentialMarker;
-Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& account_id);
+Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& account_id,
+                                  const std::string* client_data_json = nullptr);
+// With `client_data_json`, the same touch signs it: `signed_out` gets the authenticator
+// data and the signature.
 Result<crypto::SecretBytes> security_key_prf(const store::Credential& credential, const KeyFlags& flags,
-                                             ByteView input);
+                                             ByteView input, const std::string* client_data_json = nullptr,
+                                             std::pair<Bytes, Bytes>* signed_out = nullptr);
+// A new machine signing in with a security key enrolled elsewhere: no allow list.
+struct DiscoveredKey {
+  Bytes credential_id, authenticator_data, signature;
+};
+Result<DiscoveredKey> discover_security_key(const KeyFlags& flags, const std::string& client_data_json);
 
 // A new recovery way in: its code (shown once by the caller) and its kek.
 struct NewRecovery {

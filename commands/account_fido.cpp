@@ -33,7 +33,8 @@ keys::fido::DeviceOptions device_options(const KeyFlags& flags, const std::strin
 
 }  // namespace
 
-Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& account_id) {
+Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& account_id,
+                                  const std::string* client_data_json) {
   auto options = device_options(flags, flags.rp_id);
   NewWayIn w;
   w.credential.kind = "fido";
@@ -47,23 +48,38 @@ Result<NewWayIn> new_security_key(const KeyFlags& flags, const std::string& acco
   // makeCredential, then the PRF: proves hmac-secret works before anything depends on it.
   CONFER_TRY(keys::fido::Registration reg,
              keys::fido::register_credential(options, terminal_interaction(), uid,
-                                             "confer " + account_id.substr(0, 8), w.credential.salt));
+                                             "confer " + account_id.substr(0, 8), w.credential.salt,
+                                             client_data_json));
   w.credential.id = reg.credential_id;
+  w.credential.public_key = reg.public_key;
+  w.credential.algorithm = reg.algorithm;
+  w.authenticator_data = std::move(reg.authenticator_data);
+  w.signature = std::move(reg.signature);
   w.credential.locator = reg.path;
   w.credential.label = "security key (" + reg.device + ")";
   CONFER_TRY(w.kek, keys::derive_kek(reg.prf));
   return w;
 }
 
-Result<crypto::SecretBytes> security_key_prf(const store::Credential& c, const KeyFlags& flags, ByteView input) {
+Result<crypto::SecretBytes> security_key_prf(const store::Credential& c, const KeyFlags& flags, ByteView input,
+                                             const std::string* client_data_json, std::pair<Bytes, Bytes>* signed_out) {
   auto options = device_options(flags, c.rp_id);
   // Without --device: where the key was enrolled, when that is still there (hidraw
   // numbers change with replugging), else the only key plugged in.
   bool hidraw = c.locator.rfind("/dev/", 0) == 0;
   if (options.path.empty() && !c.locator.empty() && (!hidraw || ::access(c.locator.c_str(), F_OK) == 0))
     options.path = c.locator;
-  CONFER_TRY(keys::fido::PrfOutput out, keys::fido::prf(options, terminal_interaction(), c.id, input));
+  CONFER_TRY(keys::fido::PrfOutput out,
+             keys::fido::prf(options, terminal_interaction(), c.id, input, std::nullopt, client_data_json));
+  if (signed_out != nullptr && out.assertion)
+    *signed_out = {std::move(out.assertion->authenticator_data), std::move(out.assertion->signature)};
   return keys::derive_kek(out.first);
+}
+
+Result<DiscoveredKey> discover_security_key(const KeyFlags& flags, const std::string& client_data_json) {
+  auto options = device_options(flags, flags.rp_id);
+  CONFER_TRY(keys::fido::Discovered d, keys::fido::discover(options, terminal_interaction(), client_data_json));
+  return DiscoveredKey{std::move(d.credential_id), std::move(d.authenticator_data), std::move(d.signature)};
 }
 
 }  // namespace confer::cli

@@ -169,7 +169,7 @@ void end_line(const std::string& reply, const ChatOptions& o) {
 // Saves a completed turn; reports it as a JSON event (scripts count on it) or, when the
 // save fails, says that the answer shown was not kept.
 Result<void> keep_turn(ChatHistory& history, const ChatOptions& o, const Settings& s, const std::string& prompt,
-                       const std::string& reply, const client::AttestedSession& session) {
+                       const std::string& reply, client::AttestedSession& session) {
   if (!history.enabled()) return {};
   auto index = history.save(prompt, reply, s.model, session);
   if (!index)
@@ -180,6 +180,18 @@ Result<void> keep_turn(ChatHistory& history, const ChatOptions& o, const Setting
                             .c_str());
     std::fflush(stdout);
   }
+  if (o.no_sync) return {};
+  // The account syncs with this server: the turn goes there now, over the channel it came by.
+  auto synced = history.sync(session);
+  if (!synced) {
+    if (synced.error().code == Errc::protocol) return make_error(Errc::protocol, "the turn is saved here, but " + synced.error().message);
+    print_warning("the turn is saved here but not synced (" + synced.error().message + "); confer sync sends it later");
+    return {};
+  }
+  if (*synced && o.json)
+    std::printf("%s\n", dump_json(json{{"type", "synced"}, {"pushed", (*synced)->pushed}, {"pulled", (*synced)->pulled},
+                                       {"cursor", (*synced)->cursor}})
+                            .c_str());
   return {};
 }
 
@@ -269,6 +281,7 @@ int run(const Options& flags) {
                                   "or keep nothing from this chat: confer chat --incognito"});
     return fail(saved.error());
   }
+  saved->set_server(url->text());
 
   attest::SnpVerification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
@@ -330,6 +343,7 @@ Handler setup_chat(CLI::App& app) {
   auto* named = app.add_option("--conversation", o->history.conversation,
                                "Continue (or start) the conversation with this id");
   app.add_flag("--incognito", o->history.incognito, "Save nothing from this chat")->excludes(cont)->excludes(named);
+  app.add_flag("--no-sync", o->no_sync, "Keep the saved turn on this machine until the next confer sync");
   cont->excludes(named);
   declare_key_flags(app, o->history.key, false);
   return [o] { return run(*o); };

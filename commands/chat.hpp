@@ -33,6 +33,7 @@ struct ChatOptions {
   bool no_stdin = false;
   bool offline = false;
   bool require_fresh = false;
+  bool no_sync = false;  // do not sync the saved turn with the account's server
   int timeout = 120;
   int connect_timeout = 15;
   ChatHistoryOptions history;
@@ -65,7 +66,7 @@ bool renders_markdown(const ChatOptions& o);
 void end_line(const std::string& reply, const ChatOptions& o);
 // Saves a completed turn, and reports it as a JSON event under --json.
 Result<void> keep_turn(ChatHistory& history, const ChatOptions& o, const Settings& s, const std::string& prompt,
-                       const std::string& reply, const client::AttestedSession& session);
+                       const std::string& reply, client::AttestedSession& session);
 void announce_conversation(const ChatHistory& history, const ChatOptions& o);
 // $EDITOR on a private 0600 file, removed afterwards.
 Result<std::string> edit_in_editor();

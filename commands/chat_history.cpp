@@ -1,4 +1,5 @@
 #include "commands/chat_history.hpp"
+#include "commands/sync.hpp"
 
 #include <unistd.h>
 
@@ -115,6 +116,14 @@ Result<std::vector<std::string>> ChatHistory::recent_prompts(size_t max_conversa
     for (auto& t : turns) prompts.push_back(std::move(t.prompt));
   }
   return prompts;
+}
+
+Result<std::optional<sync::Report>> ChatHistory::sync(client::AttestedSession& session) {
+  if (!keys_ || !store_) return std::optional<sync::Report>();
+  CONFER_TRY(auto settings, store_->sync_settings());
+  if (!settings || settings->server != server_) return std::optional<sync::Report>();
+  CONFER_TRY(sync::Report r, sync_over(*store_, *keys_, session, false));
+  return std::optional<sync::Report>(r);
 }
 
 }  // namespace confer::cli

@@ -10,6 +10,7 @@
 
 #include "client/session.hpp"
 #include "commands/account.hpp"
+#include "sync/engine.hpp"
 
 namespace confer::cli {
 
@@ -32,6 +33,10 @@ class ChatHistory {
   // Saves one turn (creating the conversation with its first); returns its index.
   Result<int64_t> save(const std::string& prompt, const std::string& reply, const std::string& model,
                        const client::AttestedSession& session);
+  // When the account syncs with the server `session` is connected to: signs in with the
+  // auth key and syncs (nullopt: it syncs elsewhere, or not at all).
+  Result<std::optional<sync::Report>> sync(client::AttestedSession& session);
+  void set_server(std::string url) { server_ = std::move(url); }
   // /new in the REPL: later turns go to a fresh conversation.
   Result<void> start_new();
   // The saved conversations, most recently updated first (/history).
@@ -46,6 +51,7 @@ class ChatHistory {
   std::string id_;
   bool exists_ = false;
   std::vector<std::pair<std::string, std::string>> earlier_;
+  std::string server_;  // the chat's server URL, as ServerUrl::text()
 };
 
 store::Receipt receipt_for(const client::AttestedSession& session);

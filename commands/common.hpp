@@ -76,5 +76,6 @@ Handler setup_status(CLI::App& app);
 Handler setup_keys(CLI::App& app);
 Handler setup_history(CLI::App& app);
 Handler setup_models(CLI::App& app);
+Handler setup_sync(CLI::App& app);
 
 }  // namespace confer::cli

@@ -8,6 +8,9 @@
 
 #include "commands/account.hpp"
 #include "commands/common.hpp"
+#include "commands/sync.hpp"
+#include "client/account.hpp"
+#include "account/auth_key.hpp"
 #include "core/json.hpp"
 #include "core/time.hpp"
 #include "keys/session.hpp"
@@ -95,13 +98,41 @@ int add(const KeysOptions& o) {
     if (auto r = add_recovery(history, keys, o.key); !r) return fail(r.error());
     return kExitOk;
   }
-  auto way = new_way_in(o.key, keys.account_id);
+  // A synced account enrols the key with its server too, so another machine can sign in
+  // with it: the touch that derives its key also signs the server's challenge.
+  auto settings = history.sync_settings();
+  if (!settings) return fail(settings.error());
+  auto file = file_authenticator_path(o.key);
+  if (!file) return fail(file.error());
+  std::optional<AccountSession> remote;
+  std::string cdj;
+  if (*settings && !*file) {
+    int code = kExitOk;
+    remote = open_account_session((*settings)->server, TrustFlags{}, false, code);
+    if (!remote) return code;
+    auto auth = account::auth_key_pair(keys.root);
+    if (!auth) return fail(auth.error());
+    auto in = client::login_with_auth_key(*remote->session.channel, keys.account_id, *auth);
+    if (!in) return fail(in.error());
+    auto challenge = client::request_challenge(*remote->session.channel);
+    if (!challenge) return fail(challenge.error());
+    cdj = challenge->client_data_json();
+  }
+  auto way = new_way_in(o.key, keys.account_id, remote ? &cdj : nullptr);
   if (!way) return fail(way.error());
   auto wrapped = keys::wrap_key(way->kek, keys.root, store::root_wrap_context(keys.account_id, way->credential));
   if (!wrapped) return fail(wrapped.error());
   way->credential.wrapped_root = std::move(*wrapped);
+  if (remote) {
+    client::NewCredential nc{way->credential.id, way->credential.algorithm, way->credential.public_key,
+                             encode_way_in(way->credential)};
+    account::Assertion a{way->credential.id, cdj, way->authenticator_data, way->signature};
+    if (auto r = client::add_credential(*remote->session.channel, nc, a); !r) return fail(r.error());
+  }
   if (auto r = history.add_credential(way->credential); !r) return fail(r.error());
-  print_note(fmt::format("added {} ({})", way->credential.label, short_id(way->credential.id)));
+  print_note(fmt::format("added {} ({}){}", way->credential.label, short_id(way->credential.id),
+                         remote ? "; enrolled with " + remote->url.text() + ", so another machine can sign in with it"
+                                : ""));
   return kExitOk;
 }
 

@@ -8,6 +8,9 @@
 
 #include "commands/account.hpp"
 #include "commands/common.hpp"
+#include "commands/sync.hpp"
+#include "commands/user_config.hpp"
+#include "client/account.hpp"
 #include "core/json.hpp"
 #include "core/time.hpp"
 #include "keys/fido.hpp"
@@ -19,6 +22,10 @@ namespace {
 
 struct LoginOptions {
   KeyFlags key;
+  std::string server;
+  TrustFlags trust;
+  bool offline = false;
+  bool local = false;
   bool register_ = false;
   bool list_devices = false;
   bool recovery = false;
@@ -64,7 +71,26 @@ int register_account(store::HistoryStore& history, const LoginOptions& o) {
   Bytes raw(16);
   if (auto r = crypto::fill_random(raw.data(), raw.size()); !r) return fail(r.error());
   store::Account account{to_hex(raw), now_utc(), 1};
-  auto way = new_way_in(o.key, account.id);
+  // With a server (--server or the config's), the account is registered there too: the
+  // touch that derives the history key also signs the server's challenge.
+  std::optional<AccountSession> remote;
+  std::optional<client::Challenge> challenge;
+  std::string cdj;
+  auto file = file_authenticator_path(o.key);
+  if (!file) return fail(file.error());
+  auto cfg = load_user_config();
+  if (!cfg) return fail(cfg.error());
+  bool with_server = !o.local && !*file && (!o.server.empty() || !cfg->server.empty());
+  if (with_server) {
+    int code = kExitOk;
+    remote = open_account_session(o.server, o.trust, o.offline, code);
+    if (!remote) return code;
+    auto c = client::request_challenge(*remote->session.channel);
+    if (!c) return fail(c.error());
+    challenge = std::move(*c);
+    cdj = challenge->client_data_json();
+  }
+  auto way = new_way_in(o.key, account.id, with_server ? &cdj : nullptr);
   if (!way) return fail(way.error());
   auto root = keys::random_key();
   if (!root) return fail(root.error());
@@ -77,11 +103,58 @@ int register_account(store::HistoryStore& history, const LoginOptions& o) {
     print_warning("a file authenticator is weaker than a security key: whoever copies the file can guess the "
                   "passphrase offline");
   print_note("keep a way back in if this key is lost: confer keys add --recovery");
-  if (!o.remember.empty()) {
-    auto keys = store::unlocked_from_root(account.id, way->credential.id, std::move(*root));
-    if (!keys) return fail(keys.error());
-    if (auto r = remember(history, *keys, way->credential.label, o.remember); !r) return fail(r.error());
+  auto keys = store::unlocked_from_root(account.id, way->credential.id, std::move(*root));
+  if (!keys) return fail(keys.error());
+  if (remote) {
+    account::Assertion a{way->credential.id, cdj, way->authenticator_data, way->signature};
+    auto report = register_with_server(history, *keys, way->credential, a, remote->session, remote->url.text());
+    if (!report)
+      return fail(report.error(), {"the account exists on this machine; register it later with confer sync --server URL"});
+    print_note(fmt::format("registered with {}; confer sync keeps every machine's history the same", remote->url.text()));
   }
+  if (!o.remember.empty())
+    if (auto r = remember(history, *keys, way->credential.label, o.remember); !r) return fail(r.error());
+  return kExitOk;
+}
+
+// A machine without the history: sign in with a security key enrolled on another
+// machine (a discoverable credential), fetch its way in, open the root key with a
+// second touch, and pull the history.
+int join_account(const LoginOptions& o) {
+  int code = kExitOk;
+  auto remote = open_account_session(o.server, o.trust, o.offline, code);
+  if (!remote) return code;
+  auto challenge = client::request_challenge(*remote->session.channel);
+  if (!challenge) return fail(challenge.error());
+  std::string cdj = challenge->client_data_json();
+  auto found = discover_security_key(o.key, cdj);
+  if (!found) return fail(found.error());
+  auto in = client::login_with_assertion(*remote->session.channel,
+                                         {found->credential_id, cdj, found->authenticator_data, found->signature});
+  if (!in) return fail(in.error());
+  if (!in->wrap) return fail(make_error(Errc::protocol, "the server signed in this key but returned no way in for it"));
+  auto credential = decode_way_in(*in->wrap, found->credential_id);
+  if (!credential) return fail(credential.error());
+  credential->locator = o.key.device;
+  print_note("signed in; once more to open the history key");
+  auto kek = security_key_prf(*credential, o.key, credential->salt);
+  if (!kek) return fail(kek.error());
+  auto root = keys::unwrap_key(*kek, credential->wrapped_root, store::root_wrap_context(in->account, *credential));
+  if (!root) return fail(make_error(Errc::key, "this security key does not open the account's key: " + root.error().message));
+  auto history = open_history(true);
+  if (!history) return fail(history.error());
+  if (auto c = (**history).create_account({in->account, now_utc(), 1}, *credential); !c) return fail(c.error());
+  auto keys = store::unlocked_from_root(in->account, credential->id, std::move(*root));
+  if (!keys) return fail(keys.error());
+  Bytes device(8);
+  if (auto r = crypto::fill_random(device.data(), device.size()); !r) return fail(r.error());
+  if (auto r = (**history).enable_sync({remote->url.text(), to_hex(device)}); !r) return fail(r.error());
+  auto sync_remote = sync::channel_remote(*remote->session.channel);
+  auto report = sync::run(**history, *keys, *sync_remote);
+  if (!report) return fail(report.error());
+  print_note(fmt::format("joined account {} with {}; {}", in->account, credential->label, describe(*report)));
+  if (!o.remember.empty())
+    if (auto r = remember(**history, *keys, credential->label, o.remember); !r) return fail(r.error());
   return kExitOk;
 }
 
@@ -98,9 +171,11 @@ int login(const LoginOptions& o) {
   if (o.register_) return register_account(**history, o);
   auto account = *history ? (*history)->account() : Result<std::optional<store::Account>>(std::nullopt);
   if (!account) return fail(account.error());
+  if (!*account && !o.server.empty()) return join_account(o);
   if (!*account)
     return fail(make_error(Errc::key, "no account on this machine yet"),
                 {"create one with your security key: confer login --register",
+                 "your account is on a server already: confer login --server URL (with a key enrolled there)",
                  "without a security key: confer login --register --authenticator file:PATH"});
   auto keys = unlock_interactively(**history, o.key, o.recovery);
   if (!keys) return fail(keys.error());
@@ -172,6 +247,12 @@ Handler setup_login(CLI::App& app) {
   app.add_flag("--list-devices", o->list_devices, "List the security keys plugged in");
   app.add_flag("--recovery", o->recovery, "Open the history with the recovery code instead of a key");
   app.add_option("--remember", o->remember, "Keep the history unlocked for scripts, e.g. 15m (at most 24h)");
+  app.add_option("--server", o->server,
+                 "confer-server to register the account with (--register), or to join from a new machine "
+                 "(default for --register: the config's)");
+  app.add_flag("--local", o->local, "With --register: keep the account on this machine only, even if a server is configured");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  declare_trust_flags(app, o->trust);
   declare_key_flags(app, o->key, true);
   return [o] { return login(*o); };
 }

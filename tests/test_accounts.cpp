@@ -400,6 +400,8 @@ TEST_CASE("accounts: the record routes, with malformed, oversized and conflictin
   auto big = put("big", 0, Bytes(size_t(s.config.max_record_bytes) + 1, 1));
   CHECK(big.status == 413);
   CHECK(big.body.find("bytes of ciphertext, at most 524288") != std::string::npos);
+  CHECK(s.call(c, "GET", "/v1/store/records/big").status == 404);  // nothing kept
+  CHECK(s.store->changes("acct-1", 0, 100, 1 << 20).value().head == 2);
   CHECK(s.call(c, "PUT", "/v1/store/records/bad id", {{"kind", 2}, {"expected_revision", 0}, {"ciphertext", "AA"}}).status == 400);
   auto no_kind = s.call(c, "PUT", "/v1/store/records/x", {{"expected_revision", 0}, {"ciphertext", "AA"}});
   CHECK(no_kind.status == 400);

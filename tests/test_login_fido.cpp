@@ -9,69 +9,12 @@
 
 #include "dev/fake_authenticator.hpp"
 #include "support/e2e.hpp"
+#include "support/key_machine.hpp"
 #include "support/support.hpp"
 
 using namespace confer;
 
-namespace {
-
-struct KeyMachine {
-  test::TempDir home;
-  std::string state = home.path() + "/fake-key.json";
-  std::string device = std::string(dev::kFakeDevicePrefix) + state;
-  std::map<std::string, std::string> env{{"XDG_DATA_HOME", home.path() + "/data"},
-                                         {"XDG_CONFIG_HOME", home.path() + "/config"},
-                                         {"XDG_CACHE_HOME", home.path() + "/cache"},
-                                         {"CONFER_DEV_AUTHENTICATOR", "1"},
-                                         {"NO_COLOR", "1"}};
-
-  KeyMachine() {
-    dev::FakeState s;
-    s.pin = "1234";
-    REQUIRE(dev::save_fake_state(state, s).ok());
-  }
-  ~KeyMachine() { test::run_confer({"logout"}, env); }
-
-  template <typename F>
-  void change(F f) const {
-    auto s = dev::load_fake_state(state).value();
-    f(s);
-    REQUIRE(dev::save_fake_state(state, s).ok());
-  }
-
-  // Runs confer on a terminal, typing `pin` each time it asks for one; all it wrote, and how it ended.
-  test::Run on_terminal(std::vector<std::string> args, const std::string& pin = "1234") const {
-    test::SpawnOptions o;
-    o.env = env;
-    o.pty = true;
-    test::Process p(CONFER_BIN, args, o);
-    const std::string ask = "PIN for the security key: ";
-    std::string seen;
-    size_t answered = 0;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd pf{p.pty_master(), POLLIN, 0};
-      if (::poll(&pf, 1, 50) > 0) {
-        char buf[4096];
-        ssize_t n = ::read(p.pty_master(), buf, sizeof buf);
-        if (n <= 0) break;  // the child closed the terminal: it has exited
-        seen.append(buf, size_t(n));
-      }
-      size_t asked = 0;
-      for (size_t at = seen.find(ask); at != std::string::npos; at = seen.find(ask, at + 1)) ++asked;
-      for (; answered < asked; ++answered) {
-        std::string line = pin + "\n";
-        REQUIRE(::write(p.pty_master(), line.data(), line.size()) == ssize_t(line.size()));
-      }
-    }
-    auto done = p.wait_for(std::chrono::seconds(20));
-    REQUIRE_MESSAGE(done.has_value(), seen);
-    done->out = seen;
-    return *done;
-  }
-};
-
-}  // namespace
+using test::KeyMachine;
 
 TEST_CASE("login: a security key on a terminal registers, unlocks with its PIN and opens the same history") {
   KeyMachine m;

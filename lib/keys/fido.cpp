@@ -339,7 +339,8 @@ void register_device_scheme(std::string prefix, IoFunctions io) {
 }
 
 Result<Registration> register_credential(const DeviceOptions& options, const Interaction& interaction,
-                                         ByteView user_id, const std::string& user_name, ByteView prf_input) {
+                                         ByteView user_id, const std::string& user_name, ByteView prf_input,
+                                         const std::string* client_data_json) {
   CONFER_TRY(Device d, open_device(options, interaction));
   CONFER_TRY_VOID(prepare_uv(d, interaction));
   CredPtr c(fido_cred_new());
@@ -370,9 +371,47 @@ Result<Registration> register_credential(const DeviceOptions& options, const Int
   reg.path = d.path;
   reg.device = scheme_for(d.path) ? "development fake" : product_of(d.path);
   if (interaction.notice) interaction.notice("registered; once more to derive the history key");
-  CONFER_TRY(PrfOutput out, assertion_prf(d, interaction, options.rp_id, reg.credential_id, prf_input, std::nullopt));
+  CONFER_TRY(PrfOutput out, assertion_prf(d, interaction, options.rp_id, reg.credential_id, prf_input, std::nullopt,
+                                          client_data_json));
   reg.prf = std::move(out.first);
+  if (out.assertion) {
+    reg.authenticator_data = std::move(out.assertion->authenticator_data);
+    reg.signature = std::move(out.assertion->signature);
+  }
   return reg;
+}
+
+Result<Discovered> discover(const DeviceOptions& options, const Interaction& interaction,
+                            const std::string& client_data_json) {
+  CONFER_TRY(Device d, open_device(options, interaction));
+  CONFER_TRY_VOID(prepare_uv(d, interaction));
+  AssertPtr a(fido_assert_new());
+  if (!a) return make_error(Errc::internal, "out of memory (fido_assert_new)");
+  bool ok = fido_assert_set_rp(a.get(), options.rp_id.c_str()) == FIDO_OK &&
+            fido_assert_set_up(a.get(), FIDO_OPT_TRUE) == FIDO_OK &&
+            (d.builtin_uv ? fido_assert_set_uv(a.get(), FIDO_OPT_TRUE) == FIDO_OK : true) &&
+            fido_assert_set_clientdata(a.get(), reinterpret_cast<const unsigned char*>(client_data_json.data()),
+                                       client_data_json.size()) == FIDO_OK;
+  if (!ok) return make_error(Errc::internal, "libfido2 refused the assertion's parameters");
+  if (interaction.notice) interaction.notice("touch your security key to sign in");
+  int r = fido_dev_get_assert(d.dev.get(), a.get(), d.builtin_uv ? nullptr : pin_arg(d));
+  if (r == FIDO_ERR_NO_CREDENTIALS)
+    return key_error(fmt::format("this security key holds no confer credential for {} (enrol it first with confer "
+                                 "keys add on a machine that has your history)",
+                                 options.rp_id));
+  if (r != FIDO_OK) return operation_error(d, r, "the security key did not sign in");
+  if (fido_assert_count(a.get()) < 1) return key_error("the security key answered no assertion");
+  if (!(fido_assert_flags(a.get(), 0) & kFlagUserVerified))
+    return key_error("the security key did not verify you (no user-verified flag); refused");
+  Discovered out;
+  const uint8_t* id = fido_assert_id_ptr(a.get(), 0);
+  out.credential_id.assign(id, id + fido_assert_id_len(a.get(), 0));
+  CONFER_TRY(out.authenticator_data,
+             unwrap_cbor_bytes(fido_assert_authdata_ptr(a.get(), 0), fido_assert_authdata_len(a.get(), 0)));
+  const uint8_t* sig = fido_assert_sig_ptr(a.get(), 0);
+  out.signature.assign(sig, sig + fido_assert_sig_len(a.get(), 0));
+  if (out.credential_id.empty() || out.signature.empty()) return key_error("the security key's assertion is incomplete");
+  return out;
 }
 
 Result<PrfOutput> prf(const DeviceOptions& options, const Interaction& interaction, ByteView credential_id,

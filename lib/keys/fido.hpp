@@ -44,11 +44,16 @@ struct Registration {
   crypto::SecretBytes prf;   // the PRF of `prf_input`, proving hmac-secret works
   int64_t algorithm = -7;    // COSE ES256
   Bytes public_key;          // x || y, for a server to check this credential's assertions
+  Bytes authenticator_data;  // with a clientDataJSON: the PRF assertion, signed
+  Bytes signature;
 };
 // makeCredential (ES256, hmac-secret, resident when the key offers it) then one
-// assertion for the PRF of `prf_input`: two touches, one PIN entry.
+// assertion for the PRF of `prf_input`: two touches, one PIN entry. With
+// `client_data_json`, that assertion also signs it (Registration::assertion), so the
+// same touch proves the credential to a server.
 Result<Registration> register_credential(const DeviceOptions& options, const Interaction& interaction,
-                                         ByteView user_id, const std::string& user_name, ByteView prf_input);
+                                         ByteView user_id, const std::string& user_name, ByteView prf_input,
+                                         const std::string* client_data_json = nullptr);
 
 // What a relying party checks: the authenticator data as signed (raw, not CBOR-wrapped)
 // and the signature over it and SHA-256(clientDataJSON).
@@ -69,6 +74,17 @@ struct PrfOutput {
 Result<PrfOutput> prf(const DeviceOptions& options, const Interaction& interaction, ByteView credential_id,
                       ByteView input, std::optional<ByteView> second = std::nullopt,
                       const std::string* client_data_json = nullptr);
+
+// An assertion with no allow list (a discoverable credential chooses itself), over
+// `client_data_json`, user verification required: how a new machine signs in with a
+// security key enrolled elsewhere, before it knows the credential id.
+struct Discovered {
+  Bytes credential_id;
+  Bytes authenticator_data;
+  Bytes signature;
+};
+Result<Discovered> discover(const DeviceOptions& options, const Interaction& interaction,
+                            const std::string& client_data_json);
 
 // Device paths starting with `prefix` are opened through `io` instead of hidraw (the
 // development fake authenticator). Register before any other call, once per prefix.
