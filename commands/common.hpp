@@ -77,5 +77,6 @@ Handler setup_keys(CLI::App& app);
 Handler setup_history(CLI::App& app);
 Handler setup_models(CLI::App& app);
 Handler setup_sync(CLI::App& app);
+Handler setup_export(CLI::App& app);
 
 }  // namespace confer::cli

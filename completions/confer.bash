@@ -85,8 +85,8 @@ _confer()
         cword=$COMP_CWORD
     fi
 
-    local commands="chat login logout status keys history models verify-attestation
-        dev-evidence paths help"
+    local commands="chat login logout status keys history models export sync
+        verify-attestation dev-evidence paths help"
 
     # Find the subcommand: the first word after "confer" that is not an option.
     local i cmd=
@@ -134,18 +134,31 @@ _confer()
                 --policy --sigstore-root --release-identity --release-issuer
                 --json --no-stream --raw -q --quiet --no-stdin --offline --verbose
                 --require-fresh --timeout --connect-timeout --color
-                -c --continue --conversation --incognito --device --rp-id
+                -c --continue --conversation --incognito --no-sync --device --rp-id
                 --authenticator --passphrase-file --touch-timeout
                 --help" -- "$cur"))
             ;;
         login)
             _confer_key_value && return
-            [[ $prev == --remember ]] && {
-                COMPREPLY=($(compgen -W "5m 15m 1h 8h 24h" -- "$cur"))
-                return
-            }
+            case $prev in
+                --remember)
+                    COMPREPLY=($(compgen -W "5m 15m 1h 8h 24h" -- "$cur"))
+                    return
+                    ;;
+                --trust-root | --policy | --sigstore-root)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+                --server | --expect-measurement | --release-identity | --release-issuer)
+                    return
+                    ;;
+            esac
             COMPREPLY=($(compgen -W "--register --list-devices --recovery
-                --remember --device --rp-id --authenticator --passphrase-file
+                --remember --server --local --offline --trust-root
+                --expect-measurement --policy --sigstore-root --release-identity
+                --release-issuer --device --rp-id --authenticator --passphrase-file
                 --touch-timeout --argon2-ops --argon2-memory --color
                 --help" -- "$cur"))
             ;;
@@ -243,6 +256,46 @@ _confer()
             esac
             COMPREPLY=($(compgen -W "--server --trust-root --expect-measurement --policy
                 --sigstore-root --release-identity --release-issuer --json --offline --timeout
+                --color --help" -- "$cur"))
+            ;;
+        export)
+            _confer_key_value && return
+            case $prev in
+                --format)
+                    COMPREPLY=($(compgen -W "json jsonl markdown" -- "$cur"))
+                    return
+                    ;;
+                -o | --output)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+                --conversation | --since)
+                    # No ids offered: listing them would need the key.
+                    return
+                    ;;
+            esac
+            COMPREPLY=($(compgen -W "--format --conversation --since -o --output
+                --device --rp-id --authenticator --passphrase-file --touch-timeout
+                --color --help" -- "$cur"))
+            ;;
+        sync)
+            _confer_key_value && return
+            case $prev in
+                --trust-root | --policy | --sigstore-root)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+                --server | --expect-measurement | --release-identity | --release-issuer)
+                    return
+                    ;;
+            esac
+            COMPREPLY=($(compgen -W "--server --trust-root --expect-measurement --policy
+                --sigstore-root --release-identity --release-issuer --device --rp-id
+                --authenticator --passphrase-file --touch-timeout --json --offline
                 --color --help" -- "$cur"))
             ;;
         dev-evidence)

@@ -1,6 +1,6 @@
 # fish completion for confer
 
-set -l confer_commands chat login logout status keys history models verify-attestation dev-evidence paths help
+set -l confer_commands chat login logout status keys history models export sync verify-attestation dev-evidence paths help
 
 complete -c confer -f
 
@@ -74,6 +74,7 @@ complete -c confer -n $ch -l color -x -a 'auto always never' -d 'When to use col
 complete -c confer -n $ch -s c -l continue -d 'Continue the last conversation'
 complete -c confer -n $ch -l conversation -x -d 'Continue (or start) the conversation with this id'
 complete -c confer -n $ch -l incognito -d 'Save nothing from this chat'
+complete -c confer -n $ch -l no-sync -d 'Keep the saved turn on this machine until the next confer sync'
 __confer_key_options $ch
 
 # login
@@ -83,6 +84,15 @@ complete -c confer -n $li -l register -d 'Create the account: register a credent
 complete -c confer -n $li -l list-devices -d 'List the security keys plugged in'
 complete -c confer -n $li -l recovery -d 'Open the history with the recovery code'
 complete -c confer -n $li -l remember -x -a '5m 15m 1h 8h 24h' -d 'Keep the history unlocked for scripts (at most 24h)'
+complete -c confer -n $li -l server -x -d 'confer-server to register the account with, or to join from a new machine'
+complete -c confer -n $li -l local -d 'With --register: keep the account on this machine only'
+complete -c confer -n $li -l offline -d 'Never fetch collateral'
+complete -c confer -n $li -l trust-root -rF -d 'Also trust this root certificate (PEM; NOT AMD)'
+complete -c confer -n $li -l expect-measurement -x -d 'Pin the launch measurement (96 hex digits)'
+complete -c confer -n $li -l policy -rF -d 'JSON attestation policy file'
+complete -c confer -n $li -l sigstore-root -rF -d 'Sigstore trusted_root.json for release manifests'
+complete -c confer -n $li -l release-identity -x -d 'Release signer\'s certificate SAN (e-mail or URI)'
+complete -c confer -n $li -l release-issuer -x -d 'Release signer\'s OIDC issuer'
 complete -c confer -n $li -l color -x -a 'auto always never' -d 'When to use colour'
 __confer_key_options $li
 __confer_argon2_options $li
@@ -194,3 +204,30 @@ complete -c confer -n $mo -l release-issuer -x -d "The release signer's OIDC iss
 complete -c confer -n $mo -l json -d 'A JSON array of names'
 complete -c confer -n $mo -l offline -d 'Never fetch collateral'
 complete -c confer -n $mo -l timeout -x -d 'Seconds to wait for the list'
+
+# sync
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a sync -d 'The same history on every machine, through the attested server'
+set -l sy "__fish_seen_subcommand_from sync"
+complete -c confer -n $sy -s h -l help -d 'Show help'
+complete -c confer -n $sy -l server -x -d 'confer-server URL (default: the one this history syncs with)'
+complete -c confer -n $sy -l trust-root -rF -d 'Also trust this root certificate (PEM; NOT AMD)'
+complete -c confer -n $sy -l expect-measurement -x -d 'Pin the launch measurement (96 hex digits)'
+complete -c confer -n $sy -l policy -rF -d 'JSON attestation policy file'
+complete -c confer -n $sy -l sigstore-root -rF -d 'Sigstore trusted_root.json for release manifests'
+complete -c confer -n $sy -l release-identity -x -d 'Release signer\'s certificate SAN (e-mail or URI)'
+complete -c confer -n $sy -l release-issuer -x -d 'Release signer\'s OIDC issuer'
+complete -c confer -n $sy -l json -d 'One JSON summary on stdout'
+complete -c confer -n $sy -l offline -d 'Never fetch collateral'
+complete -c confer -n $sy -l color -x -a 'auto always never' -d 'When to use colour'
+__confer_key_options $sy
+
+# export
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a export -d 'The history decrypted, as JSON, JSON Lines or Markdown, with receipts'
+set -l ex "__fish_seen_subcommand_from export"
+complete -c confer -n $ex -s h -l help -d 'Show help'
+complete -c confer -n $ex -l format -x -a 'json jsonl markdown' -d 'json (one array), jsonl (one turn per line) or markdown'
+complete -c confer -n $ex -l conversation -x -d 'Only this conversation'
+complete -c confer -n $ex -l since -x -d 'Only conversations updated since this date (2026-12-01 or RFC 3339)'
+complete -c confer -n $ex -s o -l output -rF -d 'Write to FILE (atomically, mode 0600) instead of stdout'
+complete -c confer -n $ex -l color -x -a 'auto always never' -d 'When to use colour'
+__confer_key_options $ex

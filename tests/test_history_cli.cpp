@@ -322,3 +322,67 @@ TEST_CASE("history: SIGKILL at random points while saving loses no turn reported
   CHECK(killed >= 10);
   CHECK(saved >= 5);
 }
+
+TEST_CASE("export: the history as JSON, JSON Lines and Markdown with receipts, to a 0600 file written atomically") {
+  test::Upstream upstream;
+  test::Server server(upstream.url);
+  Machine m;
+  m.register_account();
+  for (const char* p : {"Export-Marker first question", "Export-Marker second question"}) {
+    auto r = m.run(test::trusted(server, {"-q", p}));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  auto other = m.run(test::trusted(server, {"-q", "Another conversation"}));
+  REQUIRE(other.exit_code == 0);
+
+  auto json_out = m.run({"export"});
+  REQUIRE_MESSAGE(json_out.exit_code == 0, json_out.err);
+  auto doc = nlohmann::json::parse(json_out.out);
+  REQUIRE(doc.size() == 3);
+  CHECK(doc[0]["turns"][0]["prompt"] == "Export-Marker first question");  // oldest first
+  auto receipt = doc[0]["turns"][0]["receipt"];
+  CHECK(receipt["platform"].get<std::string>().find("SEV-SNP") != std::string::npos);
+  CHECK(receipt["measurement"] == test::server_measurement());
+  CHECK(receipt["server_key"].get<std::string>().size() == 64);
+
+  auto lines = m.run({"export", "--format", "jsonl"});
+  REQUIRE(lines.exit_code == 0);
+  auto turns = json_lines(lines.out);
+  CHECK(turns.size() == 3);
+  CHECK(turns[0]["conversation"] == doc[0]["id"]);
+
+  std::string id = doc[2]["id"];
+  auto md = m.run({"export", "--format", "markdown", "--conversation", id});
+  REQUIRE(md.exit_code == 0);
+  CHECK(md.out.find("# Another conversation") != std::string::npos);
+  CHECK(md.out.find("> receipt: AMD SEV-SNP") != std::string::npos);
+  CHECK(md.out.find("Export-Marker") == std::string::npos);
+  auto since = m.run({"export", "--since", "2999-01-01"});
+  REQUIRE(since.exit_code == 0);
+  CHECK(nlohmann::json::parse(since.out).empty());
+
+  std::string file = m.home.path() + "/out/export.json";
+  fs::create_directories(m.home.path() + "/out");
+  auto to_file = m.run({"export", "-o", file});
+  REQUIRE_MESSAGE(to_file.exit_code == 0, to_file.err);
+  CHECK(to_file.out.empty());
+  CHECK(to_file.err.find("exported 3 conversation(s), 3 turn(s)") != std::string::npos);
+  CHECK(mode_of(file) == 0600);
+  CHECK(nlohmann::json::parse(*read_file(file)) == doc);
+
+  // Bad input loses nothing: an unknown conversation or date, a folder that is not there.
+  auto unknown = m.run({"export", "--conversation", "nope", "-o", file});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.err.find("no conversation nope") != std::string::npos);
+  CHECK(m.run({"export", "--since", "yesterday"}).err.find("--since: expected a date") != std::string::npos);
+  CHECK(m.run({"export", "-o", m.home.path() + "/missing/x.json"}).exit_code == 1);
+  CHECK(nlohmann::json::parse(*read_file(file)) == doc);
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(m.home.path() + "/out")) entries += e.is_regular_file() ? 1 : 0;
+  CHECK(entries == 1);  // no partial file left beside it
+  // Locked: exit 4, nothing written.
+  REQUIRE(m.run({"logout"}).exit_code == 0);
+  auto locked = m.run({"export", "-o", m.home.path() + "/out/locked.json"});
+  CHECK(locked.exit_code == 4);
+  CHECK_FALSE(fs::exists(m.home.path() + "/out/locked.json"));
+}

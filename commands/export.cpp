@@ -1,0 +1,212 @@
+// confer export: the history decrypted, one conversation in memory at a time, as JSON,
+// JSON Lines or Markdown, each assistant turn with the receipt of the server that
+// answered it. To standard output, or to -o FILE written atomically with mode 0600;
+// never to a file the user did not name.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands/account.hpp"
+#include "commands/common.hpp"
+#include "core/json.hpp"
+#include "core/time.hpp"
+
+namespace confer::cli {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+// The partial file of -o, removed if a signal ends the export: no plaintext is left
+// behind half-written. (unlink is async-signal-safe.)
+char g_partial[4096] = {0};
+void remove_partial(int sig) {
+  if (g_partial[0] != '\0') ::unlink(g_partial);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);
+}
+
+struct ExportOptions {
+  KeyFlags key;
+  std::string format = "json";
+  std::string conversation;
+  std::string since;
+  std::string output;
+};
+
+// Where the export goes: stdout, or a temporary file beside FILE renamed over it at the end.
+class Sink {
+ public:
+  static Result<Sink> open(const std::string& path) {
+    Sink s;
+    if (path.empty() || path == "-") {
+      s.out_ = stdout;
+      return s;
+    }
+    s.path_ = path;
+    s.temp_ = path + ".partial-XXXXXX";
+    int fd = ::mkstemp(s.temp_.data());
+    if (fd < 0) return make_error(Errc::io, fmt::format("-o {}: {}", path, std::strerror(errno)));
+    ::fchmod(fd, 0600);
+    if (s.temp_.size() < sizeof g_partial) {
+      std::memcpy(g_partial, s.temp_.c_str(), s.temp_.size() + 1);
+      for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) ::signal(sig, remove_partial);
+    }
+    s.out_ = ::fdopen(fd, "w");
+    if (s.out_ == nullptr) {
+      ::close(fd);
+      ::unlink(s.temp_.c_str());
+      return make_error(Errc::io, fmt::format("-o {}: {}", path, std::strerror(errno)));
+    }
+    return s;
+  }
+  Sink() = default;
+  Sink(Sink&& o) noexcept : out_(o.out_), path_(std::move(o.path_)), temp_(std::move(o.temp_)) { o.out_ = nullptr; }
+  ~Sink() {
+    if (out_ != nullptr && !path_.empty()) {
+      std::fclose(out_);
+      ::unlink(temp_.c_str());  // not committed: nothing half-written is left
+    }
+  }
+  void write(std::string_view s) {
+    if (std::fwrite(s.data(), 1, s.size(), out_) != s.size()) failed_ = true;
+  }
+  Result<void> commit() {
+    if (std::fflush(out_) != 0 || failed_) return make_error(Errc::io, fmt::format("writing {}: {}", where(), std::strerror(errno)));
+    if (path_.empty()) return {};
+    if (::fsync(::fileno(out_)) != 0 || std::fclose(out_) != 0) {
+      out_ = nullptr;
+      ::unlink(temp_.c_str());
+      return make_error(Errc::io, fmt::format("writing {}: {}", path_, std::strerror(errno)));
+    }
+    out_ = nullptr;
+    g_partial[0] = '\0';
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) {
+      ::unlink(temp_.c_str());
+      return make_error(Errc::io, fmt::format("-o {}: {}", path_, std::strerror(errno)));
+    }
+    return {};
+  }
+  std::string where() const { return path_.empty() ? "standard output" : path_; }
+
+ private:
+  FILE* out_ = nullptr;
+  std::string path_, temp_;
+  bool failed_ = false;
+};
+
+ordered_json receipt_json(const store::Receipt& r) {
+  return {{"platform", r.platform}, {"measurement", r.measurement}, {"release", r.release},
+          {"server_key", r.server_key}, {"verified", format_rfc3339(r.verified)}};
+}
+
+ordered_json turn_json(const store::Turn& t) {
+  return {{"index", t.index},   {"time", format_rfc3339(t.time)}, {"prompt", t.prompt},
+          {"reply", t.reply},   {"model", t.model},               {"receipt", receipt_json(t.receipt)}};
+}
+
+ordered_json head_json(const store::Conversation& c) {
+  return {{"id", c.id}, {"title", c.title}, {"created", format_rfc3339(c.created)}, {"updated", format_rfc3339(c.updated)}};
+}
+
+std::string markdown_of(const store::Conversation& c, const std::vector<store::Turn>& turns) {
+  std::string out = fmt::format("# {}\n\n_conversation {}, {} turn(s), {} to {}_\n\n", c.title.empty() ? c.id : c.title,
+                                c.id, turns.size(), format_rfc3339(c.created), format_rfc3339(c.updated));
+  for (const auto& t : turns) {
+    out += fmt::format("## {}. You ({})\n\n{}\n\n## {}. {}\n\n{}\n\n", t.index, format_rfc3339(t.time), t.prompt,
+                       t.index, t.model.empty() ? "Assistant" : t.model, t.reply);
+    out += fmt::format("> receipt: {}, measurement {}, release: {}, server key {}, verified {}\n\n", t.receipt.platform,
+                       t.receipt.measurement, t.receipt.release, t.receipt.server_key, format_rfc3339(t.receipt.verified));
+  }
+  return out;
+}
+
+Result<int64_t> parse_since(const std::string& text) {
+  if (text.empty()) return int64_t{0};
+  std::string t = text.size() == 10 ? text + "T00:00:00Z" : text;
+  auto parsed = parse_rfc3339(t);
+  if (!parsed)
+    return make_error(Errc::usage, fmt::format("--since: expected a date (2026-12-01) or an RFC 3339 time, saw '{}'", text));
+  return *parsed;
+}
+
+int run(const ExportOptions& o) {
+  auto since = parse_since(o.since);
+  if (!since) return fail(since.error());
+  auto history = open_history(false);
+  if (!history) return fail(history.error());
+  if (!*history) return fail(make_error(Errc::key, "no account on this machine yet, so nothing to export"));
+  auto keys = unlock_for_use(**history, o.key, true);
+  if (!keys) return fail(keys.error(), {"unlock it for scripts: confer login --remember 15m"});
+  auto list = (*history)->list(*keys);
+  if (!list) return fail(list.error());
+  if (!o.conversation.empty()) {
+    bool found = false;
+    for (const auto& c : *list) found = found || c.id == o.conversation;
+    if (!found) return fail(make_error(Errc::usage, fmt::format("no conversation {}", o.conversation)),
+                            {"confer history lists them"});
+  }
+  auto sink = Sink::open(o.output);
+  if (!sink) return fail(sink.error());
+  size_t conversations = 0, turns_out = 0;
+  bool first = true;
+  if (o.format == "json") sink->write("[");
+  // Oldest first, as a transcript reads.
+  for (auto it = list->rbegin(); it != list->rend(); ++it) {
+    const auto& c = *it;
+    if (!o.conversation.empty() && c.id != o.conversation) continue;
+    if (c.updated < *since) continue;
+    auto turns = (*history)->turns(*keys, c.id);
+    if (!turns) return fail(turns.error());
+    if (o.format == "json") {
+      ordered_json j = head_json(c);
+      j["turns"] = ordered_json::array();
+      for (const auto& t : *turns) j["turns"].push_back(turn_json(t));
+      sink->write(first ? "\n" : ",\n");
+      sink->write(dump_json(j, 2));
+    } else if (o.format == "jsonl") {
+      for (const auto& t : *turns) {
+        ordered_json j = turn_json(t);
+        j["conversation"] = c.id;
+        j["title"] = c.title;
+        sink->write(dump_json(j));
+        sink->write("\n");
+      }
+    } else {
+      if (!first) sink->write("\n---\n\n");
+      sink->write(markdown_of(c, *turns));
+    }
+    first = false;
+    ++conversations;
+    turns_out += turns->size();
+  }
+  if (o.format == "json") sink->write(first ? "]\n" : "\n]\n");
+  if (auto r = sink->commit(); !r) return fail(r.error());
+  if (!o.output.empty() && o.output != "-")
+    print_note(fmt::format("exported {} conversation(s), {} turn(s) to {} (plaintext, mode 0600)", conversations,
+                           turns_out, o.output));
+  return kExitOk;
+}
+
+}  // namespace
+
+Handler setup_export(CLI::App& app) {
+  auto o = std::make_shared<ExportOptions>();
+  app.add_option("--format", o->format, "json (one array), jsonl (one turn per line) or markdown")
+      ->check(CLI::IsMember({"json", "jsonl", "markdown"}));
+  app.add_option("--conversation", o->conversation, "Only this conversation");
+  app.add_option("--since", o->since, "Only conversations updated since this date (2026-12-01 or RFC 3339)");
+  app.add_option("-o,--output", o->output, "Write to FILE (atomically, mode 0600) instead of standard output");
+  declare_key_flags(app, o->key, false);
+  return [o] { return run(*o); };
+}
+
+}  // namespace confer::cli
