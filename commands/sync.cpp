@@ -26,7 +26,6 @@ using nlohmann::json;
 Bytes encode_way_in(const store::Credential& c) {
   json j = {{"v", 1},
             {"kind", c.kind},
-            {"label", c.label},
             {"rp_id", c.rp_id},
             {"prf_input", wa::base64url(c.salt)},
             {"wrapped_root", wa::base64url(c.wrapped_root)},
@@ -45,7 +44,7 @@ Result<store::Credential> decode_way_in(ByteView blob, ByteView credential_id) {
   c.id.assign(credential_id.begin(), credential_id.end());
   auto text = [&](const char* k) { const json* v = json_detail::member(*j, k); return v && v->is_string() ? v->get<std::string>() : std::string(); };
   c.kind = text("kind");
-  c.label = text("label");
+  c.label = "security key (enrolled on another machine)";
   c.rp_id = text("rp_id");
   auto salt = wa::from_base64url(text("prf_input"));
   auto wrapped = wa::from_base64url(text("wrapped_root"));

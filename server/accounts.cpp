@@ -214,7 +214,13 @@ void AccountService::note_failure(ConnectionAuth& conn, const std::string& accou
   ++conn.failures;
   if (account.empty()) return;
   std::lock_guard lock(failures_mutex_);
-  if (failures_.size() > 100000) failures_.clear();  // bounded memory under a flood of made-up ids
+  // Bounded memory under a flood of made-up ids: expired windows go first; past the
+  // bound, new ids are not tracked, and the accounts already counted keep their counts.
+  if (failures_.size() >= 100000) {
+    for (auto it = failures_.begin(); it != failures_.end();)
+      it = now - it->second.first >= config_.failed_login_window ? failures_.erase(it) : std::next(it);
+    if (failures_.size() >= 100000 && failures_.find(account) == failures_.end()) return;
+  }
   auto& [start, count] = failures_[account];
   if (count == 0 || now - start >= config_.failed_login_window) {
     start = now;

@@ -375,3 +375,74 @@ TEST_CASE("sync: a server that lies is caught, and the history is left as it was
     CHECK(sync_error(b->sync_with(liar2)).find("this device's checkpoint at change 1") != std::string::npos);
   }
 }
+
+namespace {
+
+// A connection that breaks after `writes` successful writes.
+class BreakingRemote : public StoreRemote {
+ public:
+  BreakingRemote(server::store::Store& s, int writes) : StoreRemote(s), left_(writes) {}
+  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
+    if (left_-- <= 0) return make_error(Errc::network, "connection lost");
+    return StoreRemote::put(id, kind, expected, deleted, ct);
+  }
+
+ private:
+  int left_;
+};
+
+}  // namespace
+
+TEST_CASE("sync: another device syncing between a conversation's writes sees no lie and no half conversation") {
+  World w;
+  StoreRemote remote(*w.server);
+  Device a("laptop", w.root), b("desktop", w.root);
+  REQUIRE(a.history.create_conversation(a.keys, std::string("conv")).ok());
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("one")));
+  // A's connection breaks after the data key: B syncs in between.
+  BreakingRemote after_key(*w.server, 1);
+  CHECK_FALSE(a.sync_with(after_key).ok());
+  auto mid = b.sync_with(remote);
+  REQUIRE_MESSAGE(mid.ok(), mid.error().message);
+  CHECK(b.view().empty());
+  CHECK(b.history.list(b.keys).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  CHECK(b.view() == a.view());
+
+  // Deleting: the head's tombstone goes first, so B never holds a head without its key.
+  REQUIRE(a.history.remove_conversation("conv"));
+  BreakingRemote after_head(*w.server, 1);
+  CHECK_FALSE(a.sync_with(after_head).ok());
+  auto gone = b.sync_with(remote);
+  REQUIRE_MESSAGE(gone.ok(), gone.error().message);
+  CHECK(b.view().empty());
+  CHECK(b.history.list(b.keys).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  CHECK(a.view() == b.view());
+}
+
+TEST_CASE("sync: a deletion here wins over a turn another device added meanwhile") {
+  World w;
+  StoreRemote remote(*w.server);
+  Device a("laptop", w.root), b("desktop", w.root);
+  REQUIRE(a.history.create_conversation(a.keys, std::string("conv")).ok());
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("one")));
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(b.history.append_turn(b.keys, "conv", b.turn("two from b")));
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(a.history.remove_conversation("conv"));  // before A has seen B's turn
+  auto ra = a.sync_with(remote);
+  REQUIRE_MESSAGE(ra.ok(), ra.error().message);
+  CHECK(a.view().empty());
+  auto rb = b.sync_with(remote);
+  REQUIRE_MESSAGE(rb.ok(), rb.error().message);
+  CHECK(b.view().empty());
+  // A third device sees nothing of it either.
+  Device c("tablet", w.root);
+  auto rc = c.sync_with(remote);
+  REQUIRE_MESSAGE(rc.ok(), rc.error().message);
+  CHECK(c.view().empty());
+}

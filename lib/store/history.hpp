@@ -131,6 +131,8 @@ class HistoryStore {
   // server's next) and kept so locally; turns and data keys go as they are (revision 1).
   // nullopt when the record is gone locally: push a tombstone.
   Result<std::optional<Bytes>> outgoing(const Unlocked& keys, const std::string& id, int kind, int64_t revision);
+  // Whether the record is still here (false: it was deleted, push a tombstone).
+  Result<bool> has_record(const std::string& id, int kind);
   // A record from the server, checked to open under this account's keys before it is
   // kept (Errc::protocol naming it otherwise). Merges with a pending local change:
   // turns are appended (a local pending turn at the same index moves after it), the

@@ -147,6 +147,23 @@ Result<std::optional<Bytes>> HistoryStore::outgoing(const Unlocked& keys, const 
   return std::optional<Bytes>(std::move(sealed));
 }
 
+Result<bool> HistoryStore::has_record(const std::string& id, int kind) {
+  CONFER_TRY(ParsedId p, parse_id(id, kind));
+  if (kind == int(RecordKind::data_key)) {
+    CONFER_TRY(Statement s, db_.prepare("SELECT 1 FROM data_keys WHERE key_id = ? AND conversation_id = ?"));
+    s.bind(1, ByteView(p.key_id)).bind(2, p.conversation);
+    return s.step();
+  }
+  if (kind == int(RecordKind::turn)) {
+    CONFER_TRY(Statement s, db_.prepare("SELECT 1 FROM turns WHERE conversation_id = ? AND idx = ?"));
+    s.bind(1, p.conversation).bind(2, p.index);
+    return s.step();
+  }
+  CONFER_TRY(Statement s, db_.prepare("SELECT 1 FROM conversations WHERE id = ?"));
+  s.bind(1, id);
+  return s.step();
+}
+
 Result<void> HistoryStore::apply_remote(const Unlocked& keys, const std::string& id, int kind, int64_t revision,
                                         bool deleted, ByteView record) {
   CONFER_TRY(ParsedId p, parse_id(id, kind));
@@ -172,6 +189,15 @@ Result<void> HistoryStore::apply_remote(const Unlocked& keys, const std::string&
   }
   if (kind != int(RecordKind::conversation) && revision != 1)
     return from_server(id, fmt::format("is at revision {}; confer writes turns and keys once", revision));
+  {
+    // Deleted here and not yet pushed: the deletion wins (docs/sync.md), so what another
+    // device wrote to the conversation meanwhile is not brought back.
+    CONFER_TRY(Statement gone, db_.prepare("SELECT 1 FROM sync_pending WHERE id = ? AND NOT EXISTS "
+                                           "(SELECT 1 FROM conversations WHERE id = ?)"));
+    gone.bind(1, p.conversation).bind(2, p.conversation);
+    CONFER_TRY(bool deleted_here, gone.step());
+    if (deleted_here) return {};
+  }
   CONFER_TRY(Statement exists, db_.prepare("SELECT 1 FROM conversations WHERE id = ?"));
   exists.bind(1, p.conversation);
   CONFER_TRY(bool have_conversation, exists.step());

@@ -125,9 +125,9 @@ class Engine {
           return caught(fmt::format("the server's log has record {} at revision {} but it never sent those bytes "
                                     "(withheld, or rolled back to an older revision)",
                                     w.column_text(0), w.column_int(1)));
-        CONFER_TRY(auto waiting, history_.deferred_ids());
-        if (!waiting.empty())
-          return caught(fmt::format("record {} belongs to a conversation the server never sent", waiting.front()));
+        // Records whose conversation's head is not in the log yet stay deferred: another
+        // device may be between writing a conversation's data key and its head. A head
+        // the log had and the server withheld is caught above and by the checkpoints.
       }
       CONFER_TRY_VOID(tx.commit());
       cursor_ = cursor;
@@ -262,6 +262,19 @@ class Engine {
         pending.push_back({s.column_text(0), int(s.column_int(1))});
       }
     }
+    // Live records first (keys, heads, turns); deletions after them, heads first, so no
+    // device ever holds a live head without its data key.
+    std::vector<Pending> live, deletions;
+    for (const auto& p : pending) {
+      CONFER_TRY(bool here, history_.has_record(p.id, p.kind));
+      (here ? live : deletions).push_back(p);
+    }
+    std::stable_sort(deletions.begin(), deletions.end(), [](const Pending& x, const Pending& y) {
+      auto rank = [](int k) { return k == int(store::RecordKind::conversation) ? 0 : k == int(store::RecordKind::turn) ? 1 : 2; };
+      return rank(x.kind) < rank(y.kind);
+    });
+    pending = std::move(live);
+    pending.insert(pending.end(), deletions.begin(), deletions.end());
     bool wrote = false;
     int64_t done = 0;
     for (const auto& p : pending) {

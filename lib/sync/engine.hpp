@@ -37,10 +37,10 @@ struct Report {
 Result<Report> run(store::HistoryStore& history, const store::Unlocked& keys, Remote& remote,
                    const std::function<void(const Progress&)>& progress = {});
 
-// The log's chain: SHA-256("confer/chain/v1" || previous || seq || id || kind || revision
-// || deleted || hash), starting from 32 zero bytes.
+// The log's chain: SHA-256("confer/chain/v1" || previous || u64 seq || u16 len || id ||
+// u8 kind || u64 revision || u8 deleted || hash), starting from 32 zero bytes.
 Bytes chain_next(ByteView previous, const RemoteChange& change);
-// HMAC-SHA-256(records key, "confer/checkpoint/v1" || device || seq || chain).
+// HMAC-SHA-256(records key, "confer/checkpoint/v1" || u16 len || device || u64 seq || chain).
 Result<Bytes> checkpoint_digest(const crypto::SecretBytes& records_key, const std::string& device, int64_t seq,
                                 ByteView chain);
 

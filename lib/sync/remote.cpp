@@ -24,7 +24,9 @@ std::string body_text(const transport::Response& r) {
 }
 
 Error refused(const std::string& what, const transport::Response& r) {
-  Errc code = r.status == 401 ? Errc::key : r.status >= 500 ? Errc::network : Errc::protocol;
+  // 401: the session; 413: a quota or size limit, which is the account's state, not a
+  // lie; 5xx: the server's store; anything else breaks the protocol.
+  Errc code = r.status == 401 ? Errc::key : r.status == 413 ? Errc::io : r.status >= 500 ? Errc::network : Errc::protocol;
   return make_error(code, fmt::format("{}: the server answered {}: {}", what, r.status, body_text(r)));
 }
 
@@ -51,8 +53,10 @@ class ChannelRemote final : public Remote {
     if (!deleted) body["ciphertext"] = account::base64url(ct);
     CONFER_TRY(auto r, call("PUT", "/v1/store/records/" + id, dump_json(body)));
     if (r.status != 200 && r.status != 409) return refused("writing record " + id, r);
-    CONFER_TRY(json j, parse_json(r.body, "the server's answer", JsonLimits{4096, 4}, Errc::protocol));
-    if (r.status == 409 && json_detail::member(j, "revision") == nullptr) return refused("writing record " + id, r);
+    auto parsed = parse_json(r.body, "the server's answer", JsonLimits{4096, 4}, Errc::protocol);
+    if (!parsed || !parsed->is_object() || json_detail::member(*parsed, "revision") == nullptr)
+      return refused("writing record " + id, r);
+    json j = std::move(parsed).value();
     CONFER_TRY(int64_t revision, json_detail::required_int64(j, "revision", "the server's answer"));
     PutResult out;
     out.stored = r.status == 200;
