@@ -16,48 +16,19 @@
 #include "crypto/aead.hpp"
 #include "keys/hierarchy.hpp"
 #include "server/store/store.hpp"
+#include "server/store/store_remote.hpp"
+#include "bench_support.hpp"
 #include "store/history.hpp"
 #include "sync/engine.hpp"
 
 using namespace confer;
-using Clock = std::chrono::steady_clock;
+using namespace confer::bench;
 
 namespace {
 
 constexpr const char* kAccount = "bench";
 
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
-
-class StoreRemote : public sync::Remote {
- public:
-  explicit StoreRemote(server::store::Store& s) : s_(s) {}
-  Result<sync::RemotePage> changes(int64_t since_seq) override {
-    CONFER_TRY(auto page, s_.changes(kAccount, since_seq, 500, 4u << 20));
-    sync::RemotePage out;
-    out.head = page.head;
-    out.more = page.more;
-    for (auto& c : page.changes) out.changes.push_back({c.seq, c.id, int(c.kind), c.revision, c.deleted, c.hash, c.ciphertext});
-    return out;
-  }
-  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
-    CONFER_TRY(auto r, s_.put(kAccount, id, kind, expected, deleted, ct));
-    return sync::PutResult{r.status == server::store::PutStatus::stored, r.revision, r.seq};
-  }
-  Result<std::vector<sync::RemoteCheckpoint>> checkpoints() override {
-    CONFER_TRY(auto cps, s_.checkpoints(kAccount));
-    std::vector<sync::RemoteCheckpoint> out;
-    for (auto& c : cps) out.push_back({c.device, c.seq, c.digest});
-    return out;
-  }
-  Result<void> publish(const std::string& device, int64_t seq, ByteView digest) override {
-    CONFER_TRY(bool ok, s_.put_checkpoint(kAccount, {device, seq, Bytes(digest.begin(), digest.end()), now_utc()}));
-    (void)ok;
-    return {};
-  }
-
- private:
-  server::store::Store& s_;
-};
+using server::store::StoreRemote;
 
 struct Device {
   store::HistoryStore history;
@@ -79,26 +50,6 @@ Device device(const std::string& dir, const std::string& name, const crypto::Sec
   return Device{std::move(*history), std::move(keys)};
 }
 
-store::Turn make_turn(int i) {
-  store::Turn t;
-  t.prompt = "question number " + std::to_string(i) + ": " + std::string(80, 'q');
-  t.reply = "answer " + std::to_string(i) + ": " + std::string(400, 'a');
-  t.model = "bench-model";
-  t.receipt = {"AMD SEV-SNP Milan", std::string(96, 'm'), "pinned measurement", std::string(64, 'k'), now_utc()};
-  return t;
-}
-
-double raw_decrypt_seconds(size_t count, size_t size) {
-  uint8_t key[32] = {1};
-  crypto::GcmNonce nonce{};
-  Bytes plain(size, 'x'), sealed(size + crypto::kGcmTagSize), out(size);
-  if (!crypto::aes256gcm_seal(key, nonce, {}, plain, sealed.data())) std::exit(1);
-  auto t = Clock::now();
-  for (size_t i = 0; i < count; ++i)
-    if (!crypto::aes256gcm_open(key, nonce, {}, sealed, out.data())) std::exit(1);
-  return since(t);
-}
-
 }  // namespace
 
 int main() {
@@ -112,7 +63,7 @@ int main() {
     if (!*server->create_account({kAccount, Bytes(32, 1), now_utc()},
                                  {Bytes(16, 9), kAccount, -7, Bytes(64, 2), 0, Bytes(61, 3), now_utc()}))
       return 1;
-    StoreRemote remote(*server);
+    StoreRemote remote(*server, kAccount);
     auto a = device(d, "a", root);
     constexpr int kTurns = 10;
     for (int c = 0; c < conversations; ++c) {

@@ -10,6 +10,7 @@
 #include "crypto/hash.hpp"
 #include "keys/hierarchy.hpp"
 #include "server/store/store.hpp"
+#include "server/store/store_remote.hpp"
 #include "store/history.hpp"
 #include "store/sqlite.hpp"
 #include "support/support.hpp"
@@ -21,40 +22,15 @@ namespace {
 
 constexpr const char* kAccount = "acct-1";
 
-// The server's store for one account, as the channel's routes would serve it.
-class StoreRemote : public sync::Remote {
+// The server's store for one account, in-process; small pages so paging is exercised.
+class StoreRemote : public server::store::StoreRemote {
  public:
-  explicit StoreRemote(server::store::Store& s) : s_(s) {}
+  explicit StoreRemote(server::store::Store& s) : server::store::StoreRemote(s, kAccount, 3) {}
+  size_t page_size = 3;
   Result<sync::RemotePage> changes(int64_t since) override {
-    CONFER_TRY(auto page, s_.changes(kAccount, since, page_size, 1 << 20));
-    sync::RemotePage out;
-    out.head = page.head;
-    out.more = page.more;
-    for (auto& c : page.changes)
-      out.changes.push_back({c.seq, c.id, int(c.kind), c.revision, c.deleted, c.hash, c.ciphertext});
-    return out;
+    set_page_records(page_size);
+    return server::store::StoreRemote::changes(since);
   }
-  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
-    CONFER_TRY(auto r, s_.put(kAccount, id, kind, expected, deleted, ct));
-    if (r.status == server::store::PutStatus::conflict) return sync::PutResult{false, r.revision, 0};
-    if (r.status != server::store::PutStatus::stored) return make_error(Errc::protocol, "refused: " + r.detail);
-    return sync::PutResult{true, r.revision, r.seq};
-  }
-  Result<std::vector<sync::RemoteCheckpoint>> checkpoints() override {
-    CONFER_TRY(auto cps, s_.checkpoints(kAccount));
-    std::vector<sync::RemoteCheckpoint> out;
-    for (auto& c : cps) out.push_back({c.device, c.seq, c.digest});
-    return out;
-  }
-  Result<void> publish(const std::string& device, int64_t seq, ByteView digest) override {
-    CONFER_TRY(bool ok, s_.put_checkpoint(kAccount, {device, seq, Bytes(digest.begin(), digest.end()), now_utc()}));
-    if (!ok) return make_error(Errc::protocol, "too many devices");
-    return {};
-  }
-  size_t page_size = 3;  // small pages, so paging is exercised
-
- private:
-  server::store::Store& s_;
 };
 
 // A server that lies: rewrites what the honest one would serve.

@@ -45,6 +45,7 @@ CREATE TABLE sync_state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE sync_records (
   id TEXT PRIMARY KEY, kind INTEGER NOT NULL, revision INTEGER NOT NULL, seq INTEGER NOT NULL,
   hash BLOB NOT NULL, deleted INTEGER NOT NULL, have INTEGER NOT NULL);
+CREATE INDEX sync_records_waiting ON sync_records(seq) WHERE have = 0 AND deleted = 0;
 CREATE TABLE sync_pending (id TEXT PRIMARY KEY, kind INTEGER NOT NULL);
 CREATE TABLE sync_sent (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, revision INTEGER NOT NULL, hash BLOB NOT NULL);
 CREATE TABLE sync_chain (seq INTEGER PRIMARY KEY, chain BLOB NOT NULL);
