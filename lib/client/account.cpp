@@ -13,17 +13,9 @@ using nlohmann::json;
 namespace wa = confer::account;
 
 Result<json> call(transport::ClientChannel& channel, const std::string& path, const json& body, int expect) {
-  transport::Request req;
-  req.id = transport::random_id();
-  req.verb = "POST";
-  req.path = path;
   std::string text = body.is_null() ? "{}" : dump_json(body);
-  req.body.assign(text.begin(), text.end());
-  CONFER_TRY(auto r, round_trip(channel, std::move(req), std::chrono::seconds(30)));
-  std::string answer(r.body.begin(), r.body.end());
-  if (answer.size() > 300) answer = answer.substr(0, 300) + "...";
-  for (char& c : answer)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  CONFER_TRY(auto r, request(channel, "POST", path, text, std::chrono::seconds(30)));
+  std::string answer = answer_text(r);
   if (r.status == 404 && answer.find("no accounts") != std::string::npos)
     return make_error(Errc::protocol, "the server keeps no accounts (it runs with --store none)");
   if (r.status != expect) {

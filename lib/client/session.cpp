@@ -122,6 +122,24 @@ Result<transport::Response> round_trip(transport::ClientChannel& channel, transp
                                                 timeout.count()));
 }
 
+Result<transport::Response> request(transport::ClientChannel& channel, const std::string& verb, const std::string& path,
+                                    std::string_view body, std::chrono::seconds timeout) {
+  transport::Request req;
+  req.id = transport::random_id();
+  req.verb = verb;
+  req.path = path;
+  req.body.assign(body.begin(), body.end());
+  return round_trip(channel, std::move(req), timeout);
+}
+
+std::string answer_text(const transport::Response& response) {
+  std::string s(response.body.begin(), response.body.end());
+  if (s.size() > 300) s = s.substr(0, 300) + "...";
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return s;
+}
+
 Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
                                               SnpVerification* refused) {
   AttestedSession s;

@@ -54,6 +54,12 @@ Result<attest::SnpVerification> verify_payload(ByteView payload, const noise::Pu
 // "verified SEV-SNP Milan, measurement d0d1d2d3d4d5d6d7..., release: pinned measurement"
 std::string session_summary(const AttestedSession& s);
 
+// One request with a fresh id and `body`, sent with round_trip.
+Result<transport::Response> request(transport::ClientChannel& channel, const std::string& verb, const std::string& path,
+                                    std::string_view body, std::chrono::seconds timeout);
+// A response's body for an error message: at most 300 bytes, control characters as spaces.
+std::string answer_text(const transport::Response& response);
+
 // Sends one request and waits for its first response (other ids are ignored).
 Result<transport::Response> round_trip(transport::ClientChannel& channel, transport::Request request,
                                        std::chrono::seconds timeout);

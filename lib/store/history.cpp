@@ -111,20 +111,11 @@ Result<HistoryStore> HistoryStore::open(const std::string& path) {
 }
 
 Result<void> HistoryStore::migrate() {
-  CONFER_TRY(Statement q, db_.prepare("PRAGMA user_version"));
-  CONFER_TRY(bool row, q.step());
-  int64_t version = row ? q.column_int(0) : 0;
-  if (version > kSchemaVersion)
+  return store::migrate(db_, kMigrations, [&](int64_t seen, int64_t known) {
     return make_error(Errc::parse, fmt::format("{}: history schema version {} is newer than this confer knows ({}); "
                                                "upgrade confer",
-                                               db_.path(), version, kSchemaVersion));
-  for (int64_t v = version; v < kSchemaVersion; ++v) {
-    CONFER_TRY(Transaction tx, Transaction::begin(db_));
-    CONFER_TRY_VOID(db_.exec(kMigrations[v]));
-    CONFER_TRY_VOID(db_.exec(fmt::format("PRAGMA user_version = {}", v + 1)));
-    CONFER_TRY_VOID(tx.commit());
-  }
-  return {};
+                                               db_.path(), seen, known));
+  });
 }
 
 Result<std::optional<Account>> HistoryStore::account() {

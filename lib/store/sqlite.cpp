@@ -164,4 +164,20 @@ Result<void> Transaction::commit() {
   return {};
 }
 
+Result<void> migrate(Database& db, std::span<const char* const> steps,
+                     const std::function<Error(int64_t seen, int64_t known)>& too_new) {
+  CONFER_TRY(Statement q, db.prepare("PRAGMA user_version"));
+  CONFER_TRY(bool row, q.step());
+  int64_t version = row ? q.column_int(0) : 0;
+  int64_t known = int64_t(steps.size());
+  if (version > known) return too_new(version, known);
+  for (int64_t v = version; v < known; ++v) {
+    CONFER_TRY(Transaction tx, Transaction::begin(db));
+    CONFER_TRY_VOID(db.exec(steps[size_t(v)]));
+    CONFER_TRY_VOID(db.exec(fmt::format("PRAGMA user_version = {}", v + 1)));
+    CONFER_TRY_VOID(tx.commit());
+  }
+  return {};
+}
+
 }  // namespace confer::store

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <optional>
 #include <string>
 
@@ -74,6 +76,12 @@ class Statement {
   sqlite3_stmt* stmt_;
   int bind_error_ = 0;
 };
+
+// Brings the schema (PRAGMA user_version) up to steps.size(): step i takes version i to
+// i + 1, each in its own transaction. A database from a newer program is refused with
+// `too_new(version seen, version known)`.
+Result<void> migrate(Database& db, std::span<const char* const> steps,
+                     const std::function<Error(int64_t seen, int64_t known)>& too_new);
 
 // BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
 class Transaction {

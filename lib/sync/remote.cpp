@@ -15,19 +15,11 @@ constexpr size_t kMaxChangesPerPage = 10000;
 
 Error bad(std::string why) { return make_error(Errc::protocol, "the server's answer is malformed: " + std::move(why)); }
 
-std::string body_text(const transport::Response& r) {
-  std::string s(r.body.begin(), r.body.end());
-  if (s.size() > 300) s = s.substr(0, 300) + "...";
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return s;
-}
-
 Error refused(const std::string& what, const transport::Response& r) {
   // 401: the session; 413: a quota or size limit, which is the account's state, not a
   // lie; 5xx: the server's store; anything else breaks the protocol.
   Errc code = r.status == 401 ? Errc::key : r.status == 413 ? Errc::io : r.status >= 500 ? Errc::network : Errc::protocol;
-  return make_error(code, fmt::format("{}: the server answered {}: {}", what, r.status, body_text(r)));
+  return make_error(code, fmt::format("{}: the server answered {}: {}", what, r.status, client::answer_text(r)));
 }
 
 Result<Bytes> b64(const json& obj, const char* key, std::string_view where) {
@@ -94,12 +86,7 @@ class ChannelRemote final : public Remote {
 
  private:
   Result<transport::Response> call(const std::string& verb, const std::string& path, const std::string& body) {
-    transport::Request req;
-    req.id = transport::random_id();
-    req.verb = verb;
-    req.path = path;
-    req.body.assign(body.begin(), body.end());
-    return client::round_trip(channel_, std::move(req), timeout_);
+    return client::request(channel_, verb, path, body, timeout_);
   }
 
   transport::ClientChannel& channel_;

@@ -40,7 +40,6 @@ CREATE TABLE checkpoints (
   digest BLOB NOT NULL, updated INTEGER NOT NULL, PRIMARY KEY (account, device));
 )sql",
 };
-constexpr int kVersion = int(std::size(kMigrations));
 
 constexpr const char* kCredentialColumns = "id, account, algorithm, public_key, sign_count, wrap, created";
 
@@ -63,19 +62,10 @@ class SqliteStore final : public Store {
   std::string describe() const override { return "sqlite:" + db_.path(); }
 
   Result<void> migrate() {
-    CONFER_TRY(auto stmt, db_.prepare("PRAGMA user_version"));
-    CONFER_TRY(bool row, stmt.step());
-    int version = row ? int(stmt.column_int(0)) : 0;
-    if (version > kVersion)
+    return confer::store::migrate(db_, kMigrations, [&](int64_t seen, int64_t known) {
       return make_error(Errc::parse, fmt::format("{}: the store's schema is version {}; this confer-server knows up to {}",
-                                                 db_.path(), version, kVersion));
-    for (int v = version; v < kVersion; ++v) {
-      CONFER_TRY(auto tx, Transaction::begin(db_));
-      CONFER_TRY_VOID(db_.exec(kMigrations[v]));
-      CONFER_TRY_VOID(db_.exec(fmt::format("PRAGMA user_version = {}", v + 1)));
-      CONFER_TRY_VOID(tx.commit());
-    }
-    return {};
+                                                 db_.path(), seen, known));
+    });
   }
 
   Result<bool> create_account(const Account& account, const StoredCredential& first) override {
