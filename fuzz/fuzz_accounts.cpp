@@ -1,8 +1,10 @@
 // Accounts and sync, both ends: confer-server's account and storage routes (bodies from
 // any client), and what the client parses from a server (the change log, a session
-// token, a clientDataJSON and authenticator data checked as an assertion).
+// token, a batch write's results, a clientDataJSON and authenticator data checked as an assertion).
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -15,7 +17,12 @@ namespace {
 
 confer::server::AccountService& service() {
   static std::unique_ptr<confer::server::AccountService> s = [] {
-    std::string path = "/tmp/confer-fuzz-accounts-" + std::to_string(::getpid()) + "/store.db";
+    static std::string dir = "/tmp/confer-fuzz-accounts-" + std::to_string(::getpid());
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    });
+    std::string path = dir + "/store.db";
     auto store = confer::server::store::open_store("sqlite:" + path);
     confer::server::AccountConfig config;
     config.token_key.assign(32, 7);
@@ -34,6 +41,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteView input(data, size);
   std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)sync::parse_changes(input);
+  static const Bytes one(16, 1);
+  static const sync::Write writes[2] = {{"a", 2, 0, false, one}, {"b", 3, 4, true, {}}};
+  (void)sync::parse_put_results(input, writes);
   (void)account::verify_token(Bytes(32, 7), text, 1'800'000'000);
   account::Assertion a;
   a.client_data_json = std::string(text);
@@ -52,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)svc.handle(anonymous, "POST", path, input, 1'800'000'000, nullptr);
   }
   (void)svc.handle(signed_in, "PUT", "/v1/store/records/fuzz-1", input, 1'800'000'000, nullptr);
+  (void)svc.handle(signed_in, "POST", "/v1/store/records", input, 1'800'000'000, nullptr);
   (void)svc.handle(signed_in, "PUT", "/v1/store/checkpoints/dev", input, 1'800'000'000, nullptr);
   (void)svc.handle(signed_in, "GET", "/v1/store/changes?" + std::string(text.substr(0, 64)), {}, 1'800'000'000, nullptr);
   return 0;

@@ -163,6 +163,7 @@ Reply AccountService::route(ConnectionAuth& conn, const std::string& verb, const
   if (verb == "GET" && path == "/v1/account/credentials") return list_credentials(conn);
   if (verb == "POST" && path == "/v1/account/credentials") return add_credential(conn, body, now);
   if (verb == "GET" && path == "/v1/store/changes") return changes(conn, query);
+  if (verb == "POST" && path == "/v1/store/records") return put_records(conn, body);
   constexpr std::string_view kRecords = "/v1/store/records/";
   if (path.rfind(kRecords, 0) == 0) {
     std::string id = path.substr(kRecords.size());
@@ -366,35 +367,78 @@ Reply AccountService::get_record(ConnectionAuth& conn, const std::string& id) {
   return ok(200, change_json(*c));
 }
 
-Reply AccountService::put_record(ConnectionAuth& conn, const std::string& id, ByteView body) {
-  json req = parse_body(body, "record");
+// One record of a write request, its ciphertext decoded into `storage` (kept alive by
+// the caller); a malformed one is a 400 naming it.
+namespace {
+store::Write read_write(const json& req, std::string id, Bytes& storage, int64_t max_record_bytes) {
+  if (!req.is_object()) throw Bad{error(400, "record: expected an object")};
+  if (!store::valid_record_id(id)) throw Bad{error(400, "expected a record id of 1-200 of [A-Za-z0-9._/-]")};
   int64_t kind = int_field(req, "kind", "record");
   int64_t expected = int_field(req, "expected_revision", "record");
   const json* del = member(req, "deleted");
   bool deleted = del != nullptr && del->is_boolean() && del->get<bool>();
-  if (kind < 1 || kind > 255) return error(400, fmt::format("record: \"kind\" must be 1-255, saw {}", kind));
-  if (expected < 0) return error(400, "record: \"expected_revision\" must be 0 (new) or more");
-  Bytes ct;
+  if (kind < 1 || kind > 255) throw Bad{error(400, fmt::format("record {}: \"kind\" must be 1-255, saw {}", id, kind))};
+  if (expected < 0) throw Bad{error(400, fmt::format("record {}: \"expected_revision\" must be 0 (new) or more", id))};
   if (!deleted) {
     // The limit is checked on the decoded size; the request bound caps what was read.
-    ct = bytes_field(req, "ciphertext", "record", size_t(1) << 20);
-    if (int64_t(ct.size()) > config_.max_record_bytes)
-      return error(413, fmt::format("record: {} bytes of ciphertext, at most {}", ct.size(), config_.max_record_bytes));
-    if (ct.empty()) return error(400, "record: an empty ciphertext (a deletion says \"deleted\": true)");
+    storage = bytes_field(req, "ciphertext", "record", size_t(1) << 20);
+    if (int64_t(storage.size()) > max_record_bytes)
+      throw Bad{error(413, fmt::format("record {}: {} bytes of ciphertext, at most {}", id, storage.size(),
+                                       max_record_bytes))};
+    if (storage.empty()) throw Bad{error(400, fmt::format("record {}: an empty ciphertext (a deletion says \"deleted\": true)", id))};
   }
-  auto r = store_->put(conn.account, id, kind, expected, deleted, ct);
+  return store::Write{std::move(id), kind, expected, deleted, storage};
+}
+}  // namespace
+
+Reply AccountService::write_records(ConnectionAuth& conn, std::span<const store::Write> writes, bool single) {
+  auto r = store_->put_many(conn.account, writes);
   if (!r) {
     if (r.error().code == Errc::usage) return error(409, r.error().message);
     throw std::move(r).error();
   }
-  switch (r->status) {
-    case store::PutStatus::stored: return ok(200, {{"revision", r->revision}, {"seq", r->seq}});
-    case store::PutStatus::conflict:
-      return Reply{409, dump_json(json{{"error", "revision conflict"}, {"revision", r->revision}})};
+  switch (r->refused) {
     case store::PutStatus::quota: return error(413, "over the account's quota: " + r->detail);
     case store::PutStatus::no_account: return error(401, "the account no longer exists");
+    default: break;
   }
-  return error(500, "Internal error");
+  if (single) {
+    const auto& w = r->writes.front();
+    if (w.status == store::PutStatus::stored) return ok(200, {{"revision", w.revision}, {"seq", w.seq}});
+    return Reply{409, dump_json(json{{"error", "revision conflict"}, {"revision", w.revision}})};
+  }
+  json results = json::array();
+  for (const auto& w : r->writes) {
+    if (w.status == store::PutStatus::stored)
+      results.push_back({{"stored", true}, {"revision", w.revision}, {"seq", w.seq}});
+    else
+      results.push_back({{"stored", false}, {"revision", w.revision}});
+  }
+  return ok(200, {{"results", std::move(results)}});
+}
+
+Reply AccountService::put_record(ConnectionAuth& conn, const std::string& id, ByteView body) {
+  json req = parse_body(body, "record");
+  Bytes storage;
+  store::Write w = read_write(req, id, storage, config_.max_record_bytes);
+  return write_records(conn, std::span<const store::Write>(&w, 1), true);
+}
+
+Reply AccountService::put_records(ConnectionAuth& conn, ByteView body) {
+  json req = parse_body(body, "records");
+  const json* list = member(req, "records");
+  if (list == nullptr || !list->is_array()) return error(400, "records: expected \"records\" as an array");
+  if (list->empty() || list->size() > store::kMaxBatchWrites)
+    return error(400, fmt::format("records: expected 1-{} records, saw {}", store::kMaxBatchWrites, list->size()));
+  std::vector<Bytes> storage(list->size());
+  std::vector<store::Write> writes;
+  writes.reserve(list->size());
+  for (size_t i = 0; i < list->size(); ++i) {
+    const json& one = (*list)[i];
+    if (!one.is_object()) return error(400, fmt::format("records: entry {} is not an object", i));
+    writes.push_back(read_write(one, text_field(one, "id", "record"), storage[i], config_.max_record_bytes));
+  }
+  return write_records(conn, writes, false);
 }
 
 Reply AccountService::list_checkpoints(ConnectionAuth& conn) {

@@ -70,6 +70,8 @@ class AccountService {
   Reply changes(ConnectionAuth& conn, const std::string& query);
   Reply get_record(ConnectionAuth& conn, const std::string& id);
   Reply put_record(ConnectionAuth& conn, const std::string& id, ByteView body);
+  Reply put_records(ConnectionAuth& conn, ByteView body);
+  Reply write_records(ConnectionAuth& conn, std::span<const store::Write> writes, bool single);
   Reply list_checkpoints(ConnectionAuth& conn);
   Reply put_checkpoint(ConnectionAuth& conn, const std::string& device, ByteView body, int64_t now);
 

@@ -432,6 +432,47 @@ TEST_CASE("accounts: the record routes, with malformed, oversized and conflictin
   CHECK(s.call(c, "GET", "/v1/store/nothing").status == 404);
 }
 
+TEST_CASE("accounts: a batch of writes in one request, with a bad entry refusing all of it and the store unchanged") {
+  Service s;
+  SoftKey k;
+  server::ConnectionAuth c;
+  REQUIRE(s.call(c, "POST", "/v1/account/register", s.registration(k, s.challenge(c), "acct-1", auth_pair().public_key)).status == 201);
+  auto rec = [](const std::string& id, int64_t expected, const Bytes& ct) {
+    return json{{"id", id}, {"kind", 2}, {"expected_revision", expected}, {"ciphertext", wa::base64url(ct)}};
+  };
+  auto batch = s.call(c, "POST", "/v1/store/records",
+                      {{"records", {rec("a", 0, Bytes(10, 1)), rec("b", 0, Bytes(10, 2)), rec("a", 0, Bytes(10, 3))}}});
+  REQUIRE_MESSAGE(batch.status == 200, batch.body);
+  auto results = json::parse(batch.body)["results"];
+  REQUIRE(results.size() == 3);
+  CHECK(results[0] == json{{"stored", true}, {"revision", 1}, {"seq", 1}});
+  CHECK(results[1] == json{{"stored", true}, {"revision", 1}, {"seq", 2}});
+  CHECK(results[2] == json{{"stored", false}, {"revision", 1}});
+  auto head = [&] { return s.store->changes("acct-1", 0, 100, 1 << 20).value().head; };
+  CHECK(head() == 2);
+
+  // One bad entry (bad id, empty ciphertext, oversized, no id) and none of the batch is kept.
+  for (const json& bad : {rec("bad id", 0, Bytes(4, 1)), rec("e", 0, Bytes()), rec("f", 0, Bytes(size_t(s.config.max_record_bytes) + 1, 1)),
+                          json{{"kind", 2}, {"expected_revision", 0}, {"ciphertext", "AA"}}}) {
+    auto r = s.call(c, "POST", "/v1/store/records", {{"records", {rec("c", 0, Bytes(4, 9)), bad}}});
+    CHECK_MESSAGE((r.status == 400 || r.status == 413), r.body);
+    CHECK(s.call(c, "GET", "/v1/store/records/c").status == 404);
+    CHECK(head() == 2);
+  }
+  auto none = s.call(c, "POST", "/v1/store/records", {{"records", json::array()}});
+  CHECK(none.status == 400);
+  CHECK(none.body == "records: expected 1-256 records, saw 0");
+  json many = json::array();
+  for (int i = 0; i < 257; ++i) many.push_back(rec("m" + std::to_string(i), 0, Bytes(1, 1)));
+  CHECK(s.call(c, "POST", "/v1/store/records", {{"records", many}}).body == "records: expected 1-256 records, saw 257");
+  json other_kind = rec("a", 1, Bytes(4, 1));
+  other_kind["kind"] = 3;
+  CHECK(s.call(c, "POST", "/v1/store/records", {{"records", {other_kind}}}).status == 409);
+  CHECK(head() == 2);
+  server::ConnectionAuth stranger;
+  CHECK(s.call(stranger, "POST", "/v1/store/records", {{"records", {rec("z", 0, Bytes(4, 1))}}}).status == 401);
+}
+
 TEST_CASE("accounts: a real libfido2 assertion from the fake authenticator signs in, one touch giving the PRF too") {
   static std::once_flag once;
   std::call_once(once, [] {

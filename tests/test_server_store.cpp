@@ -216,7 +216,7 @@ TEST_CASE("server store: quotas refuse a write and leave the store as it was") {
     REQUIRE(s->put("acct-a", "b", 2, 0, false, Bytes(40, 2)).value().status == PutStatus::stored);
     auto over = s->put("acct-a", "c", 2, 0, false, Bytes(40, 3)).value();
     CHECK(over.status == PutStatus::quota);
-    CHECK(over.detail == "at most 100 bytes");
+    CHECK(over.detail == "at most 100 bytes (writing c)");
     auto grow = s->put("acct-a", "a", 2, 1, false, Bytes(80, 1)).value();
     CHECK(grow.status == PutStatus::quota);
     CHECK(s->get("acct-a", "a").value()->ciphertext == Bytes(40, 1));
@@ -226,7 +226,7 @@ TEST_CASE("server store: quotas refuse a write and leave the store as it was") {
     REQUIRE(s->put("acct-a", "c", 2, 0, false, Bytes(10, 3)).value().status == PutStatus::stored);
     auto count = s->put("acct-a", "d", 2, 0, false, Bytes(1, 4)).value();
     CHECK(count.status == PutStatus::quota);
-    CHECK(count.detail == "at most 3 records");
+    CHECK(count.detail == "at most 3 records (writing d)");
     auto page = s->changes("acct-a", 0, 100, 1 << 20).value();
     CHECK(page.head == 4);  // refused writes took no sequence number
     CHECK(page.changes.size() == 4);
@@ -242,6 +242,53 @@ TEST_CASE("server store: quotas refuse a write and leave the store as it was") {
     CHECK(cps[0].digest == Bytes(32, 4));
     CHECK(cps[1].device == "dev2");
     CHECK(s->checkpoints("nobody").value().empty());
+  });
+}
+
+TEST_CASE("server store: a batch of writes is one transaction; a conflict is one write's outcome, a quota the batch's") {
+  each_backend([](const Backend& b) {
+    Limits limits;
+    limits.max_account_records = 4;
+    auto s = b.open(limits);
+    make_account(*s, "acct-a", 1);
+    REQUIRE(s->put("acct-a", "x", 2, 0, false, Bytes(8, 1)).value().status == PutStatus::stored);
+    Bytes one(8, 2), two(8, 3), three(8, 4);
+    // x is at revision 1: a write expecting 0 conflicts, the others go on; the same id
+    // twice in a batch sees its own earlier write.
+    std::vector<Write> batch = {{"a", 2, 0, false, one}, {"x", 2, 0, false, two}, {"a", 2, 1, false, three}};
+    auto r = s->put_many("acct-a", batch).value();
+    REQUIRE(r.refused == PutStatus::stored);
+    REQUIRE(r.writes.size() == 3);
+    CHECK(r.writes[0].status == PutStatus::stored);
+    CHECK(r.writes[0].seq == 2);
+    CHECK(r.writes[1].status == PutStatus::conflict);
+    CHECK(r.writes[1].revision == 1);
+    CHECK(r.writes[2].status == PutStatus::stored);
+    CHECK(r.writes[2].revision == 2);
+    CHECK(r.writes[2].seq == 3);
+    CHECK(s->get("acct-a", "a").value()->ciphertext == three);
+    CHECK(s->changes("acct-a", 0, 100, 1 << 20).value().head == 3);
+
+    // Over quota at its third write: nothing of the batch is written, no number taken.
+    std::vector<Write> over = {{"b", 2, 0, false, one}, {"c", 2, 0, false, one}, {"d", 2, 0, false, one}};
+    auto q = s->put_many("acct-a", over).value();
+    CHECK(q.refused == PutStatus::quota);
+    CHECK(q.detail == "at most 4 records (writing d)");
+    CHECK_FALSE(s->get("acct-a", "b").value());
+    CHECK(s->changes("acct-a", 0, 100, 1 << 20).value().head == 3);
+
+    // A write of another kind refuses the batch; so does one too many writes.
+    std::vector<Write> kind = {{"b", 2, 0, false, one}, {"a", 3, 2, false, two}};
+    auto k = s->put_many("acct-a", kind);
+    REQUIRE_FALSE(k);
+    CHECK(k.error().message == "record a is of kind 2, not 3");
+    CHECK_FALSE(s->get("acct-a", "b").value());
+    std::vector<Write> many(kMaxBatchWrites + 1, Write{"m", 2, 0, false, one});
+    auto m = s->put_many("acct-a", many);
+    REQUIRE_FALSE(m);
+    CHECK(m.error().message == "257 writes in one batch, at most 256");
+    CHECK(s->changes("acct-a", 0, 100, 1 << 20).value().head == 3);
+    CHECK(s->put_many("nobody", batch).value().refused == PutStatus::no_account);
   });
 }
 

@@ -358,9 +358,15 @@ namespace {
 class BreakingRemote : public StoreRemote {
  public:
   BreakingRemote(server::store::Store& s, int writes) : StoreRemote(s), left_(writes) {}
-  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
-    if (left_-- <= 0) return make_error(Errc::network, "connection lost");
-    return StoreRemote::put(id, kind, expected, deleted, ct);
+  // The server applies the first `writes` of what it is sent (as if the batch had been
+  // cut there), then the connection is lost.
+  Result<std::vector<sync::PutResult>> put_many(std::span<const sync::Write> writes) override {
+    size_t n = std::min(writes.size(), size_t(std::max(left_, 0)));
+    left_ -= int(n);
+    if (n == 0) return make_error(Errc::network, "connection lost");
+    auto applied = StoreRemote::put_many(writes.first(n));
+    if (!applied || n < writes.size() || left_ <= 0) return make_error(Errc::network, "connection lost");
+    return applied;
   }
 
  private:
@@ -368,6 +374,32 @@ class BreakingRemote : public StoreRemote {
 };
 
 }  // namespace
+
+TEST_CASE("sync: a batch's answer that does not match what was sent is a lie, named") {
+  Bytes ct(10, 1);
+  std::vector<sync::Write> writes = {{"a", 2, 0, false, ct}, {"b", 2, 3, false, ct}};
+  auto good = sync::parse_put_results(
+      as_bytes(std::string(R"({"results":[{"stored":true,"revision":1,"seq":7},{"stored":false,"revision":5}]})")), writes);
+  REQUIRE_MESSAGE(good.ok(), good.error().message);
+  CHECK((*good)[0].stored);
+  CHECK((*good)[0].seq == 7);
+  CHECK_FALSE((*good)[1].stored);
+  CHECK((*good)[1].revision == 5);
+  auto lie = [&](const std::string& body, const std::string& needle) {
+    auto r = sync::parse_put_results(as_bytes(body), writes);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::protocol);
+    CHECK_MESSAGE(r.error().message.find(needle) != std::string::npos, r.error().message);
+  };
+  lie(R"({"results":[{"stored":true,"revision":1,"seq":7}]})", "writing 2 records: 1 results");
+  lie(R"({"results":[{"stored":true,"revision":2,"seq":7},{"stored":false,"revision":5}]})",
+      "record a written at revision 2 (seq 7), expected revision 1");
+  lie(R"({"results":[{"stored":true,"revision":1,"seq":7},{"stored":false,"revision":3}]})",
+      "record b: a conflict at the revision it expected (3)");
+  lie(R"({"results":[{"stored":"yes","revision":1,"seq":7},{"stored":false,"revision":5}]})", "expected \"stored\"");
+  lie(R"({"results":{}})", "expected \"results\" as an array");
+  lie(std::string(100000, '['), "malformed");
+}
 
 TEST_CASE("sync: another device syncing between a conversation's writes sees no lie and no half conversation") {
   World w;

@@ -244,6 +244,11 @@ class Engine {
     return {};
   }
 
+  Result<void> forget_pending(const std::string& id) {
+    CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
+    return d.bind(1, id).run();
+  }
+
   // Pushes every pending record once; true when something was written or refused (so
   // the log must be read again before the next round).
   Result<bool> push() {
@@ -277,49 +282,62 @@ class Engine {
     pending.insert(pending.end(), deletions.begin(), deletions.end());
     bool wrote = false;
     int64_t done = 0;
-    for (const auto& p : pending) {
+    // In batches: each batch's local bookkeeping in one transaction, its writes in one
+    // request the server applies in one transaction. A batch interrupted after the
+    // server applied it leaves its records pending here; the pull then brings our own
+    // writes back, and the rerun finds nothing left to push under their ids.
+    size_t next = 0;
+    while (next < pending.size()) {
       CONFER_TRY(Transaction tx, Transaction::begin(db_));
-      CONFER_TRY(auto k, known(p.id));
-      int64_t current = k ? k->revision : 0;
-      bool server_has = k && !k->deleted;
-      CONFER_TRY(auto bytes, history_.outgoing(keys_, p.id, p.kind, current + 1));
-      if (!bytes && !server_has) {
-        CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
-        CONFER_TRY_VOID(d.bind(1, p.id).run());
+      std::vector<Write> writes;
+      std::vector<Bytes> bodies;  // what the writes' ciphertext views point into
+      bodies.reserve(kMaxBatchWrites);
+      size_t batch_bytes = 0;
+      for (; next < pending.size() && writes.size() < kMaxBatchWrites; ++next) {
+        const auto& p = pending[next];
+        CONFER_TRY(auto k, known(p.id));
+        int64_t current = k ? k->revision : 0;
+        bool server_has = k && !k->deleted;
+        CONFER_TRY(auto bytes, history_.outgoing(keys_, p.id, p.kind, current + 1));
+        // Nothing to push: gone here and there; written once and already on the server
+        // (our own write, confirmed, or another device's, which the pull moved ours
+        // aside for); or deleted on the server, where a deletion wins (docs/sync.md).
+        bool nothing = (!bytes && !server_has) || (bytes && server_has && p.kind != int(store::RecordKind::conversation)) ||
+                       (bytes && k && k->deleted);
+        if (nothing) {
+          CONFER_TRY_VOID(forget_pending(p.id));
+          continue;
+        }
+        size_t size = bytes ? bytes->size() : 0;
+        if (!writes.empty() && batch_bytes + size > kMaxBatchBytes) break;
+        batch_bytes += size;
+        bodies.push_back(bytes ? std::move(*bytes) : Bytes{});
+        writes.push_back({p.id, p.kind, current, !bytes, bodies.back()});
+      }
+      if (writes.empty()) {
         CONFER_TRY_VOID(tx.commit());
         continue;
       }
-      if (bytes && server_has && p.kind != int(store::RecordKind::conversation)) {
-        // Written once: the server has it (our own write, confirmed) or another device's
-        // (the pull moves ours aside). Either way nothing to push under this id.
-        CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
-        CONFER_TRY_VOID(d.bind(1, p.id).run());
-        CONFER_TRY_VOID(tx.commit());
-        continue;
-      }
-      if (bytes && k && k->deleted) {
-        // Deleted on the server: a deletion wins (docs/sync.md); the pull removed it here.
-        CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
-        CONFER_TRY_VOID(d.bind(1, p.id).run());
-        CONFER_TRY_VOID(tx.commit());
-        continue;
-      }
-      static const Bytes kNone;
-      ByteView body = bytes ? ByteView(*bytes) : ByteView(kNone);
-      CONFER_TRY(PutResult r, remote_.put(p.id, p.kind, current, !bytes, body));
+      CONFER_TRY(auto results, remote_.put_many(writes));
+      if (results.size() != writes.size())
+        return make_error(Errc::protocol, fmt::format("the server answered {} of {} writes", results.size(), writes.size()));
       wrote = true;
-      if (!r.stored) {
-        ++report_.conflicts;
-        continue;  // the pull brings the other write; the next round merges and retries
-      }
       CONFER_TRY(Statement sent, db_.prepare("INSERT OR REPLACE INTO sync_sent (seq, id, revision, hash) VALUES (?, ?, ?, ?)"));
-      CONFER_TRY_VOID(sent.bind(1, r.seq).bind(2, p.id).bind(3, r.revision).bind(4, ByteView(crypto::sha256(body))).run());
-      CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
-      CONFER_TRY_VOID(d.bind(1, p.id).run());
+      for (size_t i = 0; i < writes.size(); ++i) {
+        const auto& r = results[i];
+        if (!r.stored) {
+          ++report_.conflicts;
+          continue;  // the pull brings the other write; the next round merges and retries
+        }
+        CONFER_TRY_VOID(sent.bind(1, r.seq).bind(2, writes[i].id).bind(3, r.revision)
+                            .bind(4, ByteView(crypto::sha256(writes[i].ciphertext))).run());
+        CONFER_TRY_VOID(forget_pending(writes[i].id));
+        ++report_.pushed;
+        report_.bytes_up += writes[i].ciphertext.size();
+      }
       CONFER_TRY_VOID(tx.commit());
-      ++report_.pushed;
-      report_.bytes_up += body.size();
-      if (progress_) progress_({"push", ++done, int64_t(pending.size())});
+      done += int64_t(writes.size());
+      if (progress_) progress_({"push", done, int64_t(pending.size())});
     }
     return wrote;
   }

@@ -40,23 +40,18 @@ class ChannelRemote final : public Remote {
     return parse_changes(r.body);
   }
 
-  Result<PutResult> put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) override {
-    json body = {{"kind", kind}, {"expected_revision", expected}, {"deleted", deleted}};
-    if (!deleted) body["ciphertext"] = account::base64url(ct);
-    CONFER_TRY(auto r, call("PUT", "/v1/store/records/" + id, dump_json(body)));
-    if (r.status != 200 && r.status != 409) return refused("writing record " + id, r);
-    auto parsed = parse_json(r.body, "the server's answer", JsonLimits{4096, 4}, Errc::protocol);
-    if (!parsed || !parsed->is_object() || json_detail::member(*parsed, "revision") == nullptr)
-      return refused("writing record " + id, r);
-    json j = std::move(parsed).value();
-    CONFER_TRY(int64_t revision, json_detail::required_int64(j, "revision", "the server's answer"));
-    PutResult out;
-    out.stored = r.status == 200;
-    out.revision = revision;
-    if (out.stored) {
-      CONFER_TRY(out.seq, json_detail::required_int64(j, "seq", "the server's answer"));
+  Result<std::vector<PutResult>> put_many(std::span<const Write> writes) override {
+    json list = json::array();
+    for (const auto& w : writes) {
+      json one = {{"id", w.id}, {"kind", w.kind}, {"expected_revision", w.expected_revision}, {"deleted", w.deleted}};
+      if (!w.deleted) one["ciphertext"] = account::base64url(w.ciphertext);
+      list.push_back(std::move(one));
     }
-    return out;
+    std::string what = writes.size() == 1 ? "writing record " + writes.front().id
+                                          : fmt::format("writing {} records", writes.size());
+    CONFER_TRY(auto r, call("POST", "/v1/store/records", dump_json(json{{"records", std::move(list)}})));
+    if (r.status != 200) return refused(what, r);
+    return parse_put_results(r.body, writes);
   }
 
   Result<std::vector<RemoteCheckpoint>> checkpoints() override {
@@ -94,6 +89,36 @@ class ChannelRemote final : public Remote {
 };
 
 }  // namespace
+
+Result<std::vector<PutResult>> parse_put_results(ByteView body, std::span<const Write> writes) {
+  auto parsed = parse_json(body, "the server's answer", JsonLimits{64u << 10, 4}, Errc::protocol);
+  if (!parsed) return bad(parsed.error().message);
+  const json* list = parsed->is_object() ? json_detail::member(*parsed, "results") : nullptr;
+  if (list == nullptr || !list->is_array()) return bad("writing records: expected \"results\" as an array");
+  if (list->size() != writes.size())
+    return bad(fmt::format("writing {} records: {} results", writes.size(), list->size()));
+  std::vector<PutResult> out;
+  out.reserve(writes.size());
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const json& one = (*list)[i];
+    if (!one.is_object()) return bad("a write's result is not an object");
+    const json* stored = json_detail::member(one, "stored");
+    if (stored == nullptr || !stored->is_boolean()) return bad("a write's result: expected \"stored\" as true or false");
+    PutResult p;
+    p.stored = stored->get<bool>();
+    CONFER_TRY(p.revision, json_detail::required_int64(one, "revision", "a write's result"));
+    if (p.stored) {
+      CONFER_TRY(p.seq, json_detail::required_int64(one, "seq", "a write's result"));
+      if (p.revision != writes[i].expected_revision + 1 || p.seq < 1)
+        return bad(fmt::format("record {} written at revision {} (seq {}), expected revision {}", writes[i].id, p.revision,
+                               p.seq, writes[i].expected_revision + 1));
+    } else if (p.revision == writes[i].expected_revision || p.revision < 0) {
+      return bad(fmt::format("record {}: a conflict at the revision it expected ({})", writes[i].id, p.revision));
+    }
+    out.push_back(p);
+  }
+  return out;
+}
 
 namespace {
 Result<RemotePage> parse_changes_strict(ByteView body);

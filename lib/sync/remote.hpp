@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,12 +44,28 @@ struct PutResult {
   int64_t seq = 0;
 };
 
+// One write of a batch: `id` at expected_revision + 1 (compare-and-set).
+struct Write {
+  std::string id;
+  int kind = 0;
+  int64_t expected_revision = 0;
+  bool deleted = false;
+  ByteView ciphertext;  // empty for a deletion
+};
+
+// A batch is at most this many writes and (past its first) about this much ciphertext,
+// so its request stays inside the channel's 1 MiB once base64 has grown it by a third.
+inline constexpr size_t kMaxBatchWrites = 256;
+inline constexpr size_t kMaxBatchBytes = 384u << 10;
+
 class Remote {
  public:
   virtual ~Remote() = default;
   virtual Result<RemotePage> changes(int64_t since) = 0;
-  virtual Result<PutResult> put(const std::string& id, int kind, int64_t expected_revision, bool deleted,
-                                ByteView ciphertext) = 0;
+  // One result per write, in order (stored, or a conflict with the current revision),
+  // the batch applied in one transaction; over quota or a refused session is an error
+  // and nothing of the batch was written.
+  virtual Result<std::vector<PutResult>> put_many(std::span<const Write> writes) = 0;
   virtual Result<std::vector<RemoteCheckpoint>> checkpoints() = 0;
   virtual Result<void> publish(const std::string& device, int64_t seq, ByteView digest) = 0;
 };
@@ -57,6 +74,10 @@ class Remote {
 // a refused session Errc::key, an unreachable store Errc::network.
 std::unique_ptr<Remote> channel_remote(transport::ClientChannel& channel,
                                        std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// Parses one POST /v1/store/records answer to `writes` (one result each, stored at
+// expected + 1 or a conflict at another revision). For the fuzzer too.
+Result<std::vector<PutResult>> parse_put_results(ByteView body, std::span<const Write> writes);
 
 // Parses one GET /v1/store/changes answer (bounded; every field checked). For the fuzzer too.
 Result<RemotePage> parse_changes(ByteView body);

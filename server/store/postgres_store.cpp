@@ -168,43 +168,53 @@ class PostgresStore final : public Store {
     return r.count() == 1;
   }
 
-  Result<PutOutcome> put(const std::string& account, const std::string& id, int64_t kind, int64_t expected,
-                         bool deleted, ByteView ciphertext) override {
+  Result<BatchOutcome> put_many(const std::string& account, std::span<const Write> writes) override {
+    if (writes.size() > kMaxBatchWrites)
+      return make_error(Errc::usage, fmt::format("{} writes in one batch, at most {}", writes.size(), kMaxBatchWrites));
     std::lock_guard lock(mutex_);
     CONFER_TRY_VOID(begin());
     Guard guard(*this);
     CONFER_TRY(auto acct, query("SELECT seq, bytes, records FROM accounts WHERE id = $1 FOR UPDATE", {Param::of(account)}));
-    if (acct.count() == 0) return PutOutcome{PutStatus::no_account, 0, 0, {}};
+    if (acct.count() == 0) return BatchOutcome{PutStatus::no_account, "no account " + account, {}};
     int64_t seq = acct.int64(0, 0), bytes = acct.int64(0, 1), records = acct.int64(0, 2);
-    CONFER_TRY(auto cur, query("SELECT kind, revision, length(ciphertext)::BIGINT FROM records WHERE account = $1 AND id = $2",
-                               {Param::of(account), Param::of(id)}));
-    bool exists = cur.count() > 0;
-    int64_t current = exists ? cur.int64(0, 1) : 0;
-    int64_t old_size = exists ? cur.int64(0, 2) : 0;
-    if (exists && cur.int64(0, 0) != kind)
-      return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", id, cur.int64(0, 0), kind));
-    if (current != expected) return PutOutcome{PutStatus::conflict, current, 0, {}};
-    if (!exists && records + 1 > limits_.max_account_records)
-      return PutOutcome{PutStatus::quota, current, 0, fmt::format("at most {} records", limits_.max_account_records)};
-    int64_t new_bytes = bytes - old_size + int64_t(ciphertext.size());
-    if (new_bytes > limits_.max_account_bytes && int64_t(ciphertext.size()) > old_size)
-      return PutOutcome{PutStatus::quota, current, 0, fmt::format("at most {} bytes", limits_.max_account_bytes)};
-    int64_t next_seq = seq + 1, revision = expected + 1;
+    BatchOutcome out;
+    for (const auto& w : writes) {
+      CONFER_TRY(auto cur, query("SELECT kind, revision, length(ciphertext)::BIGINT FROM records WHERE account = $1 AND id = $2",
+                                 {Param::of(account), Param::of(w.id)}));
+      bool exists = cur.count() > 0;
+      int64_t current = exists ? cur.int64(0, 1) : 0;
+      int64_t old_size = exists ? cur.int64(0, 2) : 0;
+      if (exists && cur.int64(0, 0) != w.kind)
+        return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", w.id, cur.int64(0, 0), w.kind));
+      if (current != w.expected_revision) {
+        out.writes.push_back({PutStatus::conflict, current, 0, {}});
+        continue;
+      }
+      if (!exists && records + 1 > limits_.max_account_records)
+        return BatchOutcome{PutStatus::quota, fmt::format("at most {} records (writing {})", limits_.max_account_records, w.id), {}};
+      int64_t new_bytes = bytes - old_size + int64_t(w.ciphertext.size());
+      if (new_bytes > limits_.max_account_bytes && int64_t(w.ciphertext.size()) > old_size)
+        return BatchOutcome{PutStatus::quota, fmt::format("at most {} bytes (writing {})", limits_.max_account_bytes, w.id), {}};
+      int64_t revision = w.expected_revision + 1;
+      ++seq;
+      bytes = new_bytes;
+      records += exists ? 0 : 1;
+      CONFER_TRY_VOID(command(
+          "INSERT INTO records (account, id, kind, revision, deleted, ciphertext, seq) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+          "ON CONFLICT (account, id) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted, "
+          "ciphertext = excluded.ciphertext, seq = excluded.seq",
+          {Param::of(account), Param::of(w.id), Param::of(w.kind), Param::of(revision), Param::of(w.deleted),
+           Param::of(w.ciphertext), Param::of(seq)}));
+      CONFER_TRY_VOID(command(
+          "INSERT INTO changes (account, seq, id, kind, revision, deleted, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+          {Param::of(account), Param::of(seq), Param::of(w.id), Param::of(w.kind), Param::of(revision),
+           Param::of(w.deleted), Param::of(ByteView(crypto::sha256(w.ciphertext)))}));
+      out.writes.push_back({PutStatus::stored, revision, seq, {}});
+    }
     CONFER_TRY_VOID(command("UPDATE accounts SET seq = $1, bytes = $2, records = $3 WHERE id = $4",
-                            {Param::of(next_seq), Param::of(new_bytes), Param::of(records + (exists ? 0 : 1)),
-                             Param::of(account)}));
-    CONFER_TRY_VOID(command(
-        "INSERT INTO records (account, id, kind, revision, deleted, ciphertext, seq) VALUES ($1, $2, $3, $4, $5, $6, $7) "
-        "ON CONFLICT (account, id) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted, "
-        "ciphertext = excluded.ciphertext, seq = excluded.seq",
-        {Param::of(account), Param::of(id), Param::of(kind), Param::of(revision), Param::of(deleted),
-         Param::of(ciphertext), Param::of(next_seq)}));
-    CONFER_TRY_VOID(command(
-        "INSERT INTO changes (account, seq, id, kind, revision, deleted, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        {Param::of(account), Param::of(next_seq), Param::of(id), Param::of(kind), Param::of(revision),
-         Param::of(deleted), Param::of(ByteView(crypto::sha256(ciphertext)))}));
+                            {Param::of(seq), Param::of(bytes), Param::of(records), Param::of(account)}));
     CONFER_TRY_VOID(guard.commit());
-    return PutOutcome{PutStatus::stored, revision, next_seq, {}};
+    return out;
   }
 
   Result<std::optional<Change>> get(const std::string& account, const std::string& id) override {

@@ -147,48 +147,58 @@ class SqliteStore final : public Store {
     return db_.changes() == 1;
   }
 
-  Result<PutOutcome> put(const std::string& account, const std::string& id, int64_t kind, int64_t expected,
-                         bool deleted, ByteView ciphertext) override {
+  Result<BatchOutcome> put_many(const std::string& account, std::span<const Write> writes) override {
+    if (writes.size() > kMaxBatchWrites)
+      return make_error(Errc::usage, fmt::format("{} writes in one batch, at most {}", writes.size(), kMaxBatchWrites));
     std::lock_guard lock(mutex_);
     CONFER_TRY(auto tx, Transaction::begin(db_));
     CONFER_TRY(auto acct, db_.prepare("SELECT seq, bytes, records FROM accounts WHERE id = ?"));
     acct.bind(1, account);
     CONFER_TRY(bool found, acct.step());
-    if (!found) return PutOutcome{PutStatus::no_account, 0, 0, {}};
+    BatchOutcome out;
+    if (!found) return BatchOutcome{PutStatus::no_account, "no account " + account, {}};
     int64_t seq = acct.column_int(0), bytes = acct.column_int(1), records = acct.column_int(2);
-
     CONFER_TRY(auto cur, db_.prepare("SELECT kind, revision, length(ciphertext) FROM records WHERE account = ? AND id = ?"));
-    cur.bind(1, account).bind(2, id);
-    CONFER_TRY(bool exists, cur.step());
-    int64_t current = exists ? cur.column_int(1) : 0;
-    int64_t old_size = exists ? cur.column_int(2) : 0;
-    if (exists && cur.column_int(0) != kind)
-      return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", id, cur.column_int(0), kind));
-    if (current != expected) return PutOutcome{PutStatus::conflict, current, 0, {}};
-    if (!exists && records + 1 > limits_.max_account_records)
-      return PutOutcome{PutStatus::quota, current, 0, fmt::format("at most {} records", limits_.max_account_records)};
-    int64_t new_bytes = bytes - old_size + int64_t(ciphertext.size());
-    if (new_bytes > limits_.max_account_bytes && int64_t(ciphertext.size()) > old_size)
-      return PutOutcome{PutStatus::quota, current, 0, fmt::format("at most {} bytes", limits_.max_account_bytes)};
-
-    int64_t next_seq = seq + 1, revision = expected + 1;
-    CONFER_TRY(auto upd, db_.prepare("UPDATE accounts SET seq = ?, bytes = ?, records = ? WHERE id = ?"));
-    upd.bind(1, next_seq).bind(2, new_bytes).bind(3, records + (exists ? 0 : 1)).bind(4, account);
-    CONFER_TRY_VOID(upd.run());
     CONFER_TRY(auto rec, db_.prepare(
         "INSERT INTO records (account, id, kind, revision, deleted, ciphertext, seq) VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (account, id) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted, "
         "ciphertext = excluded.ciphertext, seq = excluded.seq"));
-    rec.bind(1, account).bind(2, id).bind(3, kind).bind(4, revision).bind(5, int64_t(deleted)).bind(6, ciphertext)
-        .bind(7, next_seq);
-    CONFER_TRY_VOID(rec.run());
     CONFER_TRY(auto log, db_.prepare(
         "INSERT INTO changes (account, seq, id, kind, revision, deleted, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    log.bind(1, account).bind(2, next_seq).bind(3, id).bind(4, kind).bind(5, revision).bind(6, int64_t(deleted))
-        .bind(7, ByteView(crypto::sha256(ciphertext)));
-    CONFER_TRY_VOID(log.run());
+    for (const auto& w : writes) {
+      cur.reset();
+      cur.bind(1, account).bind(2, w.id);
+      CONFER_TRY(bool exists, cur.step());
+      int64_t current = exists ? cur.column_int(1) : 0;
+      int64_t old_size = exists ? cur.column_int(2) : 0;
+      if (exists && cur.column_int(0) != w.kind)
+        return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", w.id, cur.column_int(0), w.kind));
+      if (current != w.expected_revision) {
+        out.writes.push_back({PutStatus::conflict, current, 0, {}});
+        continue;
+      }
+      if (!exists && records + 1 > limits_.max_account_records)
+        return BatchOutcome{PutStatus::quota, fmt::format("at most {} records (writing {})", limits_.max_account_records, w.id), {}};
+      int64_t new_bytes = bytes - old_size + int64_t(w.ciphertext.size());
+      if (new_bytes > limits_.max_account_bytes && int64_t(w.ciphertext.size()) > old_size)
+        return BatchOutcome{PutStatus::quota, fmt::format("at most {} bytes (writing {})", limits_.max_account_bytes, w.id), {}};
+      int64_t revision = w.expected_revision + 1;
+      ++seq;
+      bytes = new_bytes;
+      records += exists ? 0 : 1;
+      rec.bind(1, account).bind(2, w.id).bind(3, w.kind).bind(4, revision).bind(5, int64_t(w.deleted))
+          .bind(6, w.ciphertext).bind(7, seq);
+      CONFER_TRY_VOID(rec.run());
+      log.bind(1, account).bind(2, seq).bind(3, w.id).bind(4, w.kind).bind(5, revision).bind(6, int64_t(w.deleted))
+          .bind(7, ByteView(crypto::sha256(w.ciphertext)));
+      CONFER_TRY_VOID(log.run());
+      out.writes.push_back({PutStatus::stored, revision, seq, {}});
+    }
+    CONFER_TRY(auto upd, db_.prepare("UPDATE accounts SET seq = ?, bytes = ?, records = ? WHERE id = ?"));
+    upd.bind(1, seq).bind(2, bytes).bind(3, records).bind(4, account);
+    CONFER_TRY_VOID(upd.run());
     CONFER_TRY_VOID(tx.commit());
-    return PutOutcome{PutStatus::stored, revision, next_seq, {}};
+    return out;
   }
 
   Result<std::optional<Change>> get(const std::string& account, const std::string& id) override {

@@ -24,6 +24,14 @@ bool valid_account_id(std::string_view id) noexcept { return id_chars(id, kMaxAc
 bool valid_record_id(std::string_view id) noexcept { return id_chars(id, kMaxRecordIdLength, true); }
 bool valid_device_id(std::string_view id) noexcept { return id_chars(id, kMaxDeviceIdLength, false); }
 
+Result<PutOutcome> Store::put(const std::string& account, const std::string& id, int64_t kind, int64_t expected,
+                              bool deleted, ByteView ciphertext) {
+  Write w{id, kind, expected, deleted, ciphertext};
+  CONFER_TRY(auto batch, put_many(account, std::span<const Write>(&w, 1)));
+  if (batch.refused != PutStatus::stored) return PutOutcome{batch.refused, 0, 0, std::move(batch.detail)};
+  return std::move(batch.writes.front());
+}
+
 std::string default_store_spec() {
   std::string base;
   if (const char* s = std::getenv("XDG_STATE_HOME"); s != nullptr && s[0] == '/') {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,26 @@ struct PutOutcome {
   std::string detail;    // quota: which limit
 };
 
+// One write of a batch (put_many): `id` at expected_revision + 1.
+struct Write {
+  std::string id;
+  int64_t kind = 0;
+  int64_t expected_revision = 0;
+  bool deleted = false;
+  ByteView ciphertext;  // empty for a tombstone
+};
+
+// A batch's outcome: when `refused` is quota or no_account nothing of it was written
+// (detail names the limit and the record); otherwise one outcome per write, in order,
+// each stored or conflict.
+struct BatchOutcome {
+  PutStatus refused = PutStatus::stored;
+  std::string detail;
+  std::vector<PutOutcome> writes;
+};
+
+inline constexpr size_t kMaxBatchWrites = 256;
+
 // One entry of the change log: a write of `id` at `revision`. The ciphertext is
 // attached when that revision is still the record's current one (a later write
 // supersedes it), and never for tombstones.
@@ -101,8 +122,14 @@ class Store {
 
   // Writes `id` at expected_revision + 1 when its current revision is expected_revision
   // (0: it must not exist). A tombstone (deleted) carries an empty ciphertext.
-  virtual Result<PutOutcome> put(const std::string& account, const std::string& id, int64_t kind,
-                                 int64_t expected_revision, bool deleted, ByteView ciphertext) = 0;
+  Result<PutOutcome> put(const std::string& account, const std::string& id, int64_t kind, int64_t expected_revision,
+                         bool deleted, ByteView ciphertext);
+  // Each write as put does, in order, in one transaction with one durable commit: a
+  // revision conflict is that write's outcome and the rest go on (a later write of the
+  // same id sees the earlier one); a quota or a missing account refuses the whole batch.
+  // Errc::usage (nothing written) for a write of another kind than the record's, or
+  // more than kMaxBatchWrites.
+  virtual Result<BatchOutcome> put_many(const std::string& account, std::span<const Write> writes) = 0;
   virtual Result<std::optional<Change>> get(const std::string& account, const std::string& id) = 0;
   // Log entries after `since`, in order, at most max_count and (past the first) about
   // max_bytes of ciphertext.

@@ -16,15 +16,19 @@ Result<sync::RemotePage> StoreRemote::changes(int64_t since) {
   return out;
 }
 
-Result<sync::PutResult> StoreRemote::put(const std::string& id, int kind, int64_t expected, bool deleted, ByteView ct) {
-  CONFER_TRY(auto r, store_.put(account_, id, kind, expected, deleted, ct));
-  switch (r.status) {
-    case PutStatus::stored: return sync::PutResult{true, r.revision, r.seq};
-    case PutStatus::conflict: return sync::PutResult{false, r.revision, 0};
+Result<std::vector<sync::PutResult>> StoreRemote::put_many(std::span<const sync::Write> writes) {
+  std::vector<Write> batch;
+  batch.reserve(writes.size());
+  for (const auto& w : writes) batch.push_back({w.id, w.kind, w.expected_revision, w.deleted, w.ciphertext});
+  CONFER_TRY(auto r, store_.put_many(account_, batch));
+  switch (r.refused) {
     case PutStatus::quota: return make_error(Errc::io, "over the account's quota: " + r.detail);
     case PutStatus::no_account: return make_error(Errc::key, "the account no longer exists");
+    default: break;
   }
-  return make_error(Errc::internal, "unknown write outcome");
+  std::vector<sync::PutResult> out;
+  for (const auto& w : r.writes) out.push_back({w.status == PutStatus::stored, w.revision, w.seq});
+  return out;
 }
 
 Result<std::vector<sync::RemoteCheckpoint>> StoreRemote::checkpoints() {

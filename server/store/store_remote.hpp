@@ -16,8 +16,7 @@ class StoreRemote : public sync::Remote {
   StoreRemote(Store& store, std::string account, size_t page_records = 500, size_t page_bytes = 4u << 20)
       : store_(store), account_(std::move(account)), page_records_(page_records), page_bytes_(page_bytes) {}
   Result<sync::RemotePage> changes(int64_t since) override;
-  Result<sync::PutResult> put(const std::string& id, int kind, int64_t expected_revision, bool deleted,
-                              ByteView ciphertext) override;
+  Result<std::vector<sync::PutResult>> put_many(std::span<const sync::Write> writes) override;
   Result<std::vector<sync::RemoteCheckpoint>> checkpoints() override;
   Result<void> publish(const std::string& device, int64_t seq, ByteView digest) override;
   void set_page_records(size_t n) { page_records_ = n; }
