@@ -12,18 +12,15 @@
 #include <cstring>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "commands/account.hpp"
 #include "commands/common.hpp"
-#include "core/json.hpp"
 #include "core/time.hpp"
+#include "store/export.hpp"
 
 namespace confer::cli {
 
 namespace {
-
-using nlohmann::ordered_json;
 
 // The partial file of -o, removed if a signal ends the export: no plaintext is left
 // behind half-written. (unlink is async-signal-safe.)
@@ -103,32 +100,6 @@ class Sink {
   bool failed_ = false;
 };
 
-ordered_json receipt_json(const store::Receipt& r) {
-  return {{"platform", r.platform}, {"measurement", r.measurement}, {"release", r.release},
-          {"server_key", r.server_key}, {"verified", format_rfc3339(r.verified)}};
-}
-
-ordered_json turn_json(const store::Turn& t) {
-  return {{"index", t.index},   {"time", format_rfc3339(t.time)}, {"prompt", t.prompt},
-          {"reply", t.reply},   {"model", t.model},               {"receipt", receipt_json(t.receipt)}};
-}
-
-ordered_json head_json(const store::Conversation& c) {
-  return {{"id", c.id}, {"title", c.title}, {"created", format_rfc3339(c.created)}, {"updated", format_rfc3339(c.updated)}};
-}
-
-std::string markdown_of(const store::Conversation& c, const std::vector<store::Turn>& turns) {
-  std::string out = fmt::format("# {}\n\n_conversation {}, {} turn(s), {} to {}_\n\n", c.title.empty() ? c.id : c.title,
-                                c.id, turns.size(), format_rfc3339(c.created), format_rfc3339(c.updated));
-  for (const auto& t : turns) {
-    out += fmt::format("## {}. You ({})\n\n{}\n\n## {}. {}\n\n{}\n\n", t.index, format_rfc3339(t.time), t.prompt,
-                       t.index, t.model.empty() ? "Assistant" : t.model, t.reply);
-    out += fmt::format("> receipt: {}, measurement {}, release: {}, server key {}, verified {}\n\n", t.receipt.platform,
-                       t.receipt.measurement, t.receipt.release, t.receipt.server_key, format_rfc3339(t.receipt.verified));
-  }
-  return out;
-}
-
 Result<int64_t> parse_since(const std::string& text) {
   if (text.empty()) return int64_t{0};
   std::string t = text.size() == 10 ? text + "T00:00:00Z" : text;
@@ -146,9 +117,12 @@ int run(const ExportOptions& o) {
   if (!*history) return fail(make_error(Errc::key, "no account on this machine yet, so nothing to export"));
   auto keys = unlock_for_use(**history, o.key, true);
   if (!keys) return fail(keys.error(), {"unlock it for scripts: confer login --remember 15m"});
-  auto list = (*history)->list(*keys);
-  if (!list) return fail(list.error());
+  auto format = o.format == "jsonl" ? store::ExportFormat::jsonl
+                : o.format == "markdown" ? store::ExportFormat::markdown : store::ExportFormat::json;
   if (!o.conversation.empty()) {
+    // Checked before -o is created, so a typo leaves no file behind.
+    auto list = (*history)->list(*keys);
+    if (!list) return fail(list.error());
     bool found = false;
     for (const auto& c : *list) found = found || c.id == o.conversation;
     if (!found) return fail(make_error(Errc::usage, fmt::format("no conversation {}", o.conversation)),
@@ -156,43 +130,13 @@ int run(const ExportOptions& o) {
   }
   auto sink = Sink::open(o.output);
   if (!sink) return fail(sink.error());
-  size_t conversations = 0, turns_out = 0;
-  bool first = true;
-  if (o.format == "json") sink->write("[");
-  // Oldest first, as a transcript reads.
-  for (auto it = list->rbegin(); it != list->rend(); ++it) {
-    const auto& c = *it;
-    if (!o.conversation.empty() && c.id != o.conversation) continue;
-    if (c.updated < *since) continue;
-    auto turns = (*history)->turns(*keys, c.id);
-    if (!turns) return fail(turns.error());
-    if (o.format == "json") {
-      ordered_json j = head_json(c);
-      j["turns"] = ordered_json::array();
-      for (const auto& t : *turns) j["turns"].push_back(turn_json(t));
-      sink->write(first ? "\n" : ",\n");
-      sink->write(dump_json(j, 2));
-    } else if (o.format == "jsonl") {
-      for (const auto& t : *turns) {
-        ordered_json j = turn_json(t);
-        j["conversation"] = c.id;
-        j["title"] = c.title;
-        sink->write(dump_json(j));
-        sink->write("\n");
-      }
-    } else {
-      if (!first) sink->write("\n---\n\n");
-      sink->write(markdown_of(c, *turns));
-    }
-    first = false;
-    ++conversations;
-    turns_out += turns->size();
-  }
-  if (o.format == "json") sink->write(first ? "]\n" : "\n]\n");
+  auto counts = store::export_history(**history, *keys, format, {o.conversation, *since},
+                                      [&](std::string_view s) { sink->write(s); });
+  if (!counts) return fail(counts.error());
   if (auto r = sink->commit(); !r) return fail(r.error());
   if (!o.output.empty() && o.output != "-")
-    print_note(fmt::format("exported {} conversation(s), {} turn(s) to {} (plaintext, mode 0600)", conversations,
-                           turns_out, o.output));
+    print_note(fmt::format("exported {} conversation(s), {} turn(s) to {} (plaintext, mode 0600)", counts->conversations,
+                           counts->turns, o.output));
   return kExitOk;
 }
 

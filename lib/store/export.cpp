@@ -1,0 +1,90 @@
+#include "store/export.hpp"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/json.hpp"
+#include "core/time.hpp"
+
+namespace confer::store {
+
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json receipt_json(const Receipt& r) {
+  return {{"platform", r.platform}, {"measurement", r.measurement}, {"release", r.release},
+          {"server_key", r.server_key}, {"verified", format_rfc3339(r.verified)}};
+}
+
+ordered_json turn_json(const Turn& t) {
+  return {{"index", t.index}, {"time", format_rfc3339(t.time)}, {"prompt", t.prompt},
+          {"reply", t.reply}, {"model", t.model},               {"receipt", receipt_json(t.receipt)}};
+}
+
+ordered_json head_json(const Conversation& c) {
+  return {{"id", c.id}, {"title", c.title}, {"created", format_rfc3339(c.created)}, {"updated", format_rfc3339(c.updated)}};
+}
+
+std::string markdown_of(const Conversation& c, const std::vector<Turn>& turns) {
+  std::string out = fmt::format("# {}\n\n_conversation {}, {} turn(s), {} to {}_\n\n", c.title.empty() ? c.id : c.title,
+                                c.id, turns.size(), format_rfc3339(c.created), format_rfc3339(c.updated));
+  for (const auto& t : turns) {
+    out += fmt::format("## {}. You ({})\n\n{}\n\n## {}. {}\n\n{}\n\n", t.index, format_rfc3339(t.time), t.prompt,
+                       t.index, t.model.empty() ? "Assistant" : t.model, t.reply);
+    out += fmt::format("> receipt: {}, measurement {}, release: {}, server key {}, verified {}\n\n", t.receipt.platform,
+                       t.receipt.measurement, t.receipt.release, t.receipt.server_key, format_rfc3339(t.receipt.verified));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ExportCounts> export_history(HistoryStore& history, const Unlocked& keys, ExportFormat format,
+                                    const ExportFilter& filter, const std::function<void(std::string_view)>& write) {
+  CONFER_TRY(auto list, history.list(keys));
+  if (!filter.conversation.empty()) {
+    bool found = false;
+    for (const auto& c : list) found = found || c.id == filter.conversation;
+    if (!found) return make_error(Errc::usage, fmt::format("no conversation {}", filter.conversation));
+  }
+  ExportCounts counts;
+  auto out = [&](std::string_view s) {
+    counts.bytes += s.size();
+    write(s);
+  };
+  bool first = true;
+  if (format == ExportFormat::json) out("[");
+  // Oldest first, as a transcript reads.
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    const auto& c = *it;
+    if (!filter.conversation.empty() && c.id != filter.conversation) continue;
+    if (c.updated < filter.since) continue;
+    CONFER_TRY(auto turns, history.turns(keys, c.id));
+    if (format == ExportFormat::json) {
+      ordered_json j = head_json(c);
+      j["turns"] = ordered_json::array();
+      for (const auto& t : turns) j["turns"].push_back(turn_json(t));
+      out(first ? "\n" : ",\n");
+      out(dump_json(j, 2));
+    } else if (format == ExportFormat::jsonl) {
+      for (const auto& t : turns) {
+        ordered_json j = turn_json(t);
+        j["conversation"] = c.id;
+        j["title"] = c.title;
+        out(dump_json(j));
+        out("\n");
+      }
+    } else {
+      if (!first) out("\n---\n\n");
+      out(markdown_of(c, turns));
+    }
+    first = false;
+    ++counts.conversations;
+    counts.turns += turns.size();
+  }
+  if (format == ExportFormat::json) out(first ? "]\n" : "\n]\n");
+  return counts;
+}
+
+}  // namespace confer::store
