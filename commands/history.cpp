@@ -94,6 +94,14 @@ int remove(store::HistoryStore& history, const HistoryOptions& o) {
   return kExitOk;
 }
 
+int rename(store::HistoryStore& history, const store::Unlocked& keys, const HistoryOptions& o) {
+  if (auto r = history.rename_conversation(keys, o.id, o.text); !r) return fail(r.error(), {"confer history list"});
+  auto synced = history.sync_settings();
+  print_note(fmt::format("renamed conversation {}{}", o.id,
+                         synced && *synced ? " (the other devices see it after the next confer sync or chat)" : ""));
+  return kExitOk;
+}
+
 int search(store::HistoryStore& history, const store::Unlocked& keys, const HistoryOptions& o) {
   if (o.text.empty()) return fail(make_error(Errc::usage, "search: expected some text to look for"));
   auto hits = history.search(keys, o.text);
@@ -112,16 +120,17 @@ int search(store::HistoryStore& history, const store::Unlocked& keys, const Hist
   return kExitOk;
 }
 
-int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App* search_cmd) {
+int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App* search_cmd, CLI::App* rename_cmd) {
   if (o.json) set_json_errors(true);
   auto history = open_history(false);
   if (!history) return fail(history.error());
   auto account = *history ? (*history)->account() : Result<std::optional<store::Account>>(std::nullopt);
   if (!account) return fail(account.error());
   if (!*account) {
-    if (o.json && !show_cmd->parsed() && !rm_cmd->parsed()) print_json(json::array());
-    if (show_cmd->parsed() || rm_cmd->parsed())
-      return fail(make_error(Errc::key, "no account on this machine yet, so no conversation to show or remove"),
+    bool one = show_cmd->parsed() || rm_cmd->parsed() || rename_cmd->parsed();
+    if (o.json && !one) print_json(json::array());
+    if (one)
+      return fail(make_error(Errc::key, "no account on this machine yet, so no conversation to show, rename or remove"),
                   {"chats are saved once an account exists: confer login --register"});
     print_note("no history: chats are saved once an account exists (confer login --register)");
     return kExitOk;
@@ -131,6 +140,7 @@ int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App*
   if (!keys) return fail(keys.error(), kLockedHints);
   if (show_cmd->parsed()) return show(**history, *keys, o);
   if (search_cmd->parsed()) return search(**history, *keys, o);
+  if (rename_cmd->parsed()) return rename(**history, *keys, o);
   return list(**history, *keys, o);
 }
 
@@ -155,7 +165,11 @@ Handler setup_history(CLI::App& app) {
   f->fallthrough();
   f->add_option("text", o->text, "What to look for (any case)")->required();
   f->add_flag("--json", o->json, "A JSON array of {conversation, title, turn, snippet}");
-  return [o, s, r, f] { return run(*o, s, r, f); };
+  CLI::App* n = app.add_subcommand("rename", "Give a conversation a new title (synced; the latest rename wins)");
+  n->fallthrough();
+  n->add_option("id", o->id, "The conversation id")->required();
+  n->add_option("title", o->text, "The new title (one line, at most 200 bytes)")->required();
+  return [o, s, r, f, n] { return run(*o, s, r, f, n); };
 }
 
 }  // namespace confer::cli

@@ -192,6 +192,58 @@ TEST_CASE("sync: concurrent turns in one conversation are both kept, and a delet
   for (const auto& c : page.changes) CHECK_FALSE(c.ciphertext);
 }
 
+TEST_CASE("sync: titles are last-writer-wins by a logical clock, so every device settles on the same one") {
+  World w;
+  StoreRemote remote(*w.server);
+  Device a("laptop", w.root), b("desktop", w.root);
+  REQUIRE(a.history.create_conversation(a.keys, std::string("conv")).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  // Both add the first turn before either syncs: two first-prompt titles, at the same
+  // logical time. Whatever the wall clocks say, both settle on the same one.
+  REQUIRE(a.history.append_turn(a.keys, "conv", a.turn("from the laptop")));
+  REQUIRE(b.history.append_turn(b.keys, "conv", b.turn("from the desktop")));
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  CHECK(a.view() == b.view());
+  CHECK(a.history.find(a.keys, "conv").value()->title == "from the laptop");  // (1, "laptop") > (1, "desktop")
+
+  // A rename made after seeing the other's title wins, though B's clock says earlier.
+  REQUIRE(b.history.rename_conversation(b.keys, "conv", "  renamed on the desktop "));
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  CHECK(a.history.find(a.keys, "conv").value()->title == "renamed on the desktop");
+  // Concurrent renames: the one with the later logical clock wins on both; a turn added
+  // meanwhile changes no title.
+  REQUIRE(a.history.rename_conversation(a.keys, "conv", "laptop, once"));
+  REQUIRE(a.history.rename_conversation(a.keys, "conv", "laptop, twice"));
+  REQUIRE(b.history.rename_conversation(b.keys, "conv", "desktop, once"));
+  REQUIRE(b.history.append_turn(b.keys, "conv", b.turn("more")));
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  REQUIRE(b.sync_with(remote).ok());
+  CHECK(a.view() == b.view());
+  auto head = b.history.find(b.keys, "conv").value();
+  CHECK(head->title == "laptop, twice");
+  CHECK(head->turns == 3);
+  // And the next rename anywhere goes past every clock seen.
+  REQUIRE(b.history.rename_conversation(b.keys, "conv", "final"));
+  REQUIRE(b.sync_with(remote).ok());
+  REQUIRE(a.sync_with(remote).ok());
+  CHECK(a.history.find(a.keys, "conv").value()->title == "final");
+
+  // Bad titles are refused and change nothing.
+  for (const char* bad : {"", "   ", "two\nlines", "tab\tin"}) {
+    auto r = a.history.rename_conversation(a.keys, "conv", bad);
+    CHECK_FALSE(r.ok());
+  }
+  CHECK_FALSE(a.history.rename_conversation(a.keys, "conv", std::string(201, 'x')).ok());
+  CHECK_FALSE(a.history.rename_conversation(a.keys, "conv", "bad \xff utf-8").ok());
+  CHECK_FALSE(a.history.rename_conversation(a.keys, "nope", "x").ok());
+  CHECK(a.history.find(a.keys, "conv").value()->title == "final");
+}
+
 TEST_CASE("sync: an interrupted sync resumes from its cursor and converges") {
   World w;
   StoreRemote remote(*w.server);

@@ -2,6 +2,7 @@
 // dates, turn count) and its turn records, sealed per lib/store/record.
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -33,6 +34,18 @@ std::string title_from(const std::string& prompt) {
   size_t cut = kTitleLength;
   while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
   return line.substr(0, cut) + "…";
+}
+
+bool valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
 }
 
 json turn_json(const Turn& t) {
@@ -85,8 +98,35 @@ std::string snippet_around(const std::string& text, size_t at, size_t length) {
 
 }  // namespace
 
+void set_title(Conversation& c, std::string title, const std::string& device) {
+  c.title = std::move(title);
+  c.title_clock += 1;
+  c.title_device = device;
+}
+
+bool title_wins(const Conversation& a, const Conversation& b) {
+  return std::tie(a.title_clock, a.title_device, a.title) > std::tie(b.title_clock, b.title_device, b.title);
+}
+
+void read_title_clock(const nlohmann::json& head, Conversation& c) {
+  const auto* clock = json_detail::member(head, "title_clock");
+  const auto* device = json_detail::member(head, "title_device");
+  c.title_clock = clock && clock->is_number_integer() && clock->get<int64_t>() > 0 ? clock->get<int64_t>() : 0;
+  c.title_device = c.title_clock > 0 && device && device->is_string() ? device->get<std::string>() : "";
+}
+
+Result<std::string> HistoryStore::device_id() {
+  CONFER_TRY(auto settings, sync_settings());
+  return settings ? settings->device : std::string();
+}
+
 nlohmann::json head_json(const Conversation& c) {
-  return {{"title", c.title}, {"created", c.created}, {"updated", c.updated}, {"turns", c.turns}};
+  json j = {{"title", c.title}, {"created", c.created}, {"updated", c.updated}, {"turns", c.turns}};
+  if (c.title_clock > 0) {
+    j["title_clock"] = c.title_clock;
+    j["title_device"] = c.title_device;
+  }
+  return j;
 }
 
 std::string turn_record_id(const std::string& conversation_id, int64_t index) {
@@ -158,6 +198,7 @@ Result<Conversation> HistoryStore::read_head(const Unlocked& keys, const std::st
   CONFER_TRY(c.created, json_detail::required_int64(j, "created", what));
   CONFER_TRY(c.updated, json_detail::required_int64(j, "updated", what));
   CONFER_TRY(c.turns, json_detail::required_int64(j, "turns", what));
+  read_title_clock(j, c);
   return c;
 }
 
@@ -179,7 +220,7 @@ Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std
   KeyId key_id{};
   CONFER_TRY_VOID(crypto::fill_random(key_id.data(), key_id.size()));
   CONFER_TRY(Bytes wrapped, keys::wrap_key(keys.records, dk, data_key_context(keys, cid)));
-  Conversation c{cid, "", now_utc(), now_utc(), 0};
+  Conversation c{cid, "", now_utc(), now_utc(), 0, 0, ""};
   std::string head = dump_json(head_json(c));
   CONFER_TRY(Bytes record, seal_record(dk, key_id, {keys.account_id, cid, RecordKind::conversation, 1},
                                        as_bytes(head)));
@@ -219,7 +260,10 @@ Result<int64_t> HistoryStore::append_turn(const Unlocked& keys, const std::strin
   CONFER_TRY(Statement ins, db_.prepare("INSERT INTO turns (conversation_id, idx, record) VALUES (?, ?, ?)"));
   CONFER_TRY_VOID(ins.bind(1, conversation_id).bind(2, turn.index).bind(3, ByteView(record)).run());
 
-  if (head.title.empty()) head.title = title_from(turn.prompt);
+  if (head.title.empty()) {
+    CONFER_TRY(std::string device, device_id());
+    set_title(head, title_from(turn.prompt), device);
+  }
   head.turns = turn.index;
   head.updated = turn.time;
   std::string head_text = dump_json(head_json(head));
@@ -294,6 +338,36 @@ Result<std::vector<Turn>> HistoryStore::turns_with(const Unlocked& keys, const s
     out.push_back(std::move(t));
   }
   return out;
+}
+
+Result<void> HistoryStore::rename_conversation(const Unlocked& keys, const std::string& id, const std::string& title) {
+  size_t b = title.find_first_not_of(" \t"), e = title.find_last_not_of(" \t");
+  std::string t = b == std::string::npos ? "" : title.substr(b, e - b + 1);
+  if (t.empty() || t.size() > kMaxTitleBytes)
+    return make_error(Errc::usage, fmt::format("a title: expected 1-{} bytes, saw {}", kMaxTitleBytes, t.size()));
+  for (unsigned char ch : t)
+    if (ch < 0x20 || ch == 0x7f) return make_error(Errc::usage, "a title: expected one line of text, saw a control character");
+  if (!valid_utf8(t)) return make_error(Errc::usage, "a title: expected UTF-8 text");
+  CONFER_TRY(Transaction tx, Transaction::begin(db_));
+  CONFER_TRY(Statement q, db_.prepare("SELECT revision, head FROM conversations WHERE id = ?"));
+  q.bind(1, id);
+  CONFER_TRY(bool row, q.step());
+  if (!row) return make_error(Errc::usage, fmt::format("no conversation {}", id));
+  int64_t revision = q.column_int(0);
+  DataKeys cache;
+  CONFER_TRY(Conversation head, read_head(keys, id, q.column_blob(1), revision, cache));
+  CONFER_TRY(auto current, current_data_key(keys, id, cache));
+  const auto& [key_id, dk] = current;
+  CONFER_TRY(std::string device, device_id());
+  set_title(head, t, device);
+  std::string text = dump_json(head_json(head));
+  CONFER_TRY(Bytes record, seal_record(*dk, key_id, {keys.account_id, id, RecordKind::conversation, uint64_t(revision + 1)},
+                                       as_bytes(text)));
+  CONFER_TRY(Statement up, db_.prepare("UPDATE conversations SET head = ?, revision = ?, "
+                                       "seq = (SELECT MAX(seq) + 1 FROM conversations) WHERE id = ?"));
+  CONFER_TRY_VOID(up.bind(1, ByteView(record)).bind(2, revision + 1).bind(3, id).run());
+  CONFER_TRY_VOID(mark_pending(id, int(RecordKind::conversation)));
+  return tx.commit();
 }
 
 Result<void> HistoryStore::remove_conversation(const std::string& id) {

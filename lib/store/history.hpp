@@ -70,6 +70,11 @@ struct Turn {
 struct Conversation {
   std::string id, title;
   int64_t created = 0, updated = 0, turns = 0;
+  // The title's logical clock (docs/sync.md): each change of the title takes one more
+  // than any it has seen, stamped with the device that made it; concurrent changes are
+  // settled by (clock, device, title), the same way on every device.
+  int64_t title_clock = 0;
+  std::string title_device;
 };
 struct SearchHit {
   std::string conversation_id, title;
@@ -115,6 +120,9 @@ class HistoryStore {
   Result<std::vector<Turn>> turns(const Unlocked& keys, const std::string& id);
   // Removes the conversation, its turns and its data keys (Errc::usage when unknown).
   Result<void> remove_conversation(const std::string& id);
+  // A new title (1-200 bytes of UTF-8 without control characters, trimmed); synced
+  // like any change of the head.
+  Result<void> rename_conversation(const Unlocked& keys, const std::string& id, const std::string& title);
   // Case-insensitive substring search over prompts, replies and titles, decrypting in
   // memory; at most `limit` hits.
   Result<std::vector<SearchHit>> search(const Unlocked& keys, const std::string& text, size_t limit = 100);
@@ -163,6 +171,7 @@ class HistoryStore {
   Result<std::vector<Turn>> turns_with(const Unlocked& keys, const std::string& id, DataKeys& cache);
   Result<void> mark_pending(const std::string& id, int kind);
   Result<bool> syncing();
+  Result<std::string> device_id();  // the sync device id, or "" while the history is not synced
   Result<void> apply_head(const Unlocked& keys, const std::string& id, int64_t revision, ByteView record);
   Result<void> apply_turn(const Unlocked& keys, const std::string& conversation_id, int64_t index, ByteView record);
   Result<void> apply_key(const Unlocked& keys, const std::string& conversation_id, ByteView key_id, ByteView wrapped);

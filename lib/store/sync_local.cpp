@@ -300,6 +300,7 @@ Result<void> HistoryStore::apply_head(const Unlocked& keys, const std::string& i
   remote.created = num("created");
   remote.updated = num("updated");
   remote.turns = num("turns");
+  read_title_clock(*parsed, remote);
 
   CONFER_TRY(Statement cur, db_.prepare("SELECT revision, head FROM conversations WHERE id = ?"));
   cur.bind(1, id);
@@ -339,7 +340,12 @@ Result<void> HistoryStore::apply_head(const Unlocked& keys, const std::string& i
   DataKeys cache;
   CONFER_TRY(Conversation local, read_head(keys, id, local_head, local_revision, cache));
   Conversation merged = local;
-  if (local.title.empty() || (!remote.title.empty() && remote.updated > local.updated)) merged.title = remote.title;
+  // The title by its logical clock, the same choice on every device; the rest by max.
+  if (title_wins(remote, local)) {
+    merged.title = remote.title;
+    merged.title_device = remote.title_device;
+  }
+  merged.title_clock = std::max(local.title_clock, remote.title_clock);
   merged.created = std::min(local.created, remote.created);
   merged.updated = std::max(local.updated, remote.updated);
   merged.turns = std::max(local.turns, remote.turns);
