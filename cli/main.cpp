@@ -28,6 +28,7 @@ constexpr CommandSpec kCommands[] = {
     {"history", "Your saved conversations: list, show, rm, search", setup_history},
     {"models", "The models the attested server offers", setup_models},
     {"export", "Your history decrypted, as JSON, JSON Lines or Markdown, with each answer's receipt", setup_export},
+    {"import", "Read an archive of confer export --encrypted into this machine's history", setup_import},
     {"sync", "The same history on every machine: pull and push through the attested server", setup_sync},
     {"verify-attestation", "Verify a confidential VM's attestation, every check spelled out",
      setup_verify_attestation},

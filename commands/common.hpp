@@ -78,5 +78,6 @@ Handler setup_history(CLI::App& app);
 Handler setup_models(CLI::App& app);
 Handler setup_sync(CLI::App& app);
 Handler setup_export(CLI::App& app);
+Handler setup_import(CLI::App& app);
 
 }  // namespace confer::cli

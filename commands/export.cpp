@@ -12,13 +12,28 @@
 #include <cstring>
 
 #include <fmt/format.h>
+#include <sodium.h>
 
 #include "commands/account.hpp"
 #include "commands/common.hpp"
 #include "core/time.hpp"
+#include "store/archive.hpp"
 #include "store/export.hpp"
 
 namespace confer::cli {
+
+// The archive passphrase: --archive-passphrase-file's first line, else typed twice on
+// the terminal (an export) or once (an import).
+Result<crypto::SecretBytes> archive_passphrase(const std::string& file, bool twice) {
+  KeyFlags from;
+  from.passphrase_file = file;
+  CONFER_TRY(crypto::SecretBytes first, read_passphrase(from, "Passphrase for the archive: "));
+  if (!twice || !file.empty()) return first;
+  CONFER_TRY(crypto::SecretBytes again, read_secret_from_tty("The same passphrase again: "));
+  if (first.size() != again.size() || sodium_memcmp(first.data(), again.data(), first.size()) != 0)
+    return make_error(Errc::usage, "the two passphrases differ; nothing was written");
+  return first;
+}
 
 namespace {
 
@@ -37,6 +52,11 @@ struct ExportOptions {
   std::string conversation;
   std::string since;
   std::string output;
+  bool encrypted = false;
+  std::string archive_passphrase_file;
+  unsigned long long argon2_ops = keys::Argon2Params{}.opslimit;
+  size_t argon2_mib = keys::Argon2Params{}.memlimit >> 20;
+  CLI::Option* format_option = nullptr;
 };
 
 // Where the export goes: stdout, or a temporary file beside FILE renamed over it at the end.
@@ -109,6 +129,30 @@ Result<int64_t> parse_since(const std::string& text) {
   return *parsed;
 }
 
+int run_encrypted(store::HistoryStore& history, const store::Unlocked& keys, const ExportOptions& o, int64_t since) {
+  if (o.format_option != nullptr && o.format_option->count() > 0)
+    return fail(make_error(Errc::usage, "--format is for plaintext exports; an --encrypted archive has one format "
+                                        "(docs/archive.md)"));
+  if ((o.output.empty() || o.output == "-") && ::isatty(STDOUT_FILENO))
+    return fail(make_error(Errc::usage, "an encrypted archive is binary: not written to a terminal"),
+                {"confer export --encrypted -o history.confer"});
+  auto passphrase = archive_passphrase(o.archive_passphrase_file, true);
+  if (!passphrase) return fail(passphrase.error());
+  auto sink = Sink::open(o.output);
+  if (!sink) return fail(sink.error());
+  auto counts = store::write_archive(history, keys, {o.conversation, since}, passphrase->view(),
+                                     keys::Argon2Params{o.argon2_ops, o.argon2_mib << 20}, [&](ByteView b) -> Result<void> {
+                                       sink->write(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+                                       return {};
+                                     });
+  if (!counts) return fail(counts.error());
+  if (auto r = sink->commit(); !r) return fail(r.error());
+  print_note(fmt::format("exported {} conversation(s), {} turn(s) to {} (encrypted under the passphrase; read it "
+                         "back with confer import)",
+                         counts->conversations, counts->turns, sink->where()));
+  return kExitOk;
+}
+
 int run(const ExportOptions& o) {
   auto since = parse_since(o.since);
   if (!since) return fail(since.error());
@@ -117,6 +161,7 @@ int run(const ExportOptions& o) {
   if (!*history) return fail(make_error(Errc::key, "no account on this machine yet, so nothing to export"));
   auto keys = unlock_for_use(**history, o.key, true);
   if (!keys) return fail(keys.error(), {"unlock it for scripts: confer login --remember 15m"});
+  if (o.encrypted) return run_encrypted(**history, *keys, o, *since);
   auto format = o.format == "jsonl" ? store::ExportFormat::jsonl
                 : o.format == "markdown" ? store::ExportFormat::markdown : store::ExportFormat::json;
   if (!o.conversation.empty()) {
@@ -149,6 +194,15 @@ Handler setup_export(CLI::App& app) {
   app.add_option("--conversation", o->conversation, "Only this conversation");
   app.add_option("--since", o->since, "Only conversations updated since this date (2026-12-01 or RFC 3339)");
   app.add_option("-o,--output", o->output, "Write to FILE (atomically, mode 0600) instead of standard output");
+  o->format_option = app.get_option("--format");
+  app.add_flag("--encrypted", o->encrypted,
+               "A portable archive encrypted under a passphrase (Argon2id), for confer import on any machine");
+  app.add_option("--archive-passphrase-file", o->archive_passphrase_file,
+                 "Read the archive's passphrase from this file's first line instead of the terminal");
+  app.add_option("--argon2-ops", o->argon2_ops, "Argon2id passes for the archive's key (default 3)")
+      ->check(CLI::Range(1ull, keys::kMaxArgon2Ops));
+  app.add_option("--argon2-memory", o->argon2_mib, "Argon2id memory in MiB for the archive's key (default 256)")
+      ->check(CLI::Range(size_t(1), keys::kMaxArgon2Memory >> 20));
   declare_key_flags(app, o->key, false);
   return [o] { return run(*o); };
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <sstream>
 
@@ -385,4 +386,60 @@ TEST_CASE("export: the history as JSON, JSON Lines and Markdown with receipts, t
   auto locked = m.run({"export", "-o", m.home.path() + "/out/locked.json"});
   CHECK(locked.exit_code == 4);
   CHECK_FALSE(fs::exists(m.home.path() + "/out/locked.json"));
+}
+
+TEST_CASE("export --encrypted and import: an archive carries the history to another machine's account, all or nothing") {
+  test::Upstream upstream;
+  test::Server server(upstream.url);
+  Machine m;
+  m.register_account();
+  for (const char* p : {"Archive-Marker first question", "Archive-Marker second question"}) {
+    auto r = m.run(test::trusted(server, {"-q", p}));
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+  REQUIRE(m.run(test::trusted(server, {"-q", "Another conversation"})).exit_code == 0);
+  std::string words = m.home.file("archive-pass", "a long archive passphrase\n");
+  std::string archive = m.home.path() + "/out/history.confer";
+  fs::create_directories(m.home.path() + "/out");
+  std::vector<std::string> cheap = {"--argon2-ops", "1", "--argon2-memory", "8", "--archive-passphrase-file", words};
+  auto with = [](std::vector<std::string> a, const std::vector<std::string>& more) {
+    a.insert(a.end(), more.begin(), more.end());
+    return a;
+  };
+  auto out = m.run(with({"export", "--encrypted", "-o", archive}, cheap));
+  REQUIRE_MESSAGE(out.exit_code == 0, out.err);
+  CHECK(out.err.find("exported 3 conversation(s), 3 turn(s)") != std::string::npos);
+  CHECK(mode_of(archive) == 0600);
+  auto bytes = read_file(archive).value();
+  CHECK(std::string(bytes.begin(), bytes.begin() + 8) == "CONFERAR");
+  CHECK(std::string(bytes.begin(), bytes.end()).find("Archive-Marker") == std::string::npos);
+  CHECK(m.run(with({"export", "--encrypted", "--format", "markdown", "-o", archive + "2"}, cheap)).exit_code == 2);
+  CHECK_FALSE(fs::exists(archive + "2"));
+
+  // Another machine, its own account: the import brings every conversation and turn.
+  Machine n;
+  n.register_account();
+  std::string n_words = n.home.file("archive-pass", "a long archive passphrase\n");
+  auto wrong = n.run({"import", archive, "--archive-passphrase-file", n.home.file("wrong", "not the passphrase\n")});
+  CHECK(wrong.exit_code == 4);
+  CHECK(wrong.err.find("wrong passphrase") != std::string::npos);
+  Bytes cut(bytes.begin(), bytes.end() - 5);
+  std::string cut_file = n.home.path() + "/cut.confer";
+  std::ofstream(cut_file, std::ios::binary).write(reinterpret_cast<const char*>(cut.data()), long(cut.size()));
+  auto truncated = n.run({"import", cut_file, "--archive-passphrase-file", n_words});
+  CHECK(truncated.exit_code == 1);
+  CHECK(truncated.err.find("the archive ends inside a message") != std::string::npos);
+  CHECK(nlohmann::json::parse(n.run({"history", "--json"}).out).empty());  // nothing of it kept
+
+  auto in = n.run({"import", archive, "--archive-passphrase-file", n_words, "--json"});
+  REQUIRE_MESSAGE(in.exit_code == 0, in.err);
+  CHECK(nlohmann::json::parse(in.out) == nlohmann::json{{"conversations", 3}, {"turns", 3}, {"skipped", 0}});
+  auto mine = nlohmann::json::parse(m.run({"export"}).out);
+  auto theirs = nlohmann::json::parse(n.run({"export"}).out);
+  CHECK(theirs == mine);
+  auto again = n.run({"import", archive, "--archive-passphrase-file", n_words});
+  REQUIRE(again.exit_code == 0);
+  CHECK(again.err.find("imported 0 conversation(s) from " + archive + " (3 already here, skipped)") != std::string::npos);
+  CHECK(nlohmann::json::parse(n.run({"export"}).out) == mine);
+  CHECK(n.run({"import", n.home.path() + "/none.confer", "--archive-passphrase-file", n_words}).exit_code == 1);
 }

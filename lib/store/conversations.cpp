@@ -202,7 +202,8 @@ Result<Conversation> HistoryStore::read_head(const Unlocked& keys, const std::st
   return c;
 }
 
-Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std::optional<std::string> id) {
+Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std::optional<std::string> id,
+                                                       int64_t created) {
   std::string cid;
   if (id) {
     if (!valid_conversation_id(*id))
@@ -220,7 +221,8 @@ Result<Conversation> HistoryStore::create_conversation(const Unlocked& keys, std
   KeyId key_id{};
   CONFER_TRY_VOID(crypto::fill_random(key_id.data(), key_id.size()));
   CONFER_TRY(Bytes wrapped, keys::wrap_key(keys.records, dk, data_key_context(keys, cid)));
-  Conversation c{cid, "", now_utc(), now_utc(), 0, 0, ""};
+  int64_t when = created > 0 ? created : now_utc();
+  Conversation c{cid, "", when, when, 0, 0, ""};
   std::string head = dump_json(head_json(c));
   CONFER_TRY(Bytes record, seal_record(dk, key_id, {keys.account_id, cid, RecordKind::conversation, 1},
                                        as_bytes(head)));

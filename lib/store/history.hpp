@@ -110,7 +110,9 @@ class HistoryStore {
   // --- conversations --------------------------------------------------------------
   // A new empty conversation (`id` given, or random); Errc::usage if the id is taken or
   // not 1-64 of [A-Za-z0-9._-].
-  Result<Conversation> create_conversation(const Unlocked& keys, std::optional<std::string> id = std::nullopt);
+  // `created` 0: now (an import passes the archived time).
+  Result<Conversation> create_conversation(const Unlocked& keys, std::optional<std::string> id = std::nullopt,
+                                           int64_t created = 0);
   // Appends the turn and updates the conversation's record in one transaction: when it
   // returns, the turn is on disk. Returns the turn's index (from 1).
   Result<int64_t> append_turn(const Unlocked& keys, const std::string& conversation_id, Turn turn);

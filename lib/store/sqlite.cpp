@@ -152,14 +152,17 @@ Bytes Statement::column_blob(int index) const {
 bool Statement::column_null(int index) const { return sqlite3_column_type(stmt_, index) == SQLITE_NULL; }
 
 Result<Transaction> Transaction::begin(Database& db) {
-  CONFER_TRY_VOID(db.exec("BEGIN IMMEDIATE"));
-  return Transaction(&db);
+  // Inside another transaction (an import writing many conversations as one): a
+  // savepoint, released into the outer one or rolled back to alone.
+  bool nested = sqlite3_get_autocommit(db.handle()) == 0;
+  CONFER_TRY_VOID(db.exec(nested ? "SAVEPOINT nested" : "BEGIN IMMEDIATE"));
+  return Transaction(&db, nested);
 }
 Transaction::~Transaction() {
-  if (db_ != nullptr) (void)db_->exec("ROLLBACK");
+  if (db_ != nullptr) (void)db_->exec(nested_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK");
 }
 Result<void> Transaction::commit() {
-  CONFER_TRY_VOID(db_->exec("COMMIT"));
+  CONFER_TRY_VOID(db_->exec(nested_ ? "RELEASE nested" : "COMMIT"));
   db_ = nullptr;
   return {};
 }

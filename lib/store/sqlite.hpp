@@ -88,13 +88,14 @@ class Transaction {
  public:
   static Result<Transaction> begin(Database& db);
   ~Transaction();
-  Transaction(Transaction&& other) noexcept : db_(other.db_) { other.db_ = nullptr; }
+  Transaction(Transaction&& other) noexcept : db_(other.db_), nested_(other.nested_) { other.db_ = nullptr; }
   Transaction& operator=(Transaction&&) = delete;
   Result<void> commit();
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
+  Transaction(Database* db, bool nested) : db_(db), nested_(nested) {}
   Database* db_;
+  bool nested_;
 };
 
 }  // namespace confer::store
