@@ -21,7 +21,7 @@ inline store::Turn make_turn(int i) {
   t.prompt = "question number " + std::to_string(i) + ": " + std::string(80, 'q');
   t.reply = "answer " + std::to_string(i) + ": " + std::string(400, 'a');
   t.model = "bench-model";
-  t.receipt = {"AMD SEV-SNP Milan", std::string(96, 'm'), "pinned measurement", std::string(64, 'k'), now_utc()};
+  t.receipt = {"AMD SEV-SNP Milan", std::string(96, 'm'), "pinned measurement", std::string(64, 'k'), now_utc(), ""};
   return t;
 }
 

@@ -91,6 +91,12 @@ Result<int64_t> ChatHistory::save(const std::string& prompt, const std::string& 
   t.reply = reply;
   t.model = model;
   t.receipt = receipt_for(session);
+  // The evidence behind the receipt, kept once per session, so the turn can be re-checked
+  // offline later (confer verify-attestation --receipt).
+  if (!session.evidence_json.empty()) {
+    CONFER_TRY(std::string doc, client::saved_evidence(session, server_, t.receipt.verified));
+    CONFER_TRY(t.receipt.evidence, store_->put_evidence(*keys_, doc));
+  }
   return store_->append_turn(*keys_, id_, std::move(t));
 }
 

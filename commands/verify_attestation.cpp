@@ -15,6 +15,9 @@
 #include "commands/common.hpp"
 #include "commands/trust_flags.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
+#include "crypto/hash.hpp"
+#include "attest/evidence_document.hpp"
 
 namespace confer::cli {
 
@@ -27,6 +30,7 @@ struct Options {
   std::string url;
   std::string save;
   std::string evidence;
+  std::string receipt;
   std::string vcek;
   std::string chain;
   std::string at;
@@ -153,6 +157,148 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   return report_and_exit(verify_report(*assembled->input, options), format, o.json);
 }
 
+// One exported turn to re-check: its receipt and the saved evidence the export carried.
+struct ReceiptItem {
+  std::string label;
+  nlohmann::json receipt;
+  std::optional<std::string> document;
+};
+
+Result<std::vector<ReceiptItem>> receipt_items(const std::string& path) {
+  CONFER_TRY(Bytes file, read_file(path));
+  std::string text(file.begin(), file.end());
+  std::vector<nlohmann::json> docs;
+  constexpr JsonLimits kLimits{256u << 20, 16};
+  if (auto whole = parse_json(text, path, kLimits, Errc::parse); whole) {
+    docs.push_back(std::move(whole).value());
+  } else {
+    // JSON Lines: one exported turn per line.
+    size_t at = 0, line_no = 0;
+    while (at < text.size()) {
+      size_t end = text.find('\n', at);
+      if (end == std::string::npos) end = text.size();
+      std::string_view line(text.data() + at, end - at);
+      ++line_no;
+      at = end + 1;
+      if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+      auto one = parse_json(line, fmt::format("{} line {}", path, line_no), kLimits, Errc::parse);
+      if (!one) return std::move(one).error();
+      docs.push_back(std::move(one).value());
+    }
+  }
+  std::vector<ReceiptItem> items;
+  auto doc_of = [](const nlohmann::json& holder, const char* key) -> std::optional<std::string> {
+    const auto* d = json_detail::member(holder, key);
+    if (d != nullptr && d->is_string()) return d->get<std::string>();
+    return std::nullopt;
+  };
+  auto add_turn = [&](const nlohmann::json& turn, const std::string& conversation, std::optional<std::string> document) {
+    const auto* r = json_detail::member(turn, "receipt");
+    const auto* index = json_detail::member(turn, "index");
+    std::string label = fmt::format("conversation {}, turn {}", conversation, index != nullptr ? index->dump() : "?");
+    items.push_back({label, r != nullptr ? *r : nlohmann::json(), std::move(document)});
+  };
+  for (const auto& d : docs) {
+    if (d.is_array()) {  // confer export (JSON): conversations, each with its evidence by digest
+      for (const auto& c : d) {
+        if (!c.is_object()) return make_error(Errc::parse, path + ": expected conversations as objects");
+        const auto* turns = json_detail::member(c, "turns");
+        const auto* id = json_detail::member(c, "id");
+        const auto* evidence = json_detail::member(c, "evidence");
+        if (turns == nullptr || !turns->is_array())
+          return make_error(Errc::parse, path + ": a conversation without \"turns\"");
+        for (const auto& t : *turns) {
+          std::optional<std::string> document;
+          const auto* r = t.is_object() ? json_detail::member(t, "receipt") : nullptr;
+          const auto* digest = r != nullptr && r->is_object() ? json_detail::member(*r, "evidence") : nullptr;
+          if (evidence != nullptr && evidence->is_object() && digest != nullptr && digest->is_string())
+            document = doc_of(*evidence, digest->get<std::string>().c_str());
+          add_turn(t, id != nullptr && id->is_string() ? id->get<std::string>() : "?", std::move(document));
+        }
+      }
+    } else if (d.is_object() && json_detail::member(d, "receipt") != nullptr) {  // --format jsonl: one turn
+      const auto* c = json_detail::member(d, "conversation");
+      add_turn(d, c != nullptr && c->is_string() ? c->get<std::string>() : "?", doc_of(d, "evidence_document"));
+    } else {
+      return make_error(Errc::parse, path + ": expected turns exported by confer export (--format json or jsonl)");
+    }
+  }
+  if (items.empty()) return make_error(Errc::parse, path + ": no exported turn in it");
+  return items;
+}
+
+// Re-checks one receipt offline at the time it was verified: the evidence it names
+// (by SHA-256) as the export carried it, bound to the receipt's server key, verified as
+// --evidence would be, and its measurement the receipt's.
+SnpVerification check_receipt(const ReceiptItem& item, const client::TrustConfig& trust) {
+  auto str = [&](const char* key) {
+    const auto* v = item.receipt.is_object() ? json_detail::member(item.receipt, key) : nullptr;
+    return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+  };
+  UnixTime at = now_utc();
+  auto verified = parse_rfc3339(str("verified"));
+  if (!item.receipt.is_object() || !verified)
+    return client::refused_at("receipt.format", "a receipt with platform, measurement, server_key, verified and evidence",
+                              item.receipt.is_object() ? "a receipt without a verification time" : "no receipt", at);
+  at = *verified;
+  std::string digest = str("evidence");
+  if (digest.empty())
+    return client::refused_at("receipt.evidence", "the digest of the evidence the turn was answered under",
+                              "none (a turn saved before receipts kept their evidence)", at);
+  if (!item.document)
+    return client::refused_at("receipt.evidence", "the saved evidence " + digest.substr(0, 16) + "... in the export",
+                              "none (answered on another device, whose evidence stays there)", at);
+  std::string seen = to_hex(crypto::sha256(as_bytes(*item.document)));
+  if (seen != digest)
+    return client::refused_at("receipt.evidence", "evidence hashing to " + digest, "evidence hashing to " + seen, at);
+  auto key_bytes = from_hex(str("server_key"));
+  if (!key_bytes || key_bytes->size() != 32)
+    return client::refused_at("receipt.format", "a 32-byte server key in hex", "'" + str("server_key") + "'", at);
+  noise::PublicKey key{};
+  std::copy(key_bytes->begin(), key_bytes->end(), key.begin());
+  auto doc = attest::EvidenceDocument::parse(*item.document);
+  if (doc && doc->channel && doc->channel->server_static_key != str("server_key"))
+    return client::refused_at("receipt.server_key", "the receipt's server key " + str("server_key"),
+                              "evidence saved for " + doc->channel->server_static_key, at);
+  client::TrustConfig offline = trust;
+  offline.offline = true;
+  auto v = client::verify_payload(as_bytes(*item.document), key, offline, std::nullopt, nullptr, at);
+  if (!v) return client::refused_at("receipt.evidence", "saved evidence that verifies", v.error().message, at);
+  if (v->report) {
+    std::string m = to_hex(v->report->measurement);
+    v->checks.add("receipt.measurement", m == str("measurement"), "the receipt's measurement " + str("measurement"), m);
+  }
+  return std::move(v).value();
+}
+
+int run_receipts(const Options& o, const client::TrustConfig& trust) {
+  auto items = receipt_items(o.receipt);
+  if (!items) return fail(items.error(), {"confer export (--format json or jsonl) writes turns with their receipts"});
+  int refused = 0;
+  for (const auto& item : *items) {
+    SnpVerification v = check_receipt(item, trust);
+    std::string label = "receipt of " + item.label;
+    if (o.json) {
+      std::printf("%s\n", verification_json(v, label).c_str());
+    } else {
+      print_verification(v, label);
+      std::printf("\n");
+    }
+    if (v.checks.first_failure() != nullptr) {
+      ++refused;
+      const Check* f = v.checks.first_failure();
+      print_error(fmt::format("{}: refused: {}: expected {}, seen {}", item.label, f->name, f->expected, f->seen));
+    }
+  }
+  std::fflush(stdout);
+  if (refused > 0) {
+    print_error(fmt::format("{} of {} receipt(s) refused", refused, items->size()));
+    return kExitAttestation;
+  }
+  print_note(fmt::format("{} receipt(s) re-checked against their saved evidence: all verified", items->size()));
+  return kExitOk;
+}
+
 int run(Options o) {
   if (o.json) set_json_errors(true);
   crypto::keep_openssl_detail(o.verbose);
@@ -172,6 +318,12 @@ int run(Options o) {
   apply_config_defaults(o.trust, *cfg);
   auto trust = build_auditor_trust(o);
   if (!trust) return fail(trust.error(), {"see confer-verify-attestation(1), OPTIONS, for --policy and the --expect flags"});
+  if (!o.receipt.empty()) {
+    if (!o.url.empty() || !o.evidence.empty() || !o.at.empty() || !o.vcek.empty() || !o.chain.empty() || !o.save.empty())
+      return fail(make_error(Errc::usage, "--receipt takes its evidence and time from the export; not with a URL, "
+                                          "--evidence, --at, --vcek, --chain or --save"));
+    return run_receipts(o, *trust);
+  }
   if (o.url.empty() == o.evidence.empty())
     return fail(make_error(Errc::usage, "expected a server URL or --evidence FILE, and not both"),
                 {"confer verify-attestation https://host, or confer verify-attestation --evidence FILE"});
@@ -186,6 +338,8 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_option("url", o->url, "A confer-server to connect to (ws://, wss://, http://, https://)");
   app.add_option("--evidence", o->evidence,
                  "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)");
+  app.add_option("--receipt", o->receipt,
+                 "Re-check exported turns' receipts (confer export) offline against the evidence saved with them");
   app.add_flag("--verbose", o->verbose, "After each failure in words, OpenSSL's own text");
   app.add_option("--save", o->save, "With a URL: keep the server's evidence here for offline re-verification");
   app.add_option("--vcek", o->vcek, "VCEK or VLEK certificate (DER or PEM) that signed the report");

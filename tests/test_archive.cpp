@@ -60,7 +60,7 @@ store::Turn turn(const std::string& prompt, int64_t time) {
   t.reply = "answer to " + prompt;
   t.model = "m";
   t.time = time;
-  t.receipt = {"AMD SEV-SNP Milan", "aa11", "release sha256:77", "bb22", time - 1};
+  t.receipt = {"AMD SEV-SNP Milan", "aa11", "release sha256:77", "bb22", time - 1, ""};
   return t;
 }
 

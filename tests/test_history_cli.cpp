@@ -11,6 +11,7 @@
 #include <random>
 #include <sstream>
 
+#include "crypto/hash.hpp"
 #include "keys/hierarchy.hpp"
 #include "keys/session.hpp"
 #include "store/history.hpp"
@@ -442,4 +443,81 @@ TEST_CASE("export --encrypted and import: an archive carries the history to anot
   CHECK(again.err.find("imported 0 conversation(s) from " + archive + " (3 already here, skipped)") != std::string::npos);
   CHECK(nlohmann::json::parse(n.run({"export"}).out) == mine);
   CHECK(n.run({"import", n.home.path() + "/none.confer", "--archive-passphrase-file", n_words}).exit_code == 1);
+}
+
+TEST_CASE("verify-attestation --receipt: an exported turn re-checked offline against the evidence saved with it, and each altered twin refused") {
+  test::Upstream upstream;
+  test::Server server(upstream.url);
+  Machine m;
+  m.register_account();
+  REQUIRE(m.run(test::trusted(server, {"-q", "Receipt-Marker one"})).exit_code == 0);
+  auto lines = m.run({"export", "--format", "jsonl"});
+  REQUIRE(lines.exit_code == 0);
+  auto turns = json_lines(lines.out);
+  REQUIRE(turns.size() == 1);
+  nlohmann::json turn = turns[0];
+  REQUIRE(turn.contains("evidence_document"));
+  CHECK(turn["receipt"]["evidence"].get<std::string>().size() == 64);
+  fs::create_directories(m.home.path() + "/out");
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::string path = m.home.path() + "/out/" + name;
+    std::ofstream(path) << text;
+    return path;
+  };
+  std::vector<std::string> trust = {"--trust-root", server.root};
+  auto check = [&](const std::string& file) {
+    std::vector<std::string> args = {"verify-attestation", "--receipt", file};
+    args.insert(args.end(), trust.begin(), trust.end());
+    return m.run(args);
+  };
+  auto good = check(write("turn.jsonl", turn.dump() + "\n"));
+  CHECK_MESSAGE(good.exit_code == 0, good.err);
+  CHECK(good.err.find("1 receipt(s) re-checked against their saved evidence: all verified") != std::string::npos);
+  CHECK(good.out.find("receipt.measurement") != std::string::npos);
+  // The whole JSON export, where each conversation carries its evidence by digest.
+  auto whole = m.run({"export", "-o", m.home.path() + "/out/all.json"});
+  REQUIRE(whole.exit_code == 0);
+  CHECK(check(m.home.path() + "/out/all.json").exit_code == 0);
+  // The server is gone: still verifies (offline, from the export alone).
+  {
+    auto json_run = m.run({"verify-attestation", "--receipt", m.home.path() + "/out/turn.jsonl", "--trust-root", server.root, "--json"});
+    CHECK(json_run.exit_code == 0);
+    CHECK(nlohmann::json::parse(json_run.out)["verdict"] == "verified");
+  }
+
+  auto refused = [&](nlohmann::json altered, const std::string& check_name) {
+    auto r = check(write("altered.jsonl", altered.dump() + "\n"));
+    CHECK(r.exit_code == 3);
+    CHECK_MESSAGE(r.err.find("refused: " + check_name) != std::string::npos, r.err);
+  };
+  auto t = turn;
+  t["receipt"]["measurement"] = std::string(96, '0');
+  refused(t, "receipt.measurement");
+  t = turn;
+  std::string doc = t["evidence_document"];
+  doc[doc.size() / 2] = doc[doc.size() / 2] == 'A' ? 'B' : 'A';
+  t["evidence_document"] = doc;
+  refused(t, "receipt.evidence");
+  t = turn;
+  t.erase("evidence_document");
+  refused(t, "receipt.evidence");
+  t = turn;
+  t["receipt"]["server_key"] = std::string(64, 'a');
+  refused(t, "receipt.server_key");
+  t = turn;
+  t["receipt"]["evidence"] = "";
+  refused(t, "receipt.evidence");
+  // Evidence re-signed or swapped: its digest is the receipt's, but it is not evidence for that key.
+  t = turn;
+  auto ev = nlohmann::json::parse(doc.empty() ? "{}" : turn["evidence_document"].get<std::string>());
+  ev.erase("channel");
+  t["evidence_document"] = ev.dump();
+  t["receipt"]["evidence"] = to_hex(crypto::sha256(as_bytes(ev.dump())));
+  t["receipt"]["server_key"] = std::string(64, 'b');
+  refused(t, "channel.binding");
+  // The dev root not trusted: refused like the live server would be.
+  trust.clear();
+  CHECK(check(m.home.path() + "/out/turn.jsonl").exit_code == 3);
+  CHECK(m.run({"verify-attestation", "--receipt", m.home.path() + "/out/turn.jsonl", "--at", "2026-01-01T00:00:00Z"}).exit_code == 2);
+  CHECK(m.run({"verify-attestation", "--receipt", write("junk.json", "{\"x\": 1}")}).exit_code == 1);
 }

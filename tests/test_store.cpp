@@ -43,7 +43,7 @@ struct Fixture {
     t.prompt = prompt;
     t.reply = "answer to " + prompt;
     t.model = "m";
-    t.receipt = {"AMD SEV-SNP Milan", "aa", "pinned measurement", "bb", now_utc()};
+    t.receipt = {"AMD SEV-SNP Milan", "aa", "pinned measurement", "bb", now_utc(), ""};
     return t;
   }
 

@@ -77,7 +77,7 @@ struct Device {
     t.prompt = prompt;
     t.reply = "answer to " + prompt;
     t.model = "m";
-    t.receipt = {"AMD SEV-SNP Milan", "aa", "pinned measurement", "bb", now_utc()};
+    t.receipt = {"AMD SEV-SNP Milan", "aa", "pinned measurement", "bb", now_utc(), ""};
     return t;
   }
   // Everything a user can see, in a stable order, for comparing two devices.

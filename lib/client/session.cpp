@@ -4,7 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include "attest/evidence.hpp"
+#include "attest/evidence_document.hpp"
 #include "core/json.hpp"
+#include "core/time.hpp"
 #include "crypto/secret.hpp"
 
 namespace confer::client {
@@ -18,7 +20,7 @@ constexpr std::string_view kRelease = release::kCheckReleaseManifest;
 
 // The release the measurement belongs to: a pinned measurement, or a release manifest
 // whose Sigstore bundle verifies with the pinned release identity and lists it.
-void check_release(const attest::Evidence& evidence, const TrustConfig& trust, SnpVerification& v) {
+void check_release(const attest::Evidence& evidence, const TrustConfig& trust, SnpVerification& v, UnixTime at) {
   const auto& manifest = evidence.manifest;
   const auto& bundle = evidence.manifest_bundle;
   bool has_manifest = manifest && bundle;
@@ -40,7 +42,7 @@ void check_release(const attest::Evidence& evidence, const TrustConfig& trust, S
     return;
   }
   if (!v.report) return;
-  v.checks.push(release::check_release(as_bytes(*manifest), *bundle, *trust.release, v.report->measurement, now_utc()));
+  v.checks.push(release::check_release(as_bytes(*manifest), *bundle, *trust.release, v.report->measurement, at));
 }
 
 Error refusal(const SnpVerification& v) {
@@ -88,8 +90,9 @@ Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, SnpVerifi
 }  // namespace
 
 Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
-                                       std::optional<Bytes> nonce, CollateralSource* vcek_source) {
-  UnixTime at = now_utc();
+                                       std::optional<Bytes> nonce, CollateralSource* vcek_source, UnixTime when,
+                                       Bytes* signer_der) {
+  UnixTime at = when != 0 ? when : now_utc();
   auto evidence = parse_evidence(payload);
   if (!evidence) return refused_at(attest::checks::kReportFormat, "SEV-SNP evidence JSON", evidence.error().message, at);
   CollateralRequest request;
@@ -99,6 +102,7 @@ Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey&
   CONFER_TRY(AssembledInput assembled, assemble_input(*evidence, request, at));
   if (vcek_source != nullptr) *vcek_source = assembled.vcek;
   if (assembled.refused) return std::move(*assembled.refused);
+  if (signer_der != nullptr && assembled.input->signer) *signer_der = assembled.input->signer->der();
   SnpVerifyOptions options;
   options.at = at;
   options.policy = trust.policy;
@@ -106,7 +110,7 @@ Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey&
   options.channel_key = key;
   options.fresh_nonce = std::move(nonce);
   SnpVerification v = verify_report(*assembled.input, options);
-  check_release(*evidence, trust, v);
+  check_release(*evidence, trust, v, at);
   return v;
 }
 
@@ -145,7 +149,7 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
   AttestedSession s;
   auto verifier = [&](const noise::PublicKey& key, ByteView payload) -> Result<void> {
     s.evidence_json.assign(payload.begin(), payload.end());
-    auto v = verify_payload(payload, key, trust, std::nullopt, &s.vcek);
+    auto v = verify_payload(payload, key, trust, std::nullopt, &s.vcek, 0, &s.signer_der);
     if (!v) return std::move(v).error();
     s.verification = std::move(v).value();
     if (!s.verification.verified()) {
@@ -160,6 +164,13 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
   CONFER_TRY(s.channel, transport::connect_channel(url, verifier, options));
   CONFER_TRY_VOID(fresh_round(s, trust, refused));
   return s;
+}
+
+Result<std::string> saved_evidence(const AttestedSession& s, const std::string& url, UnixTime received) {
+  CONFER_TRY(attest::EvidenceDocument doc, attest::EvidenceDocument::parse(s.evidence_json));
+  if (s.channel) doc.channel = attest::SavedChannel{to_hex(s.channel->server_static()), url, format_rfc3339(received)};
+  if (!doc.vcek && !s.signer_der.empty()) doc.vcek = to_base64(s.signer_der);
+  return doc.serialize();
 }
 
 std::string session_summary(const AttestedSession& s) {

@@ -38,6 +38,7 @@ struct AttestedSession {
   std::string evidence_json;             // message 2's payload, as sent
   bool fresh = false;                    // POST /v1/attestation answered and verified
   CollateralSource vcek;                 // where message 2's VCEK came from
+  Bytes signer_der;                      // the VCEK (or VLEK) that signed message 2's report
 };
 
 // On refusal the error is Errc::attestation and `refused` (when given) receives the
@@ -47,9 +48,17 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
 
 // Verifies one evidence payload (message 2 or a fresh-attestation answer) for `key`,
 // with the nonce binding when `nonce` is set, and the release check.
+// `at` 0: now; a receipt is re-checked at the time it was verified. `signer_der`
+// receives the VCEK that signed the report.
 Result<attest::SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key,
                                                const TrustConfig& trust, std::optional<Bytes> nonce,
-                                               CollateralSource* vcek_source = nullptr);
+                                               CollateralSource* vcek_source = nullptr, UnixTime at = 0,
+                                               Bytes* signer_der = nullptr);
+
+// The evidence of message 2 as `verify-attestation --evidence` and `--receipt` read it
+// back offline: the document as sent, with the channel (server key, url, time) and the
+// VCEK that signed it when the server did not send one.
+Result<std::string> saved_evidence(const AttestedSession& s, const std::string& url, UnixTime received);
 
 // "verified SEV-SNP Milan, measurement d0d1d2d3d4d5d6d7..., release: pinned measurement"
 std::string session_summary(const AttestedSession& s);

@@ -34,7 +34,7 @@ uint32_t get_u32(const uint8_t* p) {
 
 Error broken(const std::string& why) { return make_error(Errc::parse, "the archive " + why); }
 
-json conversation_json(const Conversation& c, const std::vector<Turn>& turns) {
+json conversation_json(const Conversation& c, const std::vector<Turn>& turns, const std::map<std::string, std::string>& evidence) {
   json list = json::array();
   for (const auto& t : turns) {
     const auto& r = t.receipt;
@@ -48,10 +48,13 @@ json conversation_json(const Conversation& c, const std::vector<Turn>& turns) {
                       {"measurement", r.measurement},
                       {"release", r.release},
                       {"server_key", r.server_key},
-                      {"verified", r.verified}}}});
+                      {"verified", r.verified},
+                      {"evidence", r.evidence}}}});
   }
-  return {{"id", c.id},          {"title", c.title},     {"title_clock", c.title_clock}, {"title_device", c.title_device},
-          {"created", c.created}, {"updated", c.updated}, {"turns", std::move(list)}};
+  json j = {{"id", c.id},          {"title", c.title},     {"title_clock", c.title_clock}, {"title_device", c.title_device},
+            {"created", c.created}, {"updated", c.updated}, {"turns", std::move(list)}};
+  if (!evidence.empty()) j["evidence"] = evidence;
+  return j;
 }
 
 Result<ArchivedConversation> conversation_from(const json& j, size_t n) {
@@ -83,9 +86,20 @@ Result<ArchivedConversation> conversation_from(const json& j, size_t n) {
     CONFER_TRY(turn.receipt.release, json_detail::required_string(*r, "release", where));
     CONFER_TRY(turn.receipt.server_key, json_detail::required_string(*r, "server_key", where));
     CONFER_TRY(turn.receipt.verified, json_detail::required_int64(*r, "verified", where));
+    if (const json* e = json_detail::member(*r, "evidence"); e != nullptr) {
+      if (!e->is_string()) return broken(fmt::format("conversation {}: a receipt's \"evidence\" is not a string", c.id));
+      turn.receipt.evidence = e->get<std::string>();
+    }
     out.turns.push_back(std::move(turn));
   }
   c.turns = int64_t(out.turns.size());
+  if (const json* ev = json_detail::member(j, "evidence"); ev != nullptr) {
+    if (!ev->is_object()) return broken(fmt::format("conversation {}: expected \"evidence\" as an object", c.id));
+    for (const auto& [digest, doc] : ev->items()) {
+      if (!doc.is_string()) return broken(fmt::format("conversation {}: evidence {} is not a string", c.id, digest));
+      out.evidence.emplace(digest, doc.get<std::string>());
+    }
+  }
   return out;
 }
 
@@ -155,7 +169,13 @@ Result<ArchiveCounts> write_archive(HistoryStore& history, const Unlocked& keys,
     if (!filter.conversation.empty() && it->id != filter.conversation) continue;
     if (it->updated < filter.since) continue;
     CONFER_TRY(auto turns, history.turns(keys, it->id));
-    std::string plain = dump_json(conversation_json(*it, turns));
+    std::map<std::string, std::string> evidence;
+    for (const auto& t : turns) {
+      if (t.receipt.evidence.empty() || evidence.count(t.receipt.evidence) > 0) continue;
+      CONFER_TRY(auto doc, history.evidence(keys, t.receipt.evidence));
+      if (doc) evidence.emplace(t.receipt.evidence, std::move(*doc));
+    }
+    std::string plain = dump_json(conversation_json(*it, turns, evidence));
     auto pushed = push(plain, 0);
     sodium_memzero(plain.data(), plain.size());
     if (!pushed) return std::move(pushed).error();
@@ -247,6 +267,10 @@ Result<ArchiveCounts> import_archive(HistoryStore& history, const Unlocked& keys
     if (existing) {
       ++skipped;
       return {};
+    }
+    for (const auto& [digest, doc] : c.evidence) {
+      CONFER_TRY(std::string named, history.put_evidence(keys, doc));
+      if (named != digest) return broken(fmt::format("conversation {}: evidence {} does not hash to its name", c.head.id, digest));
     }
     CONFER_TRY_VOID(history.create_conversation(keys, c.head.id, c.head.created));
     for (auto& t : c.turns) CONFER_TRY_VOID(history.append_turn(keys, c.head.id, std::move(t)));

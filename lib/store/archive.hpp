@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ inline constexpr size_t kMaxArchiveMessage = 64u << 20;  // one conversation's J
 struct ArchivedConversation {
   Conversation head;
   std::vector<Turn> turns;
+  std::map<std::string, std::string> evidence;  // the saved evidence its receipts name, by digest
 };
 
 struct ArchiveCounts {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/json.hpp"
+#include "crypto/hash.hpp"
 #include "core/time.hpp"
 #include "keys/hierarchy.hpp"
 #include "store/history.hpp"
@@ -58,7 +59,8 @@ json turn_json(const Turn& t) {
             {"measurement", t.receipt.measurement},
             {"release", t.receipt.release},
             {"server_key", t.receipt.server_key},
-            {"verified", t.receipt.verified}}}};
+            {"verified", t.receipt.verified},
+            {"evidence", t.receipt.evidence}}}};
 }
 
 Result<json> record_json(const std::string& plain, const std::string& what) {
@@ -78,6 +80,7 @@ Result<Turn> parse_turn(const json& j, int64_t index, const std::string& what) {
   CONFER_TRY(t.receipt.release, json_detail::required_string(*r, "release", what));
   CONFER_TRY(t.receipt.server_key, json_detail::required_string(*r, "server_key", what));
   CONFER_TRY(t.receipt.verified, json_detail::required_int64(*r, "verified", what));
+  if (const auto* e = json_detail::member(*r, "evidence"); e != nullptr && e->is_string()) t.receipt.evidence = e->get<std::string>();
   return t;
 }
 
@@ -370,6 +373,46 @@ Result<void> HistoryStore::rename_conversation(const Unlocked& keys, const std::
   CONFER_TRY_VOID(up.bind(1, ByteView(record)).bind(2, revision + 1).bind(3, id).run());
   CONFER_TRY_VOID(mark_pending(id, int(RecordKind::conversation)));
   return tx.commit();
+}
+
+namespace {
+Result<crypto::SecretBytes> evidence_key(const Unlocked& keys) {
+  static constexpr std::string_view kInfo = "confer/evidence/v1";
+  return crypto::hkdf_sha256(keys.records.view(), {}, as_bytes(kInfo), 32);
+}
+RecordContext evidence_context(const Unlocked& keys, const std::string& hex) {
+  return {keys.account_id, "evidence/" + hex, RecordKind::evidence, 1};
+}
+}  // namespace
+
+Result<std::string> HistoryStore::put_evidence(const Unlocked& keys, std::string_view document) {
+  Bytes digest = crypto::sha256(as_bytes(document));
+  std::string hex = to_hex(digest);
+  CONFER_TRY(Statement have, db_.prepare("SELECT 1 FROM evidence WHERE digest = ?"));
+  have.bind(1, ByteView(digest));
+  CONFER_TRY(bool known, have.step());
+  if (known) return hex;
+  CONFER_TRY(crypto::SecretBytes key, evidence_key(keys));
+  CONFER_TRY(Bytes record, seal_record(key, KeyId{}, evidence_context(keys, hex), as_bytes(document)));
+  CONFER_TRY(Statement ins, db_.prepare("INSERT OR IGNORE INTO evidence (digest, record) VALUES (?, ?)"));
+  CONFER_TRY_VOID(ins.bind(1, ByteView(digest)).bind(2, ByteView(record)).run());
+  return hex;
+}
+
+Result<std::optional<std::string>> HistoryStore::evidence(const Unlocked& keys, const std::string& digest_hex) {
+  auto digest = from_hex(digest_hex);
+  if (!digest || digest->size() != 32) return std::optional<std::string>();
+  CONFER_TRY(Statement q, db_.prepare("SELECT record FROM evidence WHERE digest = ?"));
+  q.bind(1, ByteView(*digest));
+  CONFER_TRY(bool row, q.step());
+  if (!row) return std::optional<std::string>();
+  CONFER_TRY(crypto::SecretBytes key, evidence_key(keys));
+  Bytes record = q.column_blob(0);
+  std::string plain;
+  CONFER_TRY_VOID(open_record_into(key, KeyId{}, evidence_context(keys, digest_hex), record, plain));
+  if (to_hex(crypto::sha256(as_bytes(plain))) != digest_hex)
+    return make_error(Errc::parse, "saved evidence " + digest_hex + " does not hash to its name");
+  return std::optional<std::string>(std::move(plain));
 }
 
 Result<void> HistoryStore::remove_conversation(const std::string& id) {

@@ -1,5 +1,7 @@
 #include "store/export.hpp"
 
+#include <map>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -14,7 +16,7 @@ using nlohmann::ordered_json;
 
 ordered_json receipt_json(const Receipt& r) {
   return {{"platform", r.platform}, {"measurement", r.measurement}, {"release", r.release},
-          {"server_key", r.server_key}, {"verified", format_rfc3339(r.verified)}};
+          {"server_key", r.server_key}, {"verified", format_rfc3339(r.verified)}, {"evidence", r.evidence}};
 }
 
 ordered_json turn_json(const Turn& t) {
@@ -61,10 +63,18 @@ Result<ExportCounts> export_history(HistoryStore& history, const Unlocked& keys,
     if (!filter.conversation.empty() && c.id != filter.conversation) continue;
     if (c.updated < filter.since) continue;
     CONFER_TRY(auto turns, history.turns(keys, c.id));
+    // The saved evidence each receipt names, for verify-attestation --receipt.
+    std::map<std::string, std::string> evidence;
+    for (const auto& t : turns) {
+      if (t.receipt.evidence.empty() || evidence.count(t.receipt.evidence) > 0) continue;
+      CONFER_TRY(auto doc, history.evidence(keys, t.receipt.evidence));
+      if (doc) evidence.emplace(t.receipt.evidence, std::move(*doc));
+    }
     if (format == ExportFormat::json) {
       ordered_json j = head_json(c);
       j["turns"] = ordered_json::array();
       for (const auto& t : turns) j["turns"].push_back(turn_json(t));
+      if (!evidence.empty()) j["evidence"] = evidence;
       out(first ? "\n" : ",\n");
       out(dump_json(j, 2));
     } else if (format == ExportFormat::jsonl) {
@@ -72,6 +82,7 @@ Result<ExportCounts> export_history(HistoryStore& history, const Unlocked& keys,
         ordered_json j = turn_json(t);
         j["conversation"] = c.id;
         j["title"] = c.title;
+        if (auto e = evidence.find(t.receipt.evidence); e != evidence.end()) j["evidence_document"] = e->second;
         out(dump_json(j));
         out("\n");
       }

@@ -55,6 +55,11 @@ CREATE TABLE sync_deferred (
   record BLOB NOT NULL);
 CREATE INDEX sync_deferred_by_conversation ON sync_deferred(conversation_id);
 )sql",
+    // 3: the evidence each turn's receipt names (its SHA-256), once per server session,
+    // so a receipt can be re-checked offline (confer verify-attestation --receipt).
+    R"sql(
+CREATE TABLE evidence (digest BLOB PRIMARY KEY, record BLOB NOT NULL);
+)sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion);
 

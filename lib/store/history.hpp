@@ -19,7 +19,7 @@
 
 namespace confer::store {
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 // One way to open the root key: a security key's credential, a file authenticator, or
 // the recovery code. The PRF input (fido, file) or the Argon2id salt (recovery) is stored
@@ -60,6 +60,7 @@ Result<Unlocked> unlocked_from_root(std::string account_id, Bytes credential_id,
 struct Receipt {
   std::string platform, measurement, release, server_key;
   int64_t verified = 0;
+  std::string evidence;  // hex SHA-256 of the saved evidence document ("" in older turns)
 };
 struct Turn {
   int64_t index = 0;
@@ -122,6 +123,10 @@ class HistoryStore {
   Result<std::vector<Turn>> turns(const Unlocked& keys, const std::string& id);
   // Removes the conversation, its turns and its data keys (Errc::usage when unknown).
   Result<void> remove_conversation(const std::string& id);
+  // The saved evidence document a receipt names: kept once (sealed), by the hex SHA-256
+  // of its exact bytes, which put_evidence returns.
+  Result<std::string> put_evidence(const Unlocked& keys, std::string_view document);
+  Result<std::optional<std::string>> evidence(const Unlocked& keys, const std::string& digest_hex);
   // A new title (1-200 bytes of UTF-8 without control characters, trimmed); synced
   // like any change of the head.
   Result<void> rename_conversation(const Unlocked& keys, const std::string& id, const std::string& title);

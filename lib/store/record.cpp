@@ -9,6 +9,7 @@ const char* record_kind_name(RecordKind k) noexcept {
     case RecordKind::conversation: return "conversation";
     case RecordKind::turn: return "turn";
     case RecordKind::data_key: return "data key";
+    case RecordKind::evidence: return "evidence";
   }
   return "unknown";
 }

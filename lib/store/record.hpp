@@ -28,7 +28,9 @@ inline constexpr size_t kMaxRecordSize = 16u << 20;
 
 using KeyId = std::array<uint8_t, kKeyIdSize>;
 
-enum class RecordKind : uint8_t { conversation = 1, turn = 2, data_key = 3 };
+// evidence: the attestation evidence a turn's receipt names, kept on this machine only
+// (sealed under a key derived from the records key; never synced).
+enum class RecordKind : uint8_t { conversation = 1, turn = 2, data_key = 3, evidence = 4 };
 const char* record_kind_name(RecordKind k) noexcept;
 
 struct RecordContext {
