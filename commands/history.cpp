@@ -136,6 +136,10 @@ int run(const HistoryOptions& o, CLI::App* show_cmd, CLI::App* rm_cmd, CLI::App*
     return kExitOk;
   }
   if (rm_cmd->parsed()) return remove(**history, o);
+  if (rename_cmd->parsed()) {
+    // A title that cannot be one is refused before the key is asked for.
+    if (auto t = store::normalize_title(o.text); !t) return fail(t.error());
+  }
   auto keys = unlock_for_use(**history, o.key, true);
   if (!keys) return fail(keys.error(), kLockedHints);
   if (show_cmd->parsed()) return show(**history, *keys, o);
@@ -165,7 +169,7 @@ Handler setup_history(CLI::App& app) {
   f->fallthrough();
   f->add_option("text", o->text, "What to look for (any case)")->required();
   f->add_flag("--json", o->json, "A JSON array of {conversation, title, turn, snippet}");
-  CLI::App* n = app.add_subcommand("rename", "Give a conversation a new title (synced; the latest rename wins)");
+  CLI::App* n = app.add_subcommand("rename", "Give a conversation a new title (synced; concurrent renames settle alike on every device)");
   n->fallthrough();
   n->add_option("id", o->id, "The conversation id")->required();
   n->add_option("title", o->text, "The new title (one line, at most 200 bytes)")->required();

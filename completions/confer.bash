@@ -213,14 +213,14 @@ _confer()
                             --authenticator --passphrase-file --touch-timeout
                             --color --help" -- "$cur"))
                     else
-                        COMPREPLY=($(compgen -W "list show rm search" -- "$cur"))
+                        COMPREPLY=($(compgen -W "list show rm search rename" -- "$cur"))
                     fi
                     ;;
                 list | show | search)
                     # No ids offered: listing them would need the key.
                     COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
                     ;;
-                rm)
+                rm | rename)
                     COMPREPLY=($(compgen -W "--help" -- "$cur"))
                     ;;
             esac

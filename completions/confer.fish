@@ -134,8 +134,8 @@ complete -c confer -n $ko -s h -l help -d 'Show help'
 __confer_key_options $ko
 __confer_argon2_options $ko
 
-# history [list|show ID|rm ID|search TEXT]; the key options come before the subcommand
-set -l history_commands list show rm search
+# history [list|show ID|rm ID|search TEXT|rename ID TITLE]; the key options come before the subcommand
+set -l history_commands list show rm search rename
 set -l hs "__fish_seen_subcommand_from history; and not __fish_seen_subcommand_from $history_commands"
 complete -c confer -n $hs -s h -l help -d 'Show help'
 complete -c confer -n $hs -l json -d 'JSON on stdout'
@@ -145,6 +145,7 @@ complete -c confer -n $hs -a list -d 'Conversations, newest first (the default)'
 complete -c confer -n $hs -a show -d 'One conversation as text'
 complete -c confer -n $hs -a rm -d 'Remove a conversation for good'
 complete -c confer -n $hs -a search -d 'Find text in titles, prompts and answers'
+complete -c confer -n $hs -a rename -d 'Give a conversation a new title'
 set -l hl "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from list"
 complete -c confer -n $hl -s h -l help -d 'Show help'
 complete -c confer -n $hl -l json -d 'A JSON array of {id, title, created, updated, turns}'
@@ -156,6 +157,8 @@ complete -c confer -n $hr -s h -l help -d 'Show help'
 set -l hf "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from search"
 complete -c confer -n $hf -s h -l help -d 'Show help'
 complete -c confer -n $hf -l json -d 'A JSON array of {conversation, title, turn, snippet}'
+set -l hn "__fish_seen_subcommand_from history; and __fish_seen_subcommand_from rename"
+complete -c confer -n $hn -s h -l help -d 'Show help'
 
 # verify-attestation
 set -l va "__fish_seen_subcommand_from verify-attestation"

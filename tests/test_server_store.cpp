@@ -245,7 +245,7 @@ TEST_CASE("server store: quotas refuse a write and leave the store as it was") {
   });
 }
 
-TEST_CASE("server store: a batch of writes is one transaction; a conflict is one write's outcome, a quota the batch's") {
+TEST_CASE("server store: a batch of writes is one transaction: a conflict is one write's outcome, a quota the batch's") {
   each_backend([](const Backend& b) {
     Limits limits;
     limits.max_account_records = 4;

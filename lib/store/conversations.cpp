@@ -345,14 +345,19 @@ Result<std::vector<Turn>> HistoryStore::turns_with(const Unlocked& keys, const s
   return out;
 }
 
-Result<void> HistoryStore::rename_conversation(const Unlocked& keys, const std::string& id, const std::string& title) {
+Result<std::string> normalize_title(std::string_view title) {
   size_t b = title.find_first_not_of(" \t"), e = title.find_last_not_of(" \t");
-  std::string t = b == std::string::npos ? "" : title.substr(b, e - b + 1);
+  std::string t = b == std::string::npos ? "" : std::string(title.substr(b, e - b + 1));
   if (t.empty() || t.size() > kMaxTitleBytes)
     return make_error(Errc::usage, fmt::format("a title: expected 1-{} bytes, saw {}", kMaxTitleBytes, t.size()));
   for (unsigned char ch : t)
     if (ch < 0x20 || ch == 0x7f) return make_error(Errc::usage, "a title: expected one line of text, saw a control character");
   if (!valid_utf8(t)) return make_error(Errc::usage, "a title: expected UTF-8 text");
+  return t;
+}
+
+Result<void> HistoryStore::rename_conversation(const Unlocked& keys, const std::string& id, const std::string& title) {
+  CONFER_TRY(std::string t, normalize_title(title));
   CONFER_TRY(Transaction tx, Transaction::begin(db_));
   CONFER_TRY(Statement q, db_.prepare("SELECT revision, head FROM conversations WHERE id = ?"));
   q.bind(1, id);

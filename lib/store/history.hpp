@@ -83,6 +83,10 @@ struct SearchHit {
   std::string snippet;
 };
 
+// A title as rename_conversation takes it: trimmed of spaces and tabs, 1-200 bytes of
+// UTF-8, one line without control characters (Errc::usage naming what was wrong).
+Result<std::string> normalize_title(std::string_view title);
+
 class HistoryStore {
  public:
   // Opens or creates `path`, migrating an older schema; Errc::parse for a database from

@@ -285,7 +285,8 @@ class Engine {
     // In batches: each batch's local bookkeeping in one transaction, its writes in one
     // request the server applies in one transaction. A batch interrupted after the
     // server applied it leaves its records pending here; the pull then brings our own
-    // writes back, and the rerun finds nothing left to push under their ids.
+    // writes back: turns and keys are found already there, a head merges with itself and
+    // is written once more at the next revision.
     size_t next = 0;
     while (next < pending.size()) {
       CONFER_TRY(Transaction tx, Transaction::begin(db_));
@@ -336,7 +337,7 @@ class Engine {
         report_.bytes_up += writes[i].ciphertext.size();
       }
       CONFER_TRY_VOID(tx.commit());
-      done += int64_t(writes.size());
+      done = int64_t(next);  // records dealt with, written or not
       if (progress_) progress_({"push", done, int64_t(pending.size())});
     }
     return wrote;
