@@ -56,17 +56,33 @@ Result<Database> Database::open(const std::string& path) {
 }
 
 Database::~Database() {
+  cache_.clear();  // finalized before the connection closes
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
-Database::Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) { other.db_ = nullptr; }
+Database::Database(Database&& other) noexcept
+    : db_(other.db_), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {
+  other.db_ = nullptr;
+}
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    cache_.clear();
     if (db_ != nullptr) sqlite3_close_v2(db_);
     db_ = other.db_;
     path_ = std::move(other.path_);
+    cache_ = std::move(other.cache_);
     other.db_ = nullptr;
   }
   return *this;
+}
+
+Result<Statement*> Database::cached(const std::string& sql) {
+  if (auto it = cache_.find(sql); it != cache_.end()) {
+    it->second->reset();
+    return it->second.get();
+  }
+  CONFER_TRY(Statement s, prepare(sql));
+  auto [it, inserted] = cache_.emplace(sql, std::make_unique<Statement>(std::move(s)));
+  return it->second.get();
 }
 
 Result<void> Database::exec(const std::string& sql) {

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <span>
 #include <optional>
 #include <string>
@@ -35,6 +37,11 @@ class Database {
   // One or more statements without results.
   Result<void> exec(const std::string& sql);
   Result<Statement> prepare(const std::string& sql);
+  // For SQL run again and again (a sync applies it per change): prepared once per
+  // connection and handed back reset, bindings cleared. Use it for statements whose
+  // rows are read before the same SQL is asked for again; it lives as long as the
+  // database.
+  Result<Statement*> cached(const std::string& sql);
   int64_t changes() const;
   const std::string& path() const { return path_; }
   sqlite3* handle() const { return db_; }
@@ -43,6 +50,7 @@ class Database {
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>> cache_;
 };
 
 class Statement {

@@ -192,15 +192,17 @@ Result<void> HistoryStore::apply_remote(const Unlocked& keys, const std::string&
   {
     // Deleted here and not yet pushed: the deletion wins (docs/sync.md), so what another
     // device wrote to the conversation meanwhile is not brought back.
-    CONFER_TRY(Statement gone, db_.prepare("SELECT 1 FROM sync_pending WHERE id = ? AND NOT EXISTS "
+    CONFER_TRY(Statement* gone, db_.cached("SELECT 1 FROM sync_pending WHERE id = ? AND NOT EXISTS "
                                            "(SELECT 1 FROM conversations WHERE id = ?)"));
-    gone.bind(1, p.conversation).bind(2, p.conversation);
-    CONFER_TRY(bool deleted_here, gone.step());
+    gone->bind(1, p.conversation).bind(2, p.conversation);
+    CONFER_TRY(bool deleted_here, gone->step());
+    gone->reset();
     if (deleted_here) return {};
   }
-  CONFER_TRY(Statement exists, db_.prepare("SELECT 1 FROM conversations WHERE id = ?"));
-  exists.bind(1, p.conversation);
-  CONFER_TRY(bool have_conversation, exists.step());
+  CONFER_TRY(Statement* exists, db_.cached("SELECT 1 FROM conversations WHERE id = ?"));
+  exists->bind(1, p.conversation);
+  CONFER_TRY(bool have_conversation, exists->step());
+  exists->reset();
   if (kind == int(RecordKind::conversation)) return apply_head(keys, id, revision, record);
   if (!have_conversation) {
     // Its head comes later in the log; keep it until then (checked then).
@@ -217,9 +219,9 @@ Result<void> HistoryStore::apply_key(const Unlocked& keys, const std::string& co
   std::string id = key_record_id(conversation_id, key_id);
   if (!keys::unwrap_key(keys.records, wrapped, dk_context(keys, conversation_id)))
     return from_server(id, "does not open under this account's records key (another account's, or altered)");
-  CONFER_TRY(Statement s, db_.prepare("INSERT OR IGNORE INTO data_keys (key_id, conversation_id, seq, wrapped) VALUES "
+  CONFER_TRY(Statement* s, db_.cached("INSERT OR IGNORE INTO data_keys (key_id, conversation_id, seq, wrapped) VALUES "
                                       "(?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM data_keys), ?)"));
-  return s.bind(1, key_id).bind(2, conversation_id).bind(3, wrapped).run();
+  return s->bind(1, key_id).bind(2, conversation_id).bind(3, wrapped).run();
 }
 
 Result<void> HistoryStore::apply_turn(const Unlocked& keys, const std::string& conversation_id, int64_t index,
@@ -233,11 +235,12 @@ Result<void> HistoryStore::apply_turn(const Unlocked& keys, const std::string& c
   if (!open_record_into(**dk, view.key_id, {keys.account_id, id, RecordKind::turn, 1}, record, plain))
     return from_server(id, "does not open under this account's keys (another account's, moved, or altered)");
 
-  CONFER_TRY(Statement local, db_.prepare("SELECT record FROM turns WHERE conversation_id = ? AND idx = ?"));
-  local.bind(1, conversation_id).bind(2, index);
-  CONFER_TRY(bool clash, local.step());
+  CONFER_TRY(Statement* local, db_.cached("SELECT record FROM turns WHERE conversation_id = ? AND idx = ?"));
+  local->bind(1, conversation_id).bind(2, index);
+  CONFER_TRY(bool clash, local->step());
+  Bytes mine = clash ? local->column_blob(0) : Bytes();
+  local->reset();
   if (clash) {
-    Bytes mine = local.column_blob(0);
     if (mine == Bytes(record.begin(), record.end())) return {};
     CONFER_TRY(Statement pend, db_.prepare("SELECT 1 FROM sync_pending WHERE id = ?"));
     pend.bind(1, id);
@@ -263,8 +266,8 @@ Result<void> HistoryStore::apply_turn(const Unlocked& keys, const std::string& c
     CONFER_TRY_VOID(mark_pending(new_id, int(RecordKind::turn)));
     CONFER_TRY_VOID(mark_pending(conversation_id, int(RecordKind::conversation)));
   }
-  CONFER_TRY(Statement ins, db_.prepare("INSERT INTO turns (conversation_id, idx, record) VALUES (?, ?, ?)"));
-  return ins.bind(1, conversation_id).bind(2, index).bind(3, record).run();
+  CONFER_TRY(Statement* ins, db_.cached("INSERT INTO turns (conversation_id, idx, record) VALUES (?, ?, ?)"));
+  return ins->bind(1, conversation_id).bind(2, index).bind(3, record).run();
 }
 
 Result<void> HistoryStore::apply_head(const Unlocked& keys, const std::string& id, int64_t revision, ByteView record) {

@@ -80,12 +80,13 @@ class Engine {
   }
 
   Result<std::optional<Known>> known(const std::string& id) {
-    CONFER_TRY(Statement s, db_.prepare("SELECT kind, revision, seq, hash, deleted FROM sync_records WHERE id = ?"));
-    s.bind(1, id);
-    CONFER_TRY(bool row, s.step());
-    if (!row) return std::optional<Known>();
-    return std::optional<Known>(Known{int(s.column_int(0)), s.column_int(1), s.column_int(2), s.column_blob(3),
-                                      s.column_int(4) != 0});
+    CONFER_TRY(Statement* s, db_.cached("SELECT kind, revision, seq, hash, deleted FROM sync_records WHERE id = ?"));
+    s->bind(1, id);
+    CONFER_TRY(bool row, s->step());
+    std::optional<Known> out;
+    if (row) out = Known{int(s->column_int(0)), s->column_int(1), s->column_int(2), s->column_blob(3), s->column_int(4) != 0};
+    s->reset();  // no read left open between calls
+    return out;
   }
 
   Result<void> pull() {
@@ -101,8 +102,8 @@ class Engine {
                                     cursor, c.seq));
         CONFER_TRY_VOID(check_and_apply(c));
         chain = chain_next(chain, c);
-        CONFER_TRY(Statement link, db_.prepare("INSERT OR REPLACE INTO sync_chain (seq, chain) VALUES (?, ?)"));
-        CONFER_TRY_VOID(link.bind(1, c.seq).bind(2, ByteView(chain)).run());
+        CONFER_TRY(Statement* link, db_.cached("INSERT OR REPLACE INTO sync_chain (seq, chain) VALUES (?, ?)"));
+        CONFER_TRY_VOID(link->bind(1, c.seq).bind(2, ByteView(chain)).run());
         cursor = c.seq;
         if (c.ciphertext) report_.bytes_down += c.ciphertext->size();
       }
@@ -149,23 +150,24 @@ class Engine {
                                 "revision served again, or changes reordered",
                                 c.id, c.revision, expected - 1));
     if (k && k->kind != c.kind) return caught(fmt::format("record {} changed kind from {} to {}", c.id, k->kind, c.kind));
-    CONFER_TRY(Statement sent, db_.prepare("SELECT id, revision, hash FROM sync_sent WHERE seq = ?"));
-    sent.bind(1, c.seq);
-    CONFER_TRY(bool was_sent, sent.step());
-    bool ours = was_sent && sent.column_text(0) == c.id && sent.column_int(1) == c.revision &&
-                equal_ct(sent.column_blob(2), c.hash);
+    CONFER_TRY(Statement* sent, db_.cached("SELECT id, revision, hash FROM sync_sent WHERE seq = ?"));
+    sent->bind(1, c.seq);
+    CONFER_TRY(bool was_sent, sent->step());
+    bool ours = was_sent && sent->column_text(0) == c.id && sent->column_int(1) == c.revision &&
+                equal_ct(sent->column_blob(2), c.hash);
+    sent->reset();
     if (was_sent && !ours)
       return caught(fmt::format("the server numbered change {} as record {} revision {}, not the write this device "
                                 "made there",
                                 c.seq, c.id, c.revision));
     bool have = ours || c.deleted || c.ciphertext.has_value();
-    CONFER_TRY(Statement up, db_.prepare("INSERT OR REPLACE INTO sync_records (id, kind, revision, seq, hash, deleted, have) "
+    CONFER_TRY(Statement* up, db_.cached("INSERT OR REPLACE INTO sync_records (id, kind, revision, seq, hash, deleted, have) "
                                          "VALUES (?, ?, ?, ?, ?, ?, ?)"));
-    CONFER_TRY_VOID(up.bind(1, c.id).bind(2, int64_t(c.kind)).bind(3, c.revision).bind(4, c.seq)
+    CONFER_TRY_VOID(up->bind(1, c.id).bind(2, int64_t(c.kind)).bind(3, c.revision).bind(4, c.seq)
                         .bind(5, ByteView(c.hash)).bind(6, int64_t(c.deleted)).bind(7, int64_t(have)).run());
     if (ours) {
-      CONFER_TRY(Statement del, db_.prepare("DELETE FROM sync_sent WHERE seq = ?"));
-      return del.bind(1, c.seq).run();
+      CONFER_TRY(Statement* del, db_.cached("DELETE FROM sync_sent WHERE seq = ?"));
+      return del->bind(1, c.seq).run();
     }
     if (!c.deleted && !c.ciphertext) return {};  // superseded: a later change brings it
     ++report_.pulled;
@@ -245,8 +247,8 @@ class Engine {
   }
 
   Result<void> forget_pending(const std::string& id) {
-    CONFER_TRY(Statement d, db_.prepare("DELETE FROM sync_pending WHERE id = ?"));
-    return d.bind(1, id).run();
+    CONFER_TRY(Statement* d, db_.cached("DELETE FROM sync_pending WHERE id = ?"));
+    return d->bind(1, id).run();
   }
 
   // Pushes every pending record once; true when something was written or refused (so
@@ -323,14 +325,14 @@ class Engine {
       if (results.size() != writes.size())
         return make_error(Errc::protocol, fmt::format("the server answered {} of {} writes", results.size(), writes.size()));
       wrote = true;
-      CONFER_TRY(Statement sent, db_.prepare("INSERT OR REPLACE INTO sync_sent (seq, id, revision, hash) VALUES (?, ?, ?, ?)"));
+      CONFER_TRY(Statement* sent, db_.cached("INSERT OR REPLACE INTO sync_sent (seq, id, revision, hash) VALUES (?, ?, ?, ?)"));
       for (size_t i = 0; i < writes.size(); ++i) {
         const auto& r = results[i];
         if (!r.stored) {
           ++report_.conflicts;
           continue;  // the pull brings the other write; the next round merges and retries
         }
-        CONFER_TRY_VOID(sent.bind(1, r.seq).bind(2, writes[i].id).bind(3, r.revision)
+        CONFER_TRY_VOID(sent->bind(1, r.seq).bind(2, writes[i].id).bind(3, r.revision)
                             .bind(4, ByteView(crypto::sha256(writes[i].ciphertext))).run());
         CONFER_TRY_VOID(forget_pending(writes[i].id));
         ++report_.pushed;
