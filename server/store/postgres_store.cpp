@@ -176,7 +176,7 @@ class PostgresStore final : public Store {
     Guard guard(*this);
     CONFER_TRY(auto acct, query("SELECT seq, bytes, records FROM accounts WHERE id = $1 FOR UPDATE", {Param::of(account)}));
     if (acct.count() == 0) return BatchOutcome{PutStatus::no_account, "no account " + account, {}};
-    int64_t seq = acct.int64(0, 0), bytes = acct.int64(0, 1), records = acct.int64(0, 2);
+    AccountTotals totals{acct.int64(0, 0), acct.int64(0, 1), acct.int64(0, 2)};
     BatchOutcome out;
     for (const auto& w : writes) {
       CONFER_TRY(auto cur, query("SELECT kind, revision, length(ciphertext)::BIGINT FROM records WHERE account = $1 AND id = $2",
@@ -186,19 +186,13 @@ class PostgresStore final : public Store {
       int64_t old_size = exists ? cur.int64(0, 2) : 0;
       if (exists && cur.int64(0, 0) != w.kind)
         return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", w.id, cur.int64(0, 0), w.kind));
-      if (current != w.expected_revision) {
-        out.writes.push_back({PutStatus::conflict, current, 0, {}});
+      PutOutcome judged = judge_write(limits_, totals, w, exists, current, old_size);
+      if (judged.status == PutStatus::conflict) {
+        out.writes.push_back(judged);
         continue;
       }
-      if (!exists && records + 1 > limits_.max_account_records)
-        return BatchOutcome{PutStatus::quota, fmt::format("at most {} records (writing {})", limits_.max_account_records, w.id), {}};
-      int64_t new_bytes = bytes - old_size + int64_t(w.ciphertext.size());
-      if (new_bytes > limits_.max_account_bytes && int64_t(w.ciphertext.size()) > old_size)
-        return BatchOutcome{PutStatus::quota, fmt::format("at most {} bytes (writing {})", limits_.max_account_bytes, w.id), {}};
-      int64_t revision = w.expected_revision + 1;
-      ++seq;
-      bytes = new_bytes;
-      records += exists ? 0 : 1;
+      if (judged.status == PutStatus::quota) return BatchOutcome{PutStatus::quota, std::move(judged.detail), {}};
+      int64_t revision = judged.revision, seq = judged.seq;
       CONFER_TRY_VOID(command(
           "INSERT INTO records (account, id, kind, revision, deleted, ciphertext, seq) VALUES ($1, $2, $3, $4, $5, $6, $7) "
           "ON CONFLICT (account, id) DO UPDATE SET revision = excluded.revision, deleted = excluded.deleted, "
@@ -209,10 +203,10 @@ class PostgresStore final : public Store {
           "INSERT INTO changes (account, seq, id, kind, revision, deleted, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
           {Param::of(account), Param::of(seq), Param::of(w.id), Param::of(w.kind), Param::of(revision),
            Param::of(w.deleted), Param::of(ByteView(crypto::sha256(w.ciphertext)))}));
-      out.writes.push_back({PutStatus::stored, revision, seq, {}});
+      out.writes.push_back(judged);
     }
     CONFER_TRY_VOID(command("UPDATE accounts SET seq = $1, bytes = $2, records = $3 WHERE id = $4",
-                            {Param::of(seq), Param::of(bytes), Param::of(records), Param::of(account)}));
+                            {Param::of(totals.seq), Param::of(totals.bytes), Param::of(totals.records), Param::of(account)}));
     CONFER_TRY_VOID(guard.commit());
     return out;
   }

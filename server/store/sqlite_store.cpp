@@ -157,7 +157,7 @@ class SqliteStore final : public Store {
     CONFER_TRY(bool found, acct.step());
     BatchOutcome out;
     if (!found) return BatchOutcome{PutStatus::no_account, "no account " + account, {}};
-    int64_t seq = acct.column_int(0), bytes = acct.column_int(1), records = acct.column_int(2);
+    AccountTotals totals{acct.column_int(0), acct.column_int(1), acct.column_int(2)};
     CONFER_TRY(auto cur, db_.prepare("SELECT kind, revision, length(ciphertext) FROM records WHERE account = ? AND id = ?"));
     CONFER_TRY(auto rec, db_.prepare(
         "INSERT INTO records (account, id, kind, revision, deleted, ciphertext, seq) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -173,29 +173,23 @@ class SqliteStore final : public Store {
       int64_t old_size = exists ? cur.column_int(2) : 0;
       if (exists && cur.column_int(0) != w.kind)
         return make_error(Errc::usage, fmt::format("record {} is of kind {}, not {}", w.id, cur.column_int(0), w.kind));
-      if (current != w.expected_revision) {
-        out.writes.push_back({PutStatus::conflict, current, 0, {}});
+      PutOutcome judged = judge_write(limits_, totals, w, exists, current, old_size);
+      if (judged.status == PutStatus::conflict) {
+        out.writes.push_back(judged);
         continue;
       }
-      if (!exists && records + 1 > limits_.max_account_records)
-        return BatchOutcome{PutStatus::quota, fmt::format("at most {} records (writing {})", limits_.max_account_records, w.id), {}};
-      int64_t new_bytes = bytes - old_size + int64_t(w.ciphertext.size());
-      if (new_bytes > limits_.max_account_bytes && int64_t(w.ciphertext.size()) > old_size)
-        return BatchOutcome{PutStatus::quota, fmt::format("at most {} bytes (writing {})", limits_.max_account_bytes, w.id), {}};
-      int64_t revision = w.expected_revision + 1;
-      ++seq;
-      bytes = new_bytes;
-      records += exists ? 0 : 1;
+      if (judged.status == PutStatus::quota) return BatchOutcome{PutStatus::quota, std::move(judged.detail), {}};
+      int64_t revision = judged.revision, seq = judged.seq;
       rec.bind(1, account).bind(2, w.id).bind(3, w.kind).bind(4, revision).bind(5, int64_t(w.deleted))
           .bind(6, w.ciphertext).bind(7, seq);
       CONFER_TRY_VOID(rec.run());
       log.bind(1, account).bind(2, seq).bind(3, w.id).bind(4, w.kind).bind(5, revision).bind(6, int64_t(w.deleted))
           .bind(7, ByteView(crypto::sha256(w.ciphertext)));
       CONFER_TRY_VOID(log.run());
-      out.writes.push_back({PutStatus::stored, revision, seq, {}});
+      out.writes.push_back(judged);
     }
     CONFER_TRY(auto upd, db_.prepare("UPDATE accounts SET seq = ?, bytes = ?, records = ? WHERE id = ?"));
-    upd.bind(1, seq).bind(2, bytes).bind(3, records).bind(4, account);
+    upd.bind(1, totals.seq).bind(2, totals.bytes).bind(3, totals.records).bind(4, account);
     CONFER_TRY_VOID(upd.run());
     CONFER_TRY_VOID(tx.commit());
     return out;

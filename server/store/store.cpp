@@ -1,5 +1,7 @@
 #include "server/store/store.hpp"
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 
 #include "core/paths.hpp"
@@ -30,6 +32,20 @@ Result<PutOutcome> Store::put(const std::string& account, const std::string& id,
   CONFER_TRY(auto batch, put_many(account, std::span<const Write>(&w, 1)));
   if (batch.refused != PutStatus::stored) return PutOutcome{batch.refused, 0, 0, std::move(batch.detail)};
   return std::move(batch.writes.front());
+}
+
+PutOutcome judge_write(const Limits& limits, AccountTotals& totals, const Write& w, bool exists, int64_t current,
+                       int64_t old_size) {
+  if (current != w.expected_revision) return {PutStatus::conflict, current, 0, {}};
+  if (!exists && totals.records + 1 > limits.max_account_records)
+    return {PutStatus::quota, 0, 0, fmt::format("at most {} records (writing {})", limits.max_account_records, w.id)};
+  int64_t new_bytes = totals.bytes - old_size + int64_t(w.ciphertext.size());
+  if (new_bytes > limits.max_account_bytes && int64_t(w.ciphertext.size()) > old_size)
+    return {PutStatus::quota, 0, 0, fmt::format("at most {} bytes (writing {})", limits.max_account_bytes, w.id)};
+  totals.seq += 1;
+  totals.bytes = new_bytes;
+  totals.records += exists ? 0 : 1;
+  return {PutStatus::stored, w.expected_revision + 1, totals.seq, {}};
 }
 
 std::string default_store_spec() {

@@ -140,6 +140,15 @@ class Store {
   virtual Result<std::vector<Checkpoint>> checkpoints(const std::string& account) = 0;
 };
 
+// What both backends decide for one write of a batch, given the record's state and the
+// account's running totals: a conflict (revision: the current one), over a quota
+// (detail), or stored (revision: the new one; the totals moved on, seq the change's).
+struct AccountTotals {
+  int64_t seq = 0, bytes = 0, records = 0;
+};
+PutOutcome judge_write(const Limits& limits, AccountTotals& totals, const Write& write, bool exists, int64_t current,
+                       int64_t old_size);
+
 // "sqlite:PATH", a bare path, or "postgresql://..." / "postgres://..." (a libpq URI).
 // Creates or migrates the schema. Errc::usage for a spec of another form.
 Result<std::unique_ptr<Store>> open_store(const std::string& spec, const Limits& limits = {});
