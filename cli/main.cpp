@@ -25,7 +25,7 @@ constexpr CommandSpec kCommands[] = {
     {"logout", "Lock the history: drop the unlocked session", setup_logout},
     {"status", "Whether the history is unlocked, until when, and with which key", setup_status},
     {"keys", "The ways into your history: list, add, remove, rotate", setup_keys},
-    {"history", "Your saved conversations: list, show, rm, search", setup_history},
+    {"history", "Your saved conversations: list, show, rename, rm, search", setup_history},
     {"models", "The models the attested server offers", setup_models},
     {"export", "Your history decrypted, as JSON, JSON Lines or Markdown, with each answer's receipt", setup_export},
     {"import", "Read an archive of confer export --encrypted into this machine's history", setup_import},

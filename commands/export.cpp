@@ -57,6 +57,7 @@ struct ExportOptions {
   unsigned long long argon2_ops = keys::Argon2Params{}.opslimit;
   size_t argon2_mib = keys::Argon2Params{}.memlimit >> 20;
   CLI::Option* format_option = nullptr;
+  CLI::App* app = nullptr;
 };
 
 // Where the export goes: stdout, or a temporary file beside FILE renamed over it at the end.
@@ -129,13 +130,24 @@ Result<int64_t> parse_since(const std::string& text) {
   return *parsed;
 }
 
-int run_encrypted(store::HistoryStore& history, const store::Unlocked& keys, const ExportOptions& o, int64_t since) {
+// Flags that cannot apply are refused, before anything is unlocked.
+int check_flags(const ExportOptions& o) {
+  if (!o.encrypted) {
+    for (const char* flag : {"--archive-passphrase-file", "--argon2-ops", "--argon2-memory"})
+      if (o.app->get_option(flag)->count() > 0)
+        return fail(make_error(Errc::usage, std::string(flag) + " goes with --encrypted"));
+    return kExitOk;
+  }
   if (o.format_option != nullptr && o.format_option->count() > 0)
     return fail(make_error(Errc::usage, "--format is for plaintext exports; an --encrypted archive has one format "
                                         "(docs/archive.md)"));
   if ((o.output.empty() || o.output == "-") && ::isatty(STDOUT_FILENO))
     return fail(make_error(Errc::usage, "an encrypted archive is binary: not written to a terminal"),
                 {"confer export --encrypted -o history.confer"});
+  return kExitOk;
+}
+
+int run_encrypted(store::HistoryStore& history, const store::Unlocked& keys, const ExportOptions& o, int64_t since) {
   auto passphrase = archive_passphrase(o.archive_passphrase_file, true);
   if (!passphrase) return fail(passphrase.error());
   auto sink = Sink::open(o.output);
@@ -154,6 +166,7 @@ int run_encrypted(store::HistoryStore& history, const store::Unlocked& keys, con
 }
 
 int run(const ExportOptions& o) {
+  if (int bad = check_flags(o); bad != kExitOk) return bad;
   auto since = parse_since(o.since);
   if (!since) return fail(since.error());
   auto history = open_history(false);
@@ -161,11 +174,8 @@ int run(const ExportOptions& o) {
   if (!*history) return fail(make_error(Errc::key, "no account on this machine yet, so nothing to export"));
   auto keys = unlock_for_use(**history, o.key, true);
   if (!keys) return fail(keys.error(), {"unlock it for scripts: confer login --remember 15m"});
-  if (o.encrypted) return run_encrypted(**history, *keys, o, *since);
-  auto format = o.format == "jsonl" ? store::ExportFormat::jsonl
-                : o.format == "markdown" ? store::ExportFormat::markdown : store::ExportFormat::json;
   if (!o.conversation.empty()) {
-    // Checked before -o is created, so a typo leaves no file behind.
+    // Checked before a passphrase is asked for or -o is created: a typo leaves nothing behind.
     auto list = (*history)->list(*keys);
     if (!list) return fail(list.error());
     bool found = false;
@@ -173,6 +183,9 @@ int run(const ExportOptions& o) {
     if (!found) return fail(make_error(Errc::usage, fmt::format("no conversation {}", o.conversation)),
                             {"confer history lists them"});
   }
+  if (o.encrypted) return run_encrypted(**history, *keys, o, *since);
+  auto format = o.format == "jsonl" ? store::ExportFormat::jsonl
+                : o.format == "markdown" ? store::ExportFormat::markdown : store::ExportFormat::json;
   auto sink = Sink::open(o.output);
   if (!sink) return fail(sink.error());
   auto counts = store::export_history(**history, *keys, format, {o.conversation, *since},
@@ -195,6 +208,7 @@ Handler setup_export(CLI::App& app) {
   app.add_option("--since", o->since, "Only conversations updated since this date (2026-12-01 or RFC 3339)");
   app.add_option("-o,--output", o->output, "Write to FILE (atomically, mode 0600) instead of standard output");
   o->format_option = app.get_option("--format");
+  o->app = &app;
   app.add_flag("--encrypted", o->encrypted,
                "A portable archive encrypted under a passphrase (Argon2id), for confer import on any machine");
   app.add_option("--archive-passphrase-file", o->archive_passphrase_file,

@@ -54,11 +54,12 @@ int run(const ImportOptions& o) {
   if (!counts) return fail(counts.error(), {"nothing was imported; the history is as it was"});
   if (o.json) {
     std::printf("%s\n", dump_json(nlohmann::json{{"conversations", counts->conversations - counts->skipped},
-                                                  {"turns", counts->turns},
+                                                  {"turns", counts->turns - counts->skipped_turns},
                                                   {"skipped", counts->skipped}})
                              .c_str());
   } else {
-    print_note(fmt::format("imported {} conversation(s) from {}{}", counts->conversations - counts->skipped, o.file,
+    print_note(fmt::format("imported {} conversation(s), {} turn(s) from {}{}", counts->conversations - counts->skipped,
+                           counts->turns - counts->skipped_turns, o.file,
                            counts->skipped > 0 ? fmt::format(" ({} already here, skipped)", counts->skipped) : ""));
   }
   return kExitOk;

@@ -85,8 +85,8 @@ _confer()
         cword=$COMP_CWORD
     fi
 
-    local commands="chat login logout status keys history models export sync
-        verify-attestation dev-evidence paths help"
+    local commands="chat login logout status keys history models export import
+        sync verify-attestation dev-evidence paths help"
 
     # Find the subcommand: the first word after "confer" that is not an option.
     local i cmd=
@@ -227,8 +227,8 @@ _confer()
             ;;
         verify-attestation)
             case $prev in
-                --evidence | --save | --vcek | --chain | --policy | --trust-root | \
-                    --sigstore-root)
+                --evidence | --receipt | --save | --vcek | --chain | --policy | \
+                    --trust-root | --sigstore-root)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
@@ -239,7 +239,7 @@ _confer()
                     return
                     ;;
             esac
-            COMPREPLY=($(compgen -W "--evidence --save --sigstore-root
+            COMPREPLY=($(compgen -W "--evidence --receipt --save --sigstore-root
                 --release-identity --release-issuer --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
                 --trust-root --offline --verbose --json --help" -- "$cur"))
@@ -265,7 +265,7 @@ _confer()
                     COMPREPLY=($(compgen -W "json jsonl markdown" -- "$cur"))
                     return
                     ;;
-                -o | --output)
+                -o | --output | --archive-passphrase-file)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
@@ -277,8 +277,30 @@ _confer()
                     ;;
             esac
             COMPREPLY=($(compgen -W "--format --conversation --since -o --output
+                --encrypted --archive-passphrase-file --argon2-ops --argon2-memory
                 --device --rp-id --authenticator --passphrase-file --touch-timeout
                 --color --help" -- "$cur"))
+            ;;
+        import)
+            _confer_key_value && return
+            case $prev in
+                --archive-passphrase-file)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -f -- "$cur"))
+                    return
+                    ;;
+            esac
+            if [[ $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--archive-passphrase-file --json
+                    --device --rp-id --authenticator --passphrase-file --touch-timeout
+                    --color --help" -- "$cur"))
+            else
+                # The archive (confer export --encrypted), or - for standard input.
+                compopt -o filenames 2>/dev/null
+                local IFS=$'\n'
+                COMPREPLY=($(compgen -f -- "$cur"))
+            fi
             ;;
         sync)
             _confer_key_value && return

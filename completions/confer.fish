@@ -1,6 +1,6 @@
 # fish completion for confer
 
-set -l confer_commands chat login logout status keys history models export sync verify-attestation dev-evidence paths help
+set -l confer_commands chat login logout status keys history models export import sync verify-attestation dev-evidence paths help
 
 complete -c confer -f
 
@@ -37,7 +37,7 @@ complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a logi
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a logout -d 'Lock the history: drop the unlocked session'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a status -d 'Whether the history is unlocked, until when, with which key'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a keys -d 'The ways into the history: list, add, remove, rotate'
-complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a history -d 'Saved conversations: list, show, rm, search'
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a history -d 'Saved conversations: list, show, rm, search, rename'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a verify-attestation -d 'Verify a server\'s or a saved SEV-SNP attestation'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a dev-evidence -d 'Write development SEV-SNP evidence (not AMD-signed)'
 complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a paths -d 'Print the config, data and cache directories'
@@ -164,6 +164,7 @@ complete -c confer -n $hn -s h -l help -d 'Show help'
 set -l va "__fish_seen_subcommand_from verify-attestation"
 complete -c confer -n $va -s h -l help -d 'Show help'
 complete -c confer -n $va -l evidence -rF -d 'Evidence file (raw, base64, HCL or JSON; - for stdin)'
+complete -c confer -n $va -l receipt -rF -d 'Re-check an export\'s receipts (json or jsonl) offline against their saved evidence'
 complete -c confer -n $va -l save -rF -d 'With a URL: keep the server\'s evidence here'
 complete -c confer -n $va -l sigstore-root -rF -d 'With a URL: Sigstore trusted_root.json'
 complete -c confer -n $va -l release-identity -x -d 'With a URL: release signer\'s certificate SAN'
@@ -232,5 +233,19 @@ complete -c confer -n $ex -l format -x -a 'json jsonl markdown' -d 'json (one ar
 complete -c confer -n $ex -l conversation -x -d 'Only this conversation'
 complete -c confer -n $ex -l since -x -d 'Only conversations updated since this date (2026-12-01 or RFC 3339)'
 complete -c confer -n $ex -s o -l output -rF -d 'Write to FILE (atomically, mode 0600) instead of stdout'
+complete -c confer -n $ex -l encrypted -d 'A portable archive encrypted under a passphrase (Argon2id), for confer import'
+complete -c confer -n $ex -l archive-passphrase-file -rF -d 'Read the archive\'s passphrase from this file\'s first line'
+complete -c confer -n $ex -l argon2-ops -x -d 'Argon2id passes for the archive\'s key (1 to 16; default 3)'
+complete -c confer -n $ex -l argon2-memory -x -d 'Argon2id memory in MiB for the archive\'s key (1 to 1024; default 256)'
 complete -c confer -n $ex -l color -x -a 'auto always never' -d 'When to use colour'
 __confer_key_options $ex
+
+# import FILE
+complete -c confer -n "not __fish_seen_subcommand_from $confer_commands" -a import -d 'Read an archive of confer export --encrypted into this history'
+set -l im "__fish_seen_subcommand_from import"
+complete -c confer -n $im -s h -l help -d 'Show help'
+complete -c confer -n $im -F -d 'Archive (confer export --encrypted); - for stdin'
+complete -c confer -n $im -l archive-passphrase-file -rF -d 'Read the archive\'s passphrase from this file\'s first line'
+complete -c confer -n $im -l json -d 'A JSON summary on stdout: {conversations, turns, skipped}'
+complete -c confer -n $im -l color -x -a 'auto always never' -d 'When to use colour'
+__confer_key_options $im

@@ -121,6 +121,17 @@ TEST_CASE("archive: an export read back into another account's history on anothe
   CHECK(counts->skipped == 0);
   CHECK(b.view() == a.view());
   CHECK(b.view().find("'A renamed one' created 1700000000 updated 1700000200") != std::string::npos);
+  // The evidence a receipt names travels with it.
+  Machine c("acct-c"), d("acct-d");
+  std::string doc = R"({"platform":"SEV-SNP","attestation":"AAAA"})";
+  std::string digest = c.history.put_evidence(c.keys, doc).value();
+  REQUIRE(c.history.create_conversation(c.keys, std::string("with-evidence"), 1700000000));
+  store::Turn answered = turn("with evidence", 1700000100);
+  answered.receipt.evidence = digest;
+  REQUIRE(c.history.append_turn(c.keys, "with-evidence", answered));
+  REQUIRE(import(d, archive_of(c)).ok());
+  CHECK(d.history.turns(d.keys, "with-evidence").value().at(0).receipt.evidence == digest);
+  CHECK(d.history.evidence(d.keys, digest).value() == std::optional<std::string>(doc));
   // Again: everything is there already, nothing changes.
   auto again = import(b, archive);
   REQUIRE(again.ok());

@@ -416,6 +416,10 @@ TEST_CASE("export --encrypted and import: an archive carries the history to anot
   CHECK(std::string(bytes.begin(), bytes.end()).find("Archive-Marker") == std::string::npos);
   CHECK(m.run(with({"export", "--encrypted", "--format", "markdown", "-o", archive + "2"}, cheap)).exit_code == 2);
   CHECK_FALSE(fs::exists(archive + "2"));
+  auto stray = m.run({"export", "--archive-passphrase-file", words, "-o", archive + "2"});
+  CHECK(stray.exit_code == 2);
+  CHECK(stray.err.find("--archive-passphrase-file goes with --encrypted") != std::string::npos);
+  CHECK_FALSE(fs::exists(archive + "2"));
 
   // Another machine, its own account: the import brings every conversation and turn.
   Machine n;
@@ -440,7 +444,7 @@ TEST_CASE("export --encrypted and import: an archive carries the history to anot
   CHECK(theirs == mine);
   auto again = n.run({"import", archive, "--archive-passphrase-file", n_words});
   REQUIRE(again.exit_code == 0);
-  CHECK(again.err.find("imported 0 conversation(s) from " + archive + " (3 already here, skipped)") != std::string::npos);
+  CHECK(again.err.find("imported 0 conversation(s), 0 turn(s) from " + archive + " (3 already here, skipped)") != std::string::npos);
   CHECK(nlohmann::json::parse(n.run({"export"}).out) == mine);
   CHECK(n.run({"import", n.home.path() + "/none.confer", "--archive-passphrase-file", n_words}).exit_code == 1);
 }

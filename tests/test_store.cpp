@@ -178,6 +178,7 @@ TEST_CASE("store: rotation keeps the history readable and the old root opens not
   Fixture f;
   auto a = *f.history.create_conversation(f.keys);
   REQUIRE(f.history.append_turn(f.keys, a.id, f.turn("before rotation")));
+  std::string evidence = f.history.put_evidence(f.keys, "{\"platform\":\"SEV-SNP\"}").value();
   crypto::SecretBytes old_root = keys::random_key().value();
   std::memcpy(old_root.data(), f.keys.root.data(), keys::kKeySize);
   auto old_records = keys::derive_subkey(old_root, keys::Subkey::records).value();
@@ -212,6 +213,11 @@ TEST_CASE("store: rotation keeps the history readable and the old root opens not
   auto old = store::unlocked_from_root(f.keys.account_id, {}, std::move(old_root));
   CHECK_FALSE(reopened->turns(*old, a.id));
   CHECK_FALSE(reopened->list(*old));
+  // The saved evidence is re-sealed: the new keys open it, the old ones do not.
+  auto kept = reopened->evidence(*keys, evidence);
+  REQUIRE_MESSAGE(kept, kept.error().message);
+  CHECK(kept->value() == "{\"platform\":\"SEV-SNP\"}");
+  CHECK_FALSE(reopened->evidence(*old, evidence));
 }
 
 TEST_CASE("store: the last way in cannot be removed, and files are private") {

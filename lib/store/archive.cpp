@@ -200,8 +200,9 @@ Result<ArchiveCounts> read_archive(const ArchiveReader& read, ByteView passphras
   if (!any) return broken("is empty (expected a confer archive)");
   if (std::memcmp(header, kMagic, 8) != 0) return broken("does not start with CONFERAR: not a confer archive");
   if (header[8] != kVersion) return broken(fmt::format("is of version {}; this confer reads version {}", header[8], kVersion));
-  if (header[9] != kKdfArgon2id13 || header[10] != 0 || header[11] != 0)
+  if (header[9] != kKdfArgon2id13)
     return broken(fmt::format("names key derivation {}, expected 1 (Argon2id)", header[9]));
+  if (header[10] != 0 || header[11] != 0) return broken("has its reserved header bytes set (expected zeros)");
   keys::Argon2Params params{get_u32(header + 12), size_t(get_u32(header + 16)) * 1024};
   if (!keys::argon2_params_in_range(params))
     return broken(fmt::format("asks for Argon2id with {} passes and {} KiB, outside what confer spends", params.opslimit,
@@ -261,11 +262,12 @@ Result<ArchiveCounts> read_archive(const ArchiveReader& read, ByteView passphras
 Result<ArchiveCounts> import_archive(HistoryStore& history, const Unlocked& keys, const ArchiveReader& read,
                                      ByteView passphrase) {
   CONFER_TRY(Transaction tx, Transaction::begin(history.database()));
-  size_t skipped = 0;
-  CONFER_TRY(ArchiveCounts counts, read_archive(read, passphrase, [&](ArchivedConversation&& c) -> Result<void> {
+  size_t skipped = 0, skipped_turns = 0;
+  auto take = [&](ArchivedConversation&& c) -> Result<void> {
     CONFER_TRY(auto existing, history.find(keys, c.head.id));
     if (existing) {
       ++skipped;
+      skipped_turns += c.turns.size();
       return {};
     }
     for (const auto& [digest, doc] : c.evidence) {
@@ -278,9 +280,17 @@ Result<ArchiveCounts> import_archive(HistoryStore& history, const Unlocked& keys
     if (!c.head.title.empty() && now && now->title != c.head.title)
       CONFER_TRY_VOID(history.rename_conversation(keys, c.head.id, c.head.title));
     return {};
+  };
+  CONFER_TRY(ArchiveCounts counts, read_archive(read, passphrase, [&](ArchivedConversation&& c) -> Result<void> {
+    std::string id = c.head.id;
+    auto r = take(std::move(c));
+    // What the history refuses to hold (an id or title it does not take) is the archive's fault.
+    if (!r && r.error().code == Errc::usage) return broken(fmt::format("conversation {}: {}", id, r.error().message));
+    return r;
   }));
   CONFER_TRY_VOID(tx.commit());
   counts.skipped = skipped;
+  counts.skipped_turns = skipped_turns;
   return counts;
 }
 

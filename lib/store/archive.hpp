@@ -31,7 +31,7 @@ struct ArchivedConversation {
 
 struct ArchiveCounts {
   size_t conversations = 0, turns = 0;
-  size_t skipped = 0;  // import: conversations this history has already
+  size_t skipped = 0, skipped_turns = 0;  // import: what this history has already
 };
 
 // Writes the archive of what the filter selects to `write`. Errc::usage for a

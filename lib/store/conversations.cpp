@@ -420,6 +420,26 @@ Result<std::optional<std::string>> HistoryStore::evidence(const Unlocked& keys, 
   return std::optional<std::string>(std::move(plain));
 }
 
+Result<void> HistoryStore::reseal_evidence(const Unlocked& current, const Unlocked& next) {
+  CONFER_TRY(crypto::SecretBytes old_key, evidence_key(current));
+  CONFER_TRY(crypto::SecretBytes new_key, evidence_key(next));
+  CONFER_TRY(Statement all, db_.prepare("SELECT digest, record FROM evidence"));
+  CONFER_TRY(Statement update, db_.prepare("UPDATE evidence SET record = ? WHERE digest = ?"));
+  std::vector<std::pair<Bytes, Bytes>> rows;
+  for (;;) {
+    CONFER_TRY(bool row, all.step());
+    if (!row) break;
+    rows.emplace_back(all.column_blob(0), all.column_blob(1));
+  }
+  for (const auto& [digest, record] : rows) {
+    std::string hex = to_hex(digest), plain;
+    CONFER_TRY_VOID(open_record_into(old_key, KeyId{}, evidence_context(current, hex), record, plain));
+    CONFER_TRY(Bytes sealed, seal_record(new_key, KeyId{}, evidence_context(next, hex), as_bytes(plain)));
+    CONFER_TRY_VOID(update.bind(1, ByteView(sealed)).bind(2, ByteView(digest)).run());
+  }
+  return {};
+}
+
 Result<void> HistoryStore::remove_conversation(const std::string& id) {
   CONFER_TRY(Transaction tx, Transaction::begin(db_));
   CONFER_TRY(Statement s, db_.prepare("DELETE FROM conversations WHERE id = ?"));

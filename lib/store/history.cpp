@@ -223,6 +223,8 @@ Result<void> HistoryStore::rotate(const Unlocked& current, const Unlocked& next,
     CONFER_TRY(Bytes wrapped, keys::wrap_key(next.records, dk, ctx));
     CONFER_TRY_VOID(add.bind(1, ByteView(id)).bind(2, conversation).bind(3, ByteView(wrapped)).run());
   }
+  // The saved evidence is sealed under a key derived from the records key: re-sealed.
+  CONFER_TRY_VOID(reseal_evidence(current, next));
   CONFER_TRY_VOID(db_.exec("DELETE FROM credentials"));
   for (const auto& c : wraps) CONFER_TRY_VOID(insert_credential(db_, c));
   CONFER_TRY_VOID(db_.exec("UPDATE account SET epoch = epoch + 1"));

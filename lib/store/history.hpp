@@ -182,7 +182,8 @@ class HistoryStore {
   Result<std::vector<Turn>> turns_with(const Unlocked& keys, const std::string& id, DataKeys& cache);
   Result<void> mark_pending(const std::string& id, int kind);
   Result<bool> syncing();
-  Result<std::string> device_id();  // the sync device id, or "" while the history is not synced
+  Result<std::string> device_id();
+  Result<void> reseal_evidence(const Unlocked& current, const Unlocked& next);  // rotation  // the sync device id, or "" while the history is not synced
   Result<void> apply_head(const Unlocked& keys, const std::string& id, int64_t revision, ByteView record);
   Result<void> apply_turn(const Unlocked& keys, const std::string& conversation_id, int64_t index, ByteView record);
   Result<void> apply_key(const Unlocked& keys, const std::string& conversation_id, ByteView key_id, ByteView wrapped);
