@@ -176,12 +176,8 @@ int run(const ExportOptions& o) {
   if (!keys) return fail(keys.error(), {"unlock it for scripts: confer login --remember 15m"});
   if (!o.conversation.empty()) {
     // Checked before a passphrase is asked for or -o is created: a typo leaves nothing behind.
-    auto list = (*history)->list(*keys);
-    if (!list) return fail(list.error());
-    bool found = false;
-    for (const auto& c : *list) found = found || c.id == o.conversation;
-    if (!found) return fail(make_error(Errc::usage, fmt::format("no conversation {}", o.conversation)),
-                            {"confer history lists them"});
+    auto selected = store::selected_conversations(**history, *keys, {o.conversation, *since});
+    if (!selected) return fail(selected.error(), {"confer history lists them"});
   }
   if (o.encrypted) return run_encrypted(**history, *keys, o, *since);
   auto format = o.format == "jsonl" ? store::ExportFormat::jsonl

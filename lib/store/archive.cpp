@@ -159,23 +159,11 @@ Result<ArchiveCounts> write_archive(HistoryStore& history, const Unlocked& keys,
     sodium_memzero(sealed.data(), sealed.size());
     return {};
   };
-  CONFER_TRY(auto list, history.list(keys));
-  if (!filter.conversation.empty()) {
-    bool found = false;
-    for (const auto& c : list) found = found || c.id == filter.conversation;
-    if (!found) return make_error(Errc::usage, fmt::format("no conversation {}", filter.conversation));
-  }
-  for (auto it = list.rbegin(); it != list.rend(); ++it) {
-    if (!filter.conversation.empty() && it->id != filter.conversation) continue;
-    if (it->updated < filter.since) continue;
-    CONFER_TRY(auto turns, history.turns(keys, it->id));
-    std::map<std::string, std::string> evidence;
-    for (const auto& t : turns) {
-      if (t.receipt.evidence.empty() || evidence.count(t.receipt.evidence) > 0) continue;
-      CONFER_TRY(auto doc, history.evidence(keys, t.receipt.evidence));
-      if (doc) evidence.emplace(t.receipt.evidence, std::move(*doc));
-    }
-    std::string plain = dump_json(conversation_json(*it, turns, evidence));
+  CONFER_TRY(auto selected, selected_conversations(history, keys, filter));
+  for (const auto& c : selected) {
+    CONFER_TRY(auto turns, history.turns(keys, c.id));
+    CONFER_TRY(auto evidence, evidence_of(history, keys, turns));
+    std::string plain = dump_json(conversation_json(c, turns, evidence));
     auto pushed = push(plain, 0);
     sodium_memzero(plain.data(), plain.size());
     if (!pushed) return std::move(pushed).error();

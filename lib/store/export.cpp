@@ -42,14 +42,36 @@ std::string markdown_of(const Conversation& c, const std::vector<Turn>& turns) {
 
 }  // namespace
 
+Result<std::vector<Conversation>> selected_conversations(HistoryStore& history, const Unlocked& keys,
+                                                         const ExportFilter& filter) {
+  CONFER_TRY(auto list, history.list(keys));  // newest first
+  std::vector<Conversation> out;
+  bool found = false;
+  for (auto it = list.rbegin(); it != list.rend(); ++it) {
+    if (!filter.conversation.empty() && it->id != filter.conversation) continue;
+    found = true;
+    if (it->updated < filter.since) continue;
+    out.push_back(std::move(*it));
+  }
+  if (!filter.conversation.empty() && !found)
+    return make_error(Errc::usage, fmt::format("no conversation {}", filter.conversation));
+  return out;
+}
+
+Result<std::map<std::string, std::string>> evidence_of(HistoryStore& history, const Unlocked& keys,
+                                                       const std::vector<Turn>& turns) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : turns) {
+    if (t.receipt.evidence.empty() || out.count(t.receipt.evidence) > 0) continue;
+    CONFER_TRY(auto doc, history.evidence(keys, t.receipt.evidence));
+    if (doc) out.emplace(t.receipt.evidence, std::move(*doc));
+  }
+  return out;
+}
+
 Result<ExportCounts> export_history(HistoryStore& history, const Unlocked& keys, ExportFormat format,
                                     const ExportFilter& filter, const std::function<void(std::string_view)>& write) {
-  CONFER_TRY(auto list, history.list(keys));
-  if (!filter.conversation.empty()) {
-    bool found = false;
-    for (const auto& c : list) found = found || c.id == filter.conversation;
-    if (!found) return make_error(Errc::usage, fmt::format("no conversation {}", filter.conversation));
-  }
+  CONFER_TRY(auto selected, selected_conversations(history, keys, filter));
   ExportCounts counts;
   auto out = [&](std::string_view s) {
     counts.bytes += s.size();
@@ -57,19 +79,10 @@ Result<ExportCounts> export_history(HistoryStore& history, const Unlocked& keys,
   };
   bool first = true;
   if (format == ExportFormat::json) out("[");
-  // Oldest first, as a transcript reads.
-  for (auto it = list.rbegin(); it != list.rend(); ++it) {
-    const auto& c = *it;
-    if (!filter.conversation.empty() && c.id != filter.conversation) continue;
-    if (c.updated < filter.since) continue;
+  for (const auto& c : selected) {
     CONFER_TRY(auto turns, history.turns(keys, c.id));
     // The saved evidence each receipt names, for verify-attestation --receipt.
-    std::map<std::string, std::string> evidence;
-    for (const auto& t : turns) {
-      if (t.receipt.evidence.empty() || evidence.count(t.receipt.evidence) > 0) continue;
-      CONFER_TRY(auto doc, history.evidence(keys, t.receipt.evidence));
-      if (doc) evidence.emplace(t.receipt.evidence, std::move(*doc));
-    }
+    CONFER_TRY(auto evidence, evidence_of(history, keys, turns));
     if (format == ExportFormat::json) {
       ordered_json j = head_json(c);
       j["turns"] = ordered_json::array();

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.hpp"
 #include "store/history.hpp"
@@ -24,6 +26,14 @@ struct ExportFilter {
 struct ExportCounts {
   size_t conversations = 0, turns = 0, bytes = 0;
 };
+
+// What the filter selects, oldest first (as a transcript reads). Errc::usage for a
+// conversation that does not exist. Shared by the plaintext export and the archive.
+Result<std::vector<Conversation>> selected_conversations(HistoryStore& history, const Unlocked& keys,
+                                                         const ExportFilter& filter);
+// The saved evidence documents `turns`' receipts name, by digest (those this machine has).
+Result<std::map<std::string, std::string>> evidence_of(HistoryStore& history, const Unlocked& keys,
+                                                       const std::vector<Turn>& turns);
 
 // Errc::usage for a conversation that does not exist; errors of the history as they come
 // (what was written before them stays written: the caller's sink decides whether to keep it).
