@@ -94,8 +94,14 @@ Result<int64_t> ChatHistory::save(const std::string& prompt, const std::string& 
   // The evidence behind the receipt, kept once per session, so the turn can be re-checked
   // offline later (confer verify-attestation --receipt).
   if (!session.evidence_json.empty()) {
-    CONFER_TRY(std::string doc, client::saved_evidence(session, server_, t.receipt.verified));
-    CONFER_TRY(t.receipt.evidence, store_->put_evidence(*keys_, doc));
+    bool same = session.evidence_json == evidence_for_ && t.receipt.verified == evidence_at_;
+    if (!same) {
+      CONFER_TRY(std::string doc, client::saved_evidence(session, server_, t.receipt.verified));
+      CONFER_TRY(evidence_digest_, store_->put_evidence(*keys_, doc));
+      evidence_for_ = session.evidence_json;
+      evidence_at_ = t.receipt.verified;
+    }
+    t.receipt.evidence = evidence_digest_;
   }
   return store_->append_turn(*keys_, id_, std::move(t));
 }

@@ -52,6 +52,10 @@ class ChatHistory {
   bool exists_ = false;
   std::vector<std::pair<std::string, std::string>> earlier_;
   std::string server_;  // the chat's server URL, as ServerUrl::text()
+  // The session whose evidence was saved last (message 2's payload, verification time)
+  // and its digest: saved once, named by every turn of that session.
+  std::string evidence_for_, evidence_digest_;
+  int64_t evidence_at_ = 0;
 };
 
 store::Receipt receipt_for(const client::AttestedSession& session);
