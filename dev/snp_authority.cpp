@@ -1,5 +1,7 @@
 #include "dev/snp_authority.hpp"
 
+#include "dev/cert_util.hpp"
+
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 #include <openssl/rand.h>
@@ -27,34 +29,7 @@ Result<crypto::PkeyPtr> generate_rsa4096() {
   return crypto::PkeyPtr(key);
 }
 
-void set_name(X509_NAME* name, const std::string& cn) {
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(kDevOrg), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-}
-
-bool add_v3(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) return false;
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-bool add_raw_ext(X509* cert, const std::string& oid, ByteView der_value) {
-  ASN1_OBJECT* obj = OBJ_txt2obj(oid.c_str(), 1);
-  ASN1_OCTET_STRING* data = ASN1_OCTET_STRING_new();
-  bool ok = obj != nullptr && data != nullptr &&
-            ASN1_OCTET_STRING_set(data, der_value.data(), int(der_value.size())) == 1;
-  X509_EXTENSION* ext = ok ? X509_EXTENSION_create_by_OBJ(nullptr, obj, 0, data) : nullptr;
-  ok = ext != nullptr && X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  ASN1_OCTET_STRING_free(data);
-  ASN1_OBJECT_free(obj);
-  return ok;
-}
+void set_name(X509_NAME* name, const std::string& cn) { set_dev_name(name, kDevOrg, cn); }
 
 Bytes der_integer(uint8_t v) {
   if (v & 0x80) return {0x02, 0x02, 0x00, v};

@@ -3,6 +3,8 @@
 #include <memory>
 
 #include <openssl/bio.h>
+#include <openssl/ecdsa.h>
+#include <openssl/param_build.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -106,6 +108,56 @@ Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig, con
     return make_error(Errc::attestation,
                       fmt::format("the {} signature does not verify{}", key_description(key), openssl_detail()));
   return {};
+}
+
+Result<PkeyPtr> ec_public_key_from_xy(ByteView xy, const std::string& curve) {
+  size_t half = curve == "P-256" ? 32 : curve == "P-384" ? 48 : 0;
+  if (half == 0) return make_error(Errc::usage, "unsupported curve " + curve);
+  if (xy.size() != 2 * half)
+    return make_error(Errc::parse, fmt::format("expected a {}-byte {} public key (x || y), saw {} bytes", 2 * half,
+                                               curve, xy.size()));
+  Bytes point;
+  point.reserve(1 + xy.size());
+  point.push_back(0x04);
+  point.insert(point.end(), xy.begin(), xy.end());
+  const char* group = half == 32 ? "prime256v1" : "secp384r1";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(group), 0),
+      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()),
+      OSSL_PARAM_construct_end(),
+  };
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+  EVP_PKEY* key = nullptr;
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
+      EVP_PKEY_fromdata(ctx.get(), &key, EVP_PKEY_PUBLIC_KEY, params) != 1 || key == nullptr) {
+    clear_openssl_errors();
+    return make_error(Errc::parse, fmt::format("the {} public key is not a point on the curve", curve));
+  }
+  return PkeyPtr(key);
+}
+
+Result<Bytes> ecdsa_der_from_raw(ByteView rs) {
+  if (rs.empty() || rs.size() % 2 != 0 || rs.size() > 132)
+    return make_error(Errc::parse, fmt::format("expected a raw ECDSA signature r || s, saw {} bytes", rs.size()));
+  size_t half = rs.size() / 2;
+  BnPtr r(BN_bin2bn(rs.data(), int(half), nullptr));
+  BnPtr s(BN_bin2bn(rs.data() + half, int(half), nullptr));
+  EcdsaSigPtr sig(ECDSA_SIG_new());
+  if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
+    return make_error(Errc::internal, "ECDSA_SIG_set0 failed: " + openssl_error());
+  (void)r.release();
+  (void)s.release();
+  unsigned char* der = nullptr;
+  int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return make_error(Errc::internal, "i2d_ECDSA_SIG failed: " + openssl_error());
+  Bytes out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+Result<void> verify_raw_ecdsa(EVP_PKEY* key, ByteView message, ByteView rs, const std::string& digest) {
+  CONFER_TRY(Bytes der, ecdsa_der_from_raw(rs));
+  return verify_signature(key, message, der, digest);
 }
 
 }  // namespace confer::crypto

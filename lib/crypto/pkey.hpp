@@ -24,4 +24,14 @@ std::string key_description(EVP_PKEY* key);
 Result<void> verify_signature(EVP_PKEY* key, ByteView message, ByteView sig,
                               const std::string& digest = {});
 
+// An EC public key from its raw affine coordinates x || y (32 bytes each for "P-256",
+// 48 for "P-384"), as TDX quotes carry the attestation key.
+Result<PkeyPtr> ec_public_key_from_xy(ByteView xy, const std::string& curve);
+
+// A raw ECDSA signature r || s (big-endian halves of equal length, as TDX quotes and
+// SPDM carry them) in DER, for verify_signature.
+Result<Bytes> ecdsa_der_from_raw(ByteView rs);
+// verify_signature with a raw r || s signature.
+Result<void> verify_raw_ecdsa(EVP_PKEY* key, ByteView message, ByteView rs, const std::string& digest = {});
+
 }  // namespace confer::crypto

@@ -139,4 +139,66 @@ Validity validity_at(const Cert& cert, UnixTime at) {
   return Validity::ok;
 }
 
+Result<Crl> Crl::from_der_or_pem(ByteView bytes) {
+  if (bytes.size() > (1u << 20))
+    return make_error(Errc::parse, fmt::format("expected a CRL of at most 1 MiB, saw {} bytes", bytes.size()));
+  X509_CRL* crl = nullptr;
+  if (looks_like_pem(bytes)) {
+    BioPtr bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
+    if (bio) crl = PEM_read_bio_X509_CRL(bio.get(), nullptr, nullptr, nullptr);
+  } else {
+    const unsigned char* p = bytes.data();
+    crl = d2i_X509_CRL(nullptr, &p, long(bytes.size()));
+    if (crl != nullptr && p != bytes.data() + bytes.size()) {
+      X509_CRL_free(crl);
+      crl = nullptr;
+    }
+  }
+  if (crl == nullptr) {
+    clear_openssl_errors();
+    return make_error(Errc::parse, fmt::format("expected a certificate revocation list (DER or PEM), saw {} bytes "
+                                               "that do not parse as one",
+                                               bytes.size()));
+  }
+  Crl out;
+  out.crl_.reset(crl, X509_CRL_free);
+  return out;
+}
+
+UnixTime Crl::this_update() const { return asn1_to_unix(X509_CRL_get0_lastUpdate(crl_.get())); }
+
+UnixTime Crl::next_update() const {
+  const ASN1_TIME* t = X509_CRL_get0_nextUpdate(crl_.get());
+  return t != nullptr ? asn1_to_unix(t) : 0;
+}
+
+std::string Crl::issuer_cn() const {
+  char cn[256] = {0};
+  int n = X509_NAME_get_text_by_NID(X509_CRL_get_issuer(crl_.get()), NID_commonName, cn, sizeof cn);
+  return n > 0 ? std::string(cn, size_t(n)) : std::string();
+}
+
+size_t Crl::revoked_count() const {
+  STACK_OF(X509_REVOKED)* revoked = X509_CRL_get_REVOKED(crl_.get());
+  return revoked != nullptr ? size_t(sk_X509_REVOKED_num(revoked)) : 0;
+}
+
+Result<void> Crl::verify_signed_by(const Cert& issuer) const {
+  if (X509_NAME_cmp(X509_CRL_get_issuer(crl_.get()), X509_get_subject_name(issuer.get())) != 0)
+    return make_error(Errc::attestation, fmt::format("the CRL is issued by '{}', not by '{}'", issuer_cn(),
+                                                     issuer.subject_cn()));
+  EVP_PKEY* key = X509_get0_pubkey(issuer.get());
+  if (key == nullptr || X509_CRL_verify(crl_.get(), key) != 1)
+    return make_error(Errc::attestation,
+                      fmt::format("the CRL's signature does not verify under '{}'{}", issuer.subject_cn(),
+                                  openssl_detail()));
+  return {};
+}
+
+bool Crl::revokes(const Cert& cert) const {
+  X509_REVOKED* entry = nullptr;
+  int rc = X509_CRL_get0_by_serial(crl_.get(), &entry, X509_get0_serialNumber(cert.get()));
+  return rc == 1 || rc == 2;
+}
+
 }  // namespace confer::crypto

@@ -51,5 +51,24 @@ Result<void> verify_issued_by(const Cert& child, const Cert& issuer);
 enum class Validity { ok, not_yet_valid, expired };
 Validity validity_at(const Cert& cert, UnixTime at);
 
+// A certificate revocation list (DER or PEM), bounded to 1 MiB.
+class Crl {
+ public:
+  static Result<Crl> from_der_or_pem(ByteView bytes);
+
+  X509_CRL* get() const noexcept { return crl_.get(); }
+  UnixTime this_update() const;
+  UnixTime next_update() const;  // 0 when the CRL has none
+  std::string issuer_cn() const;
+  size_t revoked_count() const;
+  // The CRL names `issuer` as its issuer and carries a valid signature by its key.
+  Result<void> verify_signed_by(const Cert& issuer) const;
+  // `cert`'s serial is listed (the caller checks that `cert` is issued by this CRL's issuer).
+  bool revokes(const Cert& cert) const;
+
+ private:
+  std::shared_ptr<X509_CRL> crl_;
+};
+
 
 }  // namespace confer::crypto

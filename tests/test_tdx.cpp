@@ -1,0 +1,405 @@
+// TDX quote verification against a development authority: a valid quote with its
+// collateral, and one negative twin per check, each built by re-signing with test keys
+// and refused with that check named first.
+#include <doctest/doctest.h>
+
+#include <fmt/format.h>
+
+#include "attest/tdx_verify.hpp"
+#include "dev/tdx_authority.hpp"
+#include "support/support.hpp"
+
+using namespace confer;
+using namespace confer::attest;
+using confer::dev::DevCrlSpec;
+using confer::dev::DevQuoteSpec;
+using confer::dev::DevTcbSpec;
+using confer::dev::DevTdxAuthority;
+
+namespace {
+
+constexpr UnixTime kNow = 1780000000;  // 2026-05-28
+
+const DevTdxAuthority& authority() {
+  static const DevTdxAuthority a = [] {
+    auto made = DevTdxAuthority::create(kNow);
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  return a;
+}
+
+const DevTdxAuthority& other_authority() {
+  static const DevTdxAuthority a = [] {
+    auto made = DevTdxAuthority::create(kNow);
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  return a;
+}
+
+struct Case {
+  DevQuoteSpec quote;
+  DevTcbSpec tcb;
+  DevCrlSpec crl;
+  TdxVerifyOptions options;
+  bool trust_dev_root = true;
+};
+
+Case base_case() {
+  Case c;
+  c.quote.body = DevTdxAuthority::body_template();
+  c.options.at = kNow + 3600;
+  return c;
+}
+
+TdxVerification run(Case c, TdxCollateral* collateral_override = nullptr) {
+  auto quote = authority().build_quote(c.quote);
+  REQUIRE(quote.ok());
+  auto collateral = authority().collateral(c.tcb, c.crl);
+  REQUIRE(collateral.ok());
+  if (c.trust_dev_root) c.options.extra_roots.push_back(authority().root());
+  return verify_tdx_quote(*quote, collateral_override != nullptr ? *collateral_override : *collateral, c.options);
+}
+
+std::string failure(const TdxVerification& v) {
+  const Check* f = v.first_failure();
+  return f != nullptr ? f->name : std::string();
+}
+
+std::string dump(const TdxVerification& v) {
+  std::string out;
+  for (const auto& c : v.checks)
+    out += fmt::format("{} {}: expected {}; seen {}\n", check_status_name(c.status), c.name, c.expected, c.seen);
+  return out;
+}
+
+#define REFUSED_AT(v, name)   \
+  do {                        \
+    auto v_ = (v);            \
+    INFO(dump(v_));           \
+    CHECK(failure(v_) == (name)); \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("a development TDX quote with its collateral verifies against the development root, and says so") {
+  TdxVerification v = run(base_case());
+  INFO(dump(v));
+  CHECK(v.verified());
+  CHECK(v.development_root);
+  REQUIRE(v.tcb);
+  CHECK(v.tcb->status == "UpToDate");
+  CHECK(v.tcb->module_id == "TDX_01");
+  auto j = tdx_verification_json(v, "raw");
+  CHECK(j["verdict"] == "verified");
+  CHECK(j["platform"] == "TDX");
+  CHECK(j["appraisal"] == "local");
+  CHECK(j["quote"]["mrtd"] == to_hex(v.quote->body.mrtd));
+}
+
+TEST_CASE("a development v5 quote with a TD 1.5 body, and one with a TD 1.0 body, verify") {
+  for (uint16_t type : {uint16_t(2), uint16_t(3)}) {
+    Case c = base_case();
+    c.quote.version = 5;
+    c.quote.v5_body_type = type;
+    TdxVerification v = run(c);
+    INFO(dump(v));
+    CHECK(v.verified());
+    REQUIRE(v.quote);
+    CHECK(v.quote->body.body_type == type);
+    CHECK(v.quote->body.tee_tcb_svn2.has_value() == (type == 3));
+  }
+}
+
+TEST_CASE("without --trust-root the development chain is refused at pck.chain") {
+  Case c = base_case();
+  c.trust_dev_root = false;
+  REFUSED_AT(run(c), "pck.chain");
+}
+
+TEST_CASE("TDX negative twins: the quote's own signatures and binding") {
+  Case c = base_case();
+  c.quote.corrupt_quote_signature = true;
+  REFUSED_AT(run(c), "quote.signature");
+  c = base_case();
+  c.quote.corrupt_qe_report_signature = true;
+  REFUSED_AT(run(c), "qe.report-signature");
+  c = base_case();
+  c.quote.corrupt_qe_report_data = true;
+  REFUSED_AT(run(c), "qe.report-data");
+  // A body byte changed after signing.
+  Case d = base_case();
+  auto quote = authority().build_quote(d.quote);
+  REQUIRE(quote.ok());
+  (*quote)[48 + 136] ^= 0x01;  // MRTD
+  auto col = authority().collateral();
+  REQUIRE(col.ok());
+  d.options.extra_roots.push_back(authority().root());
+  REFUSED_AT(verify_tdx_quote(*quote, *col, d.options), "quote.signature");
+}
+
+TEST_CASE("TDX negative twins: a chain to another root, revoked certificates and CRLs") {
+  // Trusting another development root does not make this chain verify.
+  Case c = base_case();
+  c.trust_dev_root = false;
+  c.options.extra_roots.push_back(other_authority().root());
+  REFUSED_AT(run(c), "pck.chain");
+  c = base_case();
+  c.crl.revoke_pck = true;
+  TdxVerification revoked = run(c);
+  REFUSED_AT(revoked, "crl.pck");
+  CHECK(revoked.checks.find("crl.pck")->seen.find("revoked") != std::string::npos);
+  c = base_case();
+  c.crl.revoke_ca = true;
+  REFUSED_AT(run(c), "crl.root");
+  // CRLs signed by another authority's keys (same names).
+  auto col = authority().collateral();
+  auto other = other_authority().collateral();
+  REQUIRE(col.ok());
+  REQUIRE(other.ok());
+  TdxCollateral swapped = *col;
+  swapped.pck_crl = other->pck_crl;
+  REFUSED_AT(run(base_case(), &swapped), "crl.pck");
+  swapped = *col;
+  swapped.root_crl = other->root_crl;
+  REFUSED_AT(run(base_case(), &swapped), "crl.root");
+  // A stale CRL, and a missing one.
+  c = base_case();
+  c.crl.this_update = kNow - 40 * 86400;
+  REFUSED_AT(run(c), "crl.root");
+  swapped = *col;
+  swapped.pck_crl.reset();
+  REFUSED_AT(run(base_case(), &swapped), "crl.pck");
+}
+
+TEST_CASE("TDX negative twins: TCB info and QE identity signatures, expiry and contents") {
+  auto col = authority().collateral();
+  REQUIRE(col.ok());
+  // Signed bytes changed after signing (the status of the only level).
+  TdxCollateral t = *col;
+  size_t at = t.tcb_info->find("\"tcbDate\":\"2024-11-13T00:00:00Z\",\"tcbStatus\"");
+  REQUIRE(at != std::string::npos);
+  t.tcb_info->replace(at, 20, "\"tcbDate\":\"2024-11-14");
+  REFUSED_AT(run(base_case(), &t), "tcb-info.signature");
+  // Whitespace is bytes too: the signature covers the exact text, not the JSON's meaning.
+  t = *col;
+  t.tcb_info->replace(t.tcb_info->find("\"id\":\"TDX\""), 10, "\"id\": \"TDX\"");
+  REFUSED_AT(run(base_case(), &t), "tcb-info.signature");
+  // Signed by another authority's TCB Signing key.
+  auto other = other_authority().collateral();
+  REQUIRE(other.ok());
+  t = *col;
+  t.tcb_info = other->tcb_info;
+  REFUSED_AT(run(base_case(), &t), "tcb-info.signature");
+  t = *col;
+  t.qe_identity = other->qe_identity;
+  REFUSED_AT(run(base_case(), &t), "qe-identity.signature");
+  t = *col;
+  t.tcb_info_chain.reset();
+  REFUSED_AT(run(base_case(), &t), "tcb-info.signature");
+  // Expired and not yet issued.
+  Case c = base_case();
+  c.tcb.issued = kNow - 40 * 86400;
+  REFUSED_AT(run(c), "tcb-info.validity");
+  c = base_case();
+  c.tcb.issued = kNow + 7200;
+  REFUSED_AT(run(c), "tcb-info.validity");
+  // Another platform's TCB info.
+  c = base_case();
+  c.tcb.fmspc = "00a06d080000";
+  REFUSED_AT(run(c), "tcb-info.platform");
+  // A module not signed by Intel (MRSIGNERSEAM differs), and no identity for the module.
+  c = base_case();
+  c.tcb.mrsigner_seam = std::string(95, '0') + "1";
+  REFUSED_AT(run(c), "tdx-module.identity");
+  c = base_case();
+  c.tcb.include_module_identity = false;
+  TdxVerification no_module = run(c);
+  REFUSED_AT(no_module, "tdx-module.identity");
+  REQUIRE(no_module.tcb);
+  CHECK(no_module.tcb->module_status == "TdxModuleMismatch");
+  // A QE identity for another enclave signer, re-signed.
+  auto qe = authority().qe_identity_value({});
+  qe["mrsigner"] = std::string(64, 'a');
+  t = *col;
+  auto resigned = authority().sign_collateral("enclaveIdentity", qe.dump());
+  REQUIRE(resigned.ok());
+  t.qe_identity = *resigned;
+  REFUSED_AT(run(base_case(), &t), "qe-identity.match");
+  c = base_case();
+  c.tcb.next_update = kNow + 1800;  // before the verification time
+  TdxVerification stale = run(c);
+  REFUSED_AT(stale, "tcb-info.validity");
+  CHECK(stale.checks.find("qe-identity.validity")->failed());
+}
+
+TEST_CASE("TDX TCB status: the worst of platform, module and QE, against the accepted statuses") {
+  Case c = base_case();
+  c.tcb.status = "OutOfDate";
+  c.tcb.advisories = {"INTEL-SA-00001"};
+  TdxVerification v = run(c);
+  REFUSED_AT(v, "tcb.status");
+  REQUIRE(v.tcb);
+  CHECK(v.tcb->advisories == std::vector<std::string>{"INTEL-SA-00001"});
+  CHECK(v.checks.find("tcb.status")->seen.find("INTEL-SA-00001") != std::string::npos);
+  c.options.policy.accepted_statuses = {"UpToDate", "OutOfDate"};
+  CHECK(run(c).verified());
+
+  c = base_case();
+  c.tcb.module_status = "OutOfDate";
+  v = run(c);
+  REFUSED_AT(v, "tcb.status");
+  CHECK(v.tcb->status == "OutOfDate");
+  CHECK(v.tcb->platform_status == "UpToDate");
+
+  c = base_case();
+  c.tcb.status = "ConfigurationNeeded";
+  c.tcb.module_status = "OutOfDate";
+  CHECK(run(c).tcb->status == "OutOfDateConfigurationNeeded");
+
+  c = base_case();
+  c.quote.qe_isvsvn = 7;  // below the QE identity's UpToDate level
+  v = run(c);
+  REFUSED_AT(v, "tcb.status");
+  CHECK(v.tcb->qe_status == "OutOfDate");
+  CHECK(v.tcb->status == "OutOfDate");
+
+  c = base_case();
+  c.tcb.qe_status = "Revoked";
+  CHECK(run(c).tcb->status == "Revoked");
+
+  c = base_case();
+  c.quote.body.tee_tcb_svn[2] = 2;  // below every level's TDX component
+  v = run(c);
+  REFUSED_AT(v, "tcb.status");
+  CHECK(v.tcb->status == "NotSupported");
+
+  c = base_case();
+  c.quote.body.tee_tcb_svn[0] = 5;  // module SVN below TDX_01's only level
+  CHECK(run(c).tcb->module_status == "NotSupported");
+
+  c = base_case();
+  c.tcb.evaluation_number = 17;
+  c.options.policy.min_tcb_evaluation_number = 18;
+  REFUSED_AT(run(c), "policy.tcb-evaluation-number");
+  c.options.policy.min_tcb_evaluation_number = 17;
+  CHECK(run(c).verified());
+}
+
+TEST_CASE("TDX policy twins: debug, attributes, MRSEAM, TEE_TCB_SVN, each pin, report data, binding") {
+  Case c = base_case();
+  c.quote.body.td_attributes |= kTdAttrDebug;
+  REFUSED_AT(run(c), "policy.debug");
+  c = base_case();
+  c.quote.body.td_attributes |= 1ull << 5;
+  REFUSED_AT(run(c), "policy.td-attributes");
+  c = base_case();
+  c.quote.body.xfam = 0x1;  // SSE missing
+  REFUSED_AT(run(c), "policy.td-attributes");
+
+  c = base_case();
+  c.options.policy.mrseam_allowlist.push_back(Register48{});
+  REFUSED_AT(run(c), "policy.mrseam");
+  c.options.policy.mrseam_allowlist.push_back(c.quote.body.mrseam);
+  CHECK(run(c).verified());
+
+  c = base_case();
+  c.options.policy.min_tee_tcb_svn = std::array<uint8_t, 16>{8, 1, 3};
+  REFUSED_AT(run(c), "policy.min-tee-tcb-svn");
+  c.options.policy.min_tee_tcb_svn = std::array<uint8_t, 16>{7, 1, 3};
+  CHECK(run(c).verified());
+
+  c = base_case();
+  c.options.policy.mrtd = c.quote.body.mrtd;
+  CHECK(run(c).checks.find("policy.mrtd")->ok());
+  (*c.options.policy.mrtd)[47] ^= 1;
+  REFUSED_AT(run(c), "policy.mrtd");
+  for (size_t k = 0; k < 4; ++k) {
+    CAPTURE(k);
+    c = base_case();
+    c.options.policy.rtmr[k] = c.quote.body.rtmr[k];
+    TdxVerification pinned = run(c);
+    CHECK(pinned.verified());
+    CHECK(pinned.checks.find(tdx_checks::kPolicyRtmr[k])->ok());
+    (*c.options.policy.rtmr[k])[0] ^= 1;
+    REFUSED_AT(run(c), std::string(tdx_checks::kPolicyRtmr[k]));
+  }
+
+  c = base_case();
+  c.quote.body.report_data[0] = 0xab;
+  c.options.report_data = Bytes{0xab};
+  CHECK(run(c).verified());
+  c.options.report_data = Bytes{0xac};
+  REFUSED_AT(run(c), "policy.report-data");
+
+  c = base_case();
+  std::array<uint8_t, 32> key{};
+  key.fill(0x33);
+  std::copy(key.begin(), key.end(), c.quote.body.report_data.begin());
+  c.options.channel_key = key;
+  CHECK(run(c).verified());
+  c.quote.body.report_data[40] = 1;  // the second half must be zero
+  REFUSED_AT(run(c), "channel.binding");
+  c = base_case();
+  c.options.channel_key = key;  // a quote for another key
+  REFUSED_AT(run(c), "channel.binding");
+}
+
+TEST_CASE("TDX quote format: trailing bytes, truncation, versions, types and lengths") {
+  Case c = base_case();
+  c.quote.trailing = Bytes(70, 0);
+  TdxVerification padded = run(c);
+  CHECK(padded.verified());
+  CHECK(padded.quote->trailing == 70);
+  c.quote.trailing = Bytes{'x'};
+  REFUSED_AT(run(c), "quote.trailing-data");
+  c.options.policy.allow_nonzero_trailing = true;
+  CHECK(run(c).verified());
+
+  auto good = authority().build_quote(base_case().quote);
+  REQUIRE(good.ok());
+  auto format_error = [](Bytes q) {
+    auto parsed = parse_tdx_quote(q);
+    return parsed ? std::string() : parsed.error().message;
+  };
+  CHECK(format_error(*good).empty());
+  for (size_t cut : {size_t(0), size_t(47), size_t(48), size_t(631), size_t(636), good->size() - 1}) {
+    CAPTURE(cut);
+    CHECK_FALSE(format_error(Bytes(good->begin(), good->begin() + long(cut))).empty());
+  }
+  Bytes q = *good;
+  q[0] = 3;
+  CHECK(format_error(q).find("version 4 or 5") != std::string::npos);
+  q = *good;
+  q[4] = 0;
+  CHECK(format_error(q).find("TEE type") != std::string::npos);
+  q = *good;
+  q[2] = 3;
+  CHECK(format_error(q).find("key type") != std::string::npos);
+  // The certification data type and the sizes that must add up.
+  q = *good;
+  size_t sig_at = 48 + 584 + 4;
+  q[sig_at + 128] = 5;
+  CHECK(format_error(q).find("type 6") != std::string::npos);
+  q = *good;
+  q[sig_at + 130] ^= 0x01;
+  CHECK(format_error(q).find("QE report certification data") != std::string::npos);
+  q = *good;
+  q[48 + 584] ^= 0x01;  // signature data length
+  CHECK_FALSE(format_error(q).empty());
+
+  Case v5 = base_case();
+  v5.quote.version = 5;
+  auto five = authority().build_quote(v5.quote);
+  REQUIRE(five.ok());
+  q = *five;
+  q[48] = 1;  // an SGX body
+  CHECK(format_error(q).find("SGX") != std::string::npos);
+  q = *five;
+  q[50] = 0x80;  // 648 -> 640
+  CHECK(format_error(q).find("body of 648 bytes") != std::string::npos);
+  TdxVerifyOptions opt;
+  opt.at = kNow;
+  REFUSED_AT(verify_tdx_quote(Bytes(10, 0), {}, opt), "quote.format");
+}
