@@ -44,7 +44,9 @@ TEST_CASE("evidence: errors say what was expected and what was seen") {
   Bytes raw = a_report();
   CHECK(err(Bytes(raw.begin(), raw.begin() + 100)).find("saw 100 bytes") != std::string::npos);
   CHECK(err(text(to_base64(Bytes(raw.begin(), raw.begin() + 99)))).find("saw 99 bytes") != std::string::npos);
-  CHECK(err(text(R"({"platform":"TDX","attestation":"AA=="})")).find("expected platform \"SEV-SNP\"") != std::string::npos);
+  CHECK(err(text(R"({"platform":"SGX","attestation":"AA=="})")).find("expected platform \"SEV-SNP\" or \"TDX\"") != std::string::npos);
+  CHECK(err(text(R"({"platform":"TDX","attestation":"AA=="})")).find("\"dcap:<base64 quote>\"") != std::string::npos);
+  CHECK(err(text(R"({"platform":"TDX","attestation":"dcap:AAAA"})")).find("expected a TDX quote") != std::string::npos);
   CHECK(err(text(R"({"platform":"SEV-SNP"})")).find("\"attestation\"") != std::string::npos);
   CHECK(err(text(R"({"attestation":"%%%"})")).find("base64") != std::string::npos);
   CHECK(err(text(R"({"attestation":")" + to_base64(raw) + R"(","collateral":{"vcek":7}})")).find("\"vcek\"") != std::string::npos);

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "attest/tdx_verify.hpp"
+#include "dev/ita_issuer.hpp"
 #include "dev/tdx_authority.hpp"
 #include "support/support.hpp"
 
@@ -402,4 +403,57 @@ TEST_CASE("TDX quote format: trailing bytes, truncation, versions, types and len
   TdxVerifyOptions opt;
   opt.at = kNow;
   REFUSED_AT(verify_tdx_quote(Bytes(10, 0), {}, opt), "quote.format");
+}
+
+TEST_CASE("an ITA token's claims go through the same TD policy, and --json says Intel appraised it") {
+  auto issuer = confer::dev::DevItaIssuer::create("PS384");
+  REQUIRE(issuer.ok());
+  auto jwks = parse_jwks(issuer->jwks_json());
+  REQUIRE(jwks.ok());
+  auto claims = confer::dev::tdx_claims_template(kNow);
+  std::array<uint8_t, 32> key{};
+  key.fill(0x44);
+  Bytes rd(key.begin(), key.end());
+  rd.resize(64, 0);
+  auto payload = claims;
+  payload["tdx_report_data"] = to_hex(rd);
+  auto token = issuer->mint(payload);
+  REQUIRE(token.ok());
+  TdxVerifyOptions opt;
+  opt.at = kNow + 10;
+  opt.channel_key = key;
+  TdxVerification v = verify_ita_token(*token, *jwks, opt);
+  INFO(dump(v));
+  CHECK(v.verified());
+  CHECK(v.appraisal == "intel-trust-authority");
+  CHECK(tdx_verification_json(v, "ITA token")["appraisal"] == "intel-trust-authority");
+  REQUIRE(v.ita);
+  // Each pin over the claims, and the binding.
+  opt.policy.mrtd = v.ita->mrtd;
+  CHECK(verify_ita_token(*token, *jwks, opt).verified());
+  (*opt.policy.mrtd)[0] ^= 1;
+  REFUSED_AT(verify_ita_token(*token, *jwks, opt), "policy.mrtd");
+  opt.policy.mrtd.reset();
+  for (size_t k = 0; k < 4; ++k) {
+    TdxVerifyOptions pinned = opt;
+    pinned.policy.rtmr[k] = v.ita->rtmr[k];
+    (*pinned.policy.rtmr[k])[5] ^= 1;
+    REFUSED_AT(verify_ita_token(*token, *jwks, pinned), std::string(tdx_checks::kPolicyRtmr[k]));
+  }
+  TdxVerifyOptions other_key = opt;
+  other_key.channel_key->fill(0x45);
+  REFUSED_AT(verify_ita_token(*token, *jwks, other_key), "channel.binding");
+  // A debuggable TD and an OutOfDate TCB, as Intel reported them.
+  auto debug = payload;
+  debug["tdx_is_debuggable"] = true;
+  REFUSED_AT(verify_ita_token(*issuer->mint(debug), *jwks, opt), "policy.debug");
+  auto old = payload;
+  old["attester_tcb_status"] = "OutOfDate";
+  REFUSED_AT(verify_ita_token(*issuer->mint(old), *jwks, opt), "tcb.status");
+  // Signature, expiry and key failures come first.
+  REFUSED_AT(verify_ita_token(*token, *jwks, [&] { auto o = opt; o.at = kNow + 86400; return o; }()), "ita.expiry");
+  auto stranger = confer::dev::DevItaIssuer::create("PS384");
+  REQUIRE(stranger.ok());
+  REFUSED_AT(verify_ita_token(*token, *parse_jwks(stranger->jwks_json()), opt), "ita.signature");
+  REFUSED_AT(verify_ita_token(*token, default_ita_jwks(), opt), "ita.signature");
 }

@@ -8,6 +8,7 @@
 #include "core/json.hpp"
 
 #include "attest/snp_report.hpp"
+#include "attest/tdx_quote.hpp"
 
 namespace confer::attest {
 
@@ -21,7 +22,52 @@ const char* evidence_format_name(EvidenceFormat f) noexcept {
   return "unknown";
 }
 
+const char* platform_name(Platform p) noexcept { return p == Platform::tdx ? "TDX" : "SEV-SNP"; }
+
 namespace {
+
+Evidence tdx_evidence(Bytes quote, EvidenceFormat format) {
+  Evidence e;
+  e.format = format;
+  e.platform = Platform::tdx;
+  e.report = std::move(quote);
+  return e;
+}
+
+Result<std::optional<Bytes>> crl_field(const std::map<std::string, std::string>& intel, const char* key) {
+  auto it = intel.find(key);
+  if (it == intel.end()) return std::optional<Bytes>();
+  if (it->second.find("-----BEGIN") != std::string::npos) return std::optional<Bytes>(Bytes(it->second.begin(), it->second.end()));
+  auto der = from_base64(it->second);
+  if (!der) return make_error(Errc::parse, fmt::format("evidence JSON: \"collateral.{}\": {}", key, der.error().message));
+  return std::optional<Bytes>(std::move(der).value());
+}
+
+Result<Evidence> tdx_from_document(const EvidenceDocument& doc) {
+  if (!doc.attestation || doc.attestation->rfind("dcap:", 0) != 0)
+    return make_error(Errc::parse, "evidence JSON: expected a TDX \"attestation\" of the form \"dcap:<base64 quote>\"");
+  auto quote = from_base64(std::string_view(*doc.attestation).substr(5));
+  if (!quote) return make_error(Errc::parse, "evidence JSON: \"attestation\": " + quote.error().message);
+  if (!looks_like_tdx_quote(*quote))
+    return make_error(Errc::parse, fmt::format("evidence JSON: expected a TDX quote (version 4 or 5, TEE type 0x81) "
+                                               "after \"dcap:\", saw {} bytes that are not one", quote->size()));
+  Evidence e = tdx_evidence(std::move(quote).value(), EvidenceFormat::json);
+  auto text = [&](const char* key) -> std::optional<std::string> {
+    auto it = doc.intel.find(key);
+    return it == doc.intel.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto bytes = [&](const char* key) -> std::optional<Bytes> {
+    auto t = text(key);
+    return t ? std::optional<Bytes>(Bytes(t->begin(), t->end())) : std::nullopt;
+  };
+  e.tdx_collateral.tcb_info = text("tcb_info");
+  e.tdx_collateral.tcb_info_chain = bytes("tcb_info_issuer_chain");
+  e.tdx_collateral.qe_identity = text("qe_identity");
+  e.tdx_collateral.qe_identity_chain = bytes("qe_identity_issuer_chain");
+  CONFER_TRY(e.tdx_collateral.pck_crl, crl_field(doc.intel, "pck_crl"));
+  CONFER_TRY(e.tdx_collateral.root_crl, crl_field(doc.intel, "root_ca_crl"));
+  return e;
+}
 
 constexpr size_t kHclReportOffset = 0x20;
 constexpr size_t kHclRuntimeOffset = kHclReportOffset + kReportSize;  // 0x4C0
@@ -59,11 +105,13 @@ Result<Bytes> cert_field(const std::string& s, const char* name) {
 }
 
 Result<Evidence> from_document(const EvidenceDocument& doc) {
-  if (!doc.platform.empty() && doc.platform != "SEV-SNP")
-    return make_error(Errc::parse, fmt::format("evidence JSON: expected platform \"SEV-SNP\", saw {}",
+  if (!doc.platform.empty() && doc.platform != "SEV-SNP" && doc.platform != "TDX")
+    return make_error(Errc::parse, fmt::format("evidence JSON: expected platform \"SEV-SNP\" or \"TDX\", saw {}",
                                                dump_json(nlohmann::json(doc.platform))));
   Evidence e;
-  if (doc.attestation) {
+  if (doc.platform == "TDX" || (doc.attestation && doc.attestation->rfind("dcap:", 0) == 0)) {
+    CONFER_TRY(e, tdx_from_document(doc));
+  } else if (doc.attestation) {
     auto raw = from_base64(*doc.attestation);
     if (!raw) return make_error(Errc::parse, "evidence JSON: \"attestation\": " + raw.error().message);
     CONFER_TRY(e, from_report_or_hcl(std::move(raw).value(), EvidenceFormat::json));
@@ -126,6 +174,7 @@ Result<Evidence> parse_hcl_report(ByteView b) {
 
 Result<Evidence> parse_evidence(ByteView bytes) {
   if (starts_with_hcl_magic(bytes)) return parse_hcl_report(bytes);
+  if (looks_like_tdx_quote(bytes)) return tdx_evidence(Bytes(bytes.begin(), bytes.end()), EvidenceFormat::raw);
   if (bytes.size() == kReportSize) return from_report_or_hcl(Bytes(bytes.begin(), bytes.end()),
                                                              EvidenceFormat::raw);
   std::string_view text = trimmed(bytes);
@@ -133,10 +182,11 @@ Result<Evidence> parse_evidence(ByteView bytes) {
   auto decoded = from_base64(text);
   if (!decoded || decoded->empty())
     return make_error(Errc::parse,
-                      fmt::format("evidence: expected a {}-byte SEV-SNP report, its base64, an "
+                      fmt::format("evidence: expected a {}-byte SEV-SNP report, a TDX quote, their base64, an "
                                   "HCL report or an evidence JSON object; saw {} bytes of none "
                                   "of these",
                                   kReportSize, bytes.size()));
+  if (looks_like_tdx_quote(*decoded)) return tdx_evidence(std::move(decoded).value(), EvidenceFormat::base64);
   CONFER_TRY(Evidence e, from_report_or_hcl(std::move(decoded).value(), EvidenceFormat::base64));
   if (e.format != EvidenceFormat::hcl) e.format = EvidenceFormat::base64;
   return e;

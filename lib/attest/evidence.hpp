@@ -1,5 +1,6 @@
-// What a user hands `verify-attestation --evidence`: a raw report, its base64, an Azure
-// HCL report, or an evidence JSON object (DESIGN §3); detected from the bytes.
+// What a user hands `verify-attestation --evidence`: a raw SEV-SNP report or TDX quote,
+// its base64, an Azure HCL report, or an evidence JSON object (DESIGN §3); detected
+// from the bytes.
 #pragma once
 
 #include <array>
@@ -8,11 +9,14 @@
 #include <vector>
 
 #include "attest/evidence_document.hpp"
+#include "attest/tdx_collateral.hpp"
 #include "core/bytes.hpp"
 
 namespace confer::attest {
 
 enum class EvidenceFormat { raw, base64, hcl, json };
+enum class Platform { sev_snp, tdx };
+const char* platform_name(Platform p) noexcept;  // "SEV-SNP", "TDX"
 const char* evidence_format_name(EvidenceFormat f) noexcept;
 
 struct HclRuntimeData {
@@ -22,7 +26,9 @@ struct HclRuntimeData {
 
 struct Evidence {
   EvidenceFormat format = EvidenceFormat::raw;
-  Bytes report;                         // exactly the report bytes (not yet parsed)
+  Platform platform = Platform::sev_snp;
+  Bytes report;                         // exactly the report (or TDX quote) bytes, not yet parsed
+  TdxCollateral tdx_collateral;         // TDX: what the evidence JSON carried
   std::optional<HclRuntimeData> hcl;    // when the report came in an HCL wrapper
   std::optional<Bytes> vcek;            // DER or PEM, from the JSON collateral
   std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral

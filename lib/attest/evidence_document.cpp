@@ -10,6 +10,9 @@ using nlohmann::json;
 
 namespace {
 
+constexpr const char* kIntelCollateral[] = {"tcb_info", "tcb_info_issuer_chain", "qe_identity",
+                                            "qe_identity_issuer_chain", "pck_crl", "root_ca_crl"};
+
 Result<std::optional<std::string>> text_field(const json& parent, const char* name, const char* what) {
   if (!parent.contains(name) || parent[name].is_null()) return std::optional<std::string>();
   const json& v = parent[name];
@@ -69,6 +72,10 @@ Result<EvidenceDocument> EvidenceDocument::parse(std::string_view text) {
     return make_error(Errc::parse, "evidence JSON: expected \"collateral\" to be an object");
   CONFER_TRY(d.vcek, text_field(*collateral, "vcek", "PEM or base64 DER"));
   CONFER_TRY(d.chain, text_field(*collateral, "chain", "PEM or base64 DER"));
+  for (const char* key : kIntelCollateral) {
+    CONFER_TRY(auto v, text_field(*collateral, key, "Intel collateral text, PEM or base64 DER"));
+    if (v) d.intel[key] = std::move(*v);
+  }
   CONFER_TRY(d.manifest, text_field(doc, "manifest", "the release manifest"));
   CONFER_TRY(d.manifest_bundle, text_field(doc, "manifestBundle", "a Sigstore bundle"));
   CONFER_TRY(d.channel, channel_field(doc));
@@ -90,6 +97,7 @@ std::string EvidenceDocument::serialize(int indent) const {
   json collateral = json::object();
   if (vcek) collateral["vcek"] = *vcek;
   if (chain) collateral["chain"] = *chain;
+  for (const auto& [key, value] : intel) collateral[key] = value;
   if (!collateral.empty()) j["collateral"] = collateral;
   if (channel)
     j["channel"] = {{"server_static_key", channel->server_static_key},

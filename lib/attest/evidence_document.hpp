@@ -4,11 +4,14 @@
 // CONFER-PROTOCOL §13).
 //
 //   {"platform": "SEV-SNP", "attestation": base64 report (or "dcap:" + base64 TDX quote),
-//    "collateral": {"vcek": PEM or base64 DER, "chain": PEM ASK/ASVK then ARK},
+//    "collateral": {"vcek": PEM or base64 DER, "chain": PEM ASK/ASVK then ARK}
+//                  (TDX: {"tcb_info", "tcb_info_issuer_chain", "qe_identity", "qe_identity_issuer_chain",
+//                         "pck_crl", "root_ca_crl"}),
 //    "manifest": signed release manifest or null, "manifestBundle": its Sigstore bundle or null,
 //    "channel": {"server_static_key": hex, "url": ..., "received_at": RFC 3339}}   (added when saved)
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +34,10 @@ struct EvidenceDocument {
   std::optional<Bytes> azure_report;     // Azure vTPM evidence: "report" as an array of bytes
   std::optional<std::string> vcek;       // collateral
   std::optional<std::string> chain;
+  // TDX collateral (Intel PCS), by the names of the collateral directory's files:
+  // tcb_info, tcb_info_issuer_chain, qe_identity, qe_identity_issuer_chain (text),
+  // pck_crl, root_ca_crl (PEM or base64 DER).
+  std::map<std::string, std::string> intel;
   std::optional<std::string> manifest;   // the signed release manifest's exact text
   std::optional<std::string> manifest_bundle;
   std::optional<SavedChannel> channel;

@@ -134,6 +134,61 @@ Result<Tcb> parse_tcb_spec(std::string_view spec) {
   return t;
 }
 
+Result<std::pair<size_t, Register48>> parse_rtmr_spec(std::string_view spec) {
+  size_t eq = spec.find('=');
+  if (eq != 1 || spec[0] < '0' || spec[0] > '3')
+    return make_error(Errc::usage, fmt::format("expected N=HEX with N an RTMR index 0-3, saw '{}'", preview(spec)));
+  CONFER_TRY(auto value, parse_measurement_hex(spec.substr(2)));
+  return std::pair<size_t, Register48>{size_t(spec[0] - '0'), value};
+}
+
+Result<TdxPolicy> parse_tdx_policy(const nlohmann::json& doc) {
+  if (!doc.is_object()) return make_error(Errc::usage, "policy: \"tdx\" must be an object");
+  TdxPolicy p;
+  for (const auto& [key, v] : doc.items()) {
+    if (key == "accepted_tcb_statuses") {
+      if (!v.is_array() || v.empty())
+        return make_error(Errc::usage, "policy: tdx.accepted_tcb_statuses must be a non-empty array of statuses");
+      p.accepted_statuses.clear();
+      for (const auto& s : v) {
+        if (!s.is_string() || !is_tcb_status_name(s.get<std::string>()))
+          return make_error(Errc::usage, fmt::format("policy: tdx.accepted_tcb_statuses: expected UpToDate, "
+                                                     "SWHardeningNeeded, ConfigurationNeeded, "
+                                                     "ConfigurationAndSWHardeningNeeded, OutOfDate, "
+                                                     "OutOfDateConfigurationNeeded or Revoked, saw {}",
+                                                     dump_json(s)));
+        p.accepted_statuses.push_back(s.get<std::string>());
+      }
+    } else if (key == "min_tcb_evaluation_number") {
+      if (!v.is_number_unsigned() || v.get<uint64_t>() > 1000000)
+        return make_error(Errc::usage, "policy: tdx.min_tcb_evaluation_number must be a non-negative integer");
+      p.min_tcb_evaluation_number = int64_t(v.get<uint64_t>());
+    } else if (key == "mrseam") {
+      std::vector<nlohmann::json> items = v.is_array() ? v.get<std::vector<nlohmann::json>>()
+                                                       : std::vector<nlohmann::json>{v};
+      for (const auto& item : items) {
+        CONFER_TRY(const std::string* s, string_value(item, "tdx.mrseam"));
+        CONFER_TRY(auto m, parse_measurement_hex(*s));
+        p.mrseam_allowlist.push_back(m);
+      }
+    } else if (key == "mrtd") {
+      CONFER_TRY(const std::string* s, string_value(v, "tdx.mrtd"));
+      CONFER_TRY(p.mrtd, parse_measurement_hex(*s));
+    } else if (key.size() == 5 && key.rfind("rtmr", 0) == 0 && key[4] >= '0' && key[4] <= '3') {
+      CONFER_TRY(const std::string* s, string_value(v, "tdx." + key));
+      CONFER_TRY(p.rtmr[size_t(key[4] - '0')], parse_measurement_hex(*s));
+    } else if (key == "min_tee_tcb_svn") {
+      CONFER_TRY(const std::string* s, string_value(v, "tdx.min_tee_tcb_svn"));
+      CONFER_TRY(p.min_tee_tcb_svn, (fixed_hex<16>(*s, "policy: tdx.min_tee_tcb_svn")));
+    } else if (key == "allow_nonzero_trailing_bytes") {
+      CONFER_TRY(p.allow_nonzero_trailing, bool_value(v, "tdx.allow_nonzero_trailing_bytes"));
+    } else {
+      return make_error(Errc::usage, fmt::format("policy: unknown key \"tdx.{}\"", key));
+    }
+  }
+  return p;
+}
+
 Result<SnpPolicy> parse_policy_json(std::string_view text) {
   auto parsed = parse_json(text, "policy", JsonLimits{}, Errc::usage);
   nlohmann::json doc = parsed ? std::move(parsed).value() : nlohmann::json();
@@ -193,6 +248,8 @@ Result<SnpPolicy> parse_policy_json(std::string_view text) {
     } else if (key == "author_key_digest") {
       CONFER_TRY(const std::string* s, string_value(v, key));
       CONFER_TRY(p.author_key_digest, (fixed_hex<48>(*s, "policy: author_key_digest")));
+    } else if (key == "tdx") {
+      CONFER_TRY(p.tdx, parse_tdx_policy(v));
     } else {
       return make_error(Errc::usage, fmt::format("policy: unknown key \"{}\"", key));
     }

@@ -6,7 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "attest/snp_report.hpp"
+#include "attest/tdx_policy.hpp"
 
 namespace confer::attest {
 
@@ -28,6 +31,8 @@ struct SnpPolicy {
   std::optional<std::array<uint8_t, 32>> host_data;
   std::optional<std::array<uint8_t, 48>> id_key_digest;
   std::optional<std::array<uint8_t, 48>> author_key_digest;
+  // The file's "tdx" section: what a TDX guest must look like (report_data is shared).
+  TdxPolicy tdx;
 };
 
 // The JSON policy file (docs/policy.md). Unknown keys are errors, so typos cannot
@@ -37,5 +42,9 @@ Result<SnpPolicy> parse_policy_json(std::string_view json);
 Result<Tcb> parse_tcb_spec(std::string_view spec);
 Result<std::array<uint8_t, 48>> parse_measurement_hex(std::string_view hex);
 Result<Bytes> parse_report_data_hex(std::string_view hex);
+// "N=HEX" (--expect-rtmr): an RTMR index 0..3 and its 48-byte value.
+Result<std::pair<size_t, Register48>> parse_rtmr_spec(std::string_view spec);
+// The policy file's "tdx" object.
+Result<TdxPolicy> parse_tdx_policy(const nlohmann::json& v);
 
 }  // namespace confer::attest

@@ -74,6 +74,21 @@ struct QeIdentity {
   std::vector<SvnLevel> levels;
 };
 
+// Intel's collateral for one quote, as PCS serves it (ATTESTATION §3.8). Absent pieces
+// fail the checks that need them.
+struct TdxCollateral {
+  std::optional<std::string> tcb_info;      // {"tcbInfo":...,"signature":...}
+  std::optional<Bytes> tcb_info_chain;      // PEM: Intel SGX TCB Signing, then the root
+  std::optional<std::string> qe_identity;   // {"enclaveIdentity":...,"signature":...}
+  std::optional<Bytes> qe_identity_chain;   // PEM: Intel SGX TCB Signing, then the root
+  std::optional<Bytes> pck_crl;             // DER or PEM, by the PCK's issuing CA
+  std::optional<Bytes> root_crl;            // DER or PEM, by the Intel SGX Root CA
+
+  bool empty() const noexcept {
+    return !tcb_info && !tcb_info_chain && !qe_identity && !qe_identity_chain && !pck_crl && !root_crl;
+  }
+};
+
 Result<TcbInfo> parse_tcb_info(std::string_view body);
 Result<QeIdentity> parse_qe_identity(std::string_view body);
 

@@ -136,6 +136,72 @@ void check_pin(CheckList& checks, std::string_view check, const std::string& wha
   checks.add(check, equal_ct(seen, *pin), what + " " + to_hex(*pin), to_hex(seen));
 }
 
+// The facts about a TD the policy judges, from a quote's body or an ITA token's claims.
+struct TdFacts {
+  std::optional<uint64_t> td_attributes;  // ITA: only whether the TD is debuggable
+  std::optional<uint64_t> xfam;
+  bool debuggable = true;
+  std::optional<Register48> mrseam;
+  std::optional<std::array<uint8_t, 16>> tee_tcb_svn;
+  Register48 mrtd{};
+  std::array<Register48, 4> rtmr{};
+  std::array<uint8_t, 64> report_data{};
+};
+
+void add_td_policy_checks(CheckList& checks, const TdFacts& f, const TdxVerifyOptions& opt) {
+  if (f.td_attributes) {
+    uint64_t attrs = *f.td_attributes;
+    checks.add(name::kPolicyDebug, (attrs & kTdAttrDebug) == 0, "TDATTRIBUTES.DEBUG = 0 (debug TDs are never trusted)",
+               fmt::format("TDATTRIBUTES {:016x}, DEBUG {}", attrs, attrs & kTdAttrDebug));
+    std::string problem;
+    uint64_t xfam = f.xfam.value_or(kXfamFixed1);
+    if (attrs & ~kTdAttrAllowed)
+      problem = fmt::format("reserved TDATTRIBUTES bits {:016x} set", attrs & ~kTdAttrAllowed);
+    else if ((xfam & kXfamFixed1) != kXfamFixed1 || (xfam & ~kXfamFixed0) != 0)
+      problem = fmt::format("XFAM {:016x} outside the architectural bits", xfam);
+    checks.add(name::kPolicyAttributes, problem.empty(),
+               "TDATTRIBUTES without reserved bits, XFAM within the architectural features",
+               problem.empty() ? fmt::format("TDATTRIBUTES {:016x}, XFAM {:016x}", attrs, xfam) : problem);
+  } else {
+    checks.add(name::kPolicyDebug, !f.debuggable, "a TD that is not debuggable (debug TDs are never trusted)",
+               f.debuggable ? "tdx_is_debuggable: true" : "tdx_is_debuggable: false");
+    checks.skip(name::kPolicyAttributes, "TDATTRIBUTES and XFAM", "not in the token");
+  }
+  if (opt.policy.mrseam_allowlist.empty()) {
+    checks.skip(name::kPolicyMrseam, "an MRSEAM allowlist",
+                "none set" + (f.mrseam ? " (MRSEAM " + to_hex(*f.mrseam) + ")" : std::string()));
+  } else {
+    bool ok = f.mrseam && std::any_of(opt.policy.mrseam_allowlist.begin(), opt.policy.mrseam_allowlist.end(),
+                                      [&](const Register48& m) { return equal_ct(m, *f.mrseam); });
+    checks.add(name::kPolicyMrseam, ok, fmt::format("MRSEAM one of {} allowed", opt.policy.mrseam_allowlist.size()),
+               f.mrseam ? to_hex(*f.mrseam) : "no MRSEAM");
+  }
+  if (opt.policy.min_tee_tcb_svn) {
+    const auto& min = *opt.policy.min_tee_tcb_svn;
+    bool ok = f.tee_tcb_svn.has_value();
+    for (size_t k = 0; k < 16 && ok; ++k) ok = (*f.tee_tcb_svn)[k] >= min[k];
+    checks.add(name::kPolicyTeeTcbSvn, ok, "TEE_TCB_SVN at least " + to_hex(min) + " in every byte",
+               f.tee_tcb_svn ? to_hex(*f.tee_tcb_svn) : "no TEE_TCB_SVN");
+  } else {
+    checks.skip(name::kPolicyTeeTcbSvn, "a minimum TEE_TCB_SVN",
+                "none set" + (f.tee_tcb_svn ? " (" + to_hex(*f.tee_tcb_svn) + ")" : std::string()));
+  }
+  check_pin(checks, name::kPolicyMrtd, "MRTD", f.mrtd, opt.policy.mrtd);
+  for (size_t k = 0; k < 4; ++k)
+    check_pin(checks, name::kPolicyRtmr[k], fmt::format("RTMR{}", k), f.rtmr[k], opt.policy.rtmr[k]);
+  if (opt.report_data) {
+    const Bytes& want = *opt.report_data;
+    bool ok = want.size() <= 64 && equal_ct(want, ByteView(f.report_data).first(want.size()));
+    checks.add(name::kPolicyReportData, ok, "REPORTDATA starting with " + to_hex(want), to_hex(f.report_data));
+  }
+  if (opt.channel_key) {
+    Bytes want(opt.channel_key->begin(), opt.channel_key->end());
+    want.resize(64, 0);
+    checks.add(name::kChannelBinding, equal_ct(want, f.report_data),
+               "REPORTDATA = the channel's server key || 32 zero bytes: " + to_hex(want), to_hex(f.report_data));
+  }
+}
+
 }  // namespace
 
 TdxTcbEvaluation evaluate_tdx_tcb(const TdxQuote& q, const PckExtensions& pck, const TcbInfo& info,
@@ -497,49 +563,53 @@ TdxVerification verify_tdx_quote(ByteView bytes, const TdxCollateral& col, const
   } else {
     checks.skip(name::kPolicyEvaluation, "a minimum TCB evaluation data number", "none set");
   }
-  checks.add(name::kPolicyDebug, (b.td_attributes & kTdAttrDebug) == 0, "TDATTRIBUTES.DEBUG = 0 (debug TDs are never trusted)",
-             fmt::format("TDATTRIBUTES {:016x}, DEBUG {}", b.td_attributes, b.td_attributes & kTdAttrDebug));
-  {
-    std::string problem;
-    if (b.td_attributes & ~kTdAttrAllowed)
-      problem = fmt::format("reserved TDATTRIBUTES bits {:016x} set", b.td_attributes & ~kTdAttrAllowed);
-    else if ((b.xfam & kXfamFixed1) != kXfamFixed1 || (b.xfam & ~kXfamFixed0) != 0)
-      problem = fmt::format("XFAM {:016x} outside the architectural bits", b.xfam);
-    checks.add(name::kPolicyAttributes, problem.empty(),
-               "TDATTRIBUTES without reserved bits, XFAM within the architectural features",
-               problem.empty() ? fmt::format("TDATTRIBUTES {:016x}, XFAM {:016x}", b.td_attributes, b.xfam) : problem);
+  TdFacts facts;
+  facts.td_attributes = b.td_attributes;
+  facts.xfam = b.xfam;
+  facts.mrseam = b.mrseam;
+  facts.tee_tcb_svn = b.tee_tcb_svn;
+  facts.mrtd = b.mrtd;
+  facts.rtmr = b.rtmr;
+  std::copy(b.report_data.begin(), b.report_data.end(), facts.report_data.begin());
+  add_td_policy_checks(checks, facts, opt);
+  return v;
+}
+
+TdxVerification verify_ita_token(std::string_view token, const Jwks& jwks, const TdxVerifyOptions& opt,
+                                 const std::vector<std::string>& issuers) {
+  TdxVerification v;
+  v.at = opt.at;
+  v.appraisal = "intel-trust-authority";
+  ItaOptions ita;
+  ita.at = opt.at;
+  if (!issuers.empty()) ita.issuers = issuers;
+  ItaAppraisal a = appraise_ita_token(token, jwks, ita);
+  const bool appraised = a.verified();
+  v.checks = std::move(a.checks);
+  if (!a.claims || !appraised) {
+    if (a.claims) v.ita = std::move(a.claims);
+    return v;
   }
-  if (opt.policy.mrseam_allowlist.empty()) {
-    checks.skip(name::kPolicyMrseam, "an MRSEAM allowlist", "none set (MRSEAM " + to_hex(b.mrseam) + ")");
-  } else {
-    bool ok = std::any_of(opt.policy.mrseam_allowlist.begin(), opt.policy.mrseam_allowlist.end(),
-                          [&](const Register48& m) { return equal_ct(m, b.mrseam); });
-    checks.add(name::kPolicyMrseam, ok, fmt::format("MRSEAM one of {} allowed", opt.policy.mrseam_allowlist.size()),
-               to_hex(b.mrseam));
+  v.ita = std::move(a.claims);
+  const ItaClaims& c = *v.ita;
+  // Intel's appraisal of the TCB, taken on trust: ITA checked it, confer did not.
+  std::string accepted = fmt::format("{}", fmt::join(opt.policy.accepted_statuses, " or "));
+  bool ok = std::find(opt.policy.accepted_statuses.begin(), opt.policy.accepted_statuses.end(), c.tcb_status) !=
+            opt.policy.accepted_statuses.end();
+  v.checks.add(name::kTcbStatus, ok, "Intel TCB status " + accepted + " (as Intel Trust Authority appraised it)",
+               c.tcb_status + (c.advisory_ids.empty() ? "" : "; advisories " + fmt::format("{}", fmt::join(c.advisory_ids, ", "))));
+  TdFacts facts;
+  facts.debuggable = c.debuggable;
+  facts.mrseam = c.mrseam;
+  if (c.tee_tcb_svn && c.tee_tcb_svn->size() == 16) {
+    std::array<uint8_t, 16> svn{};
+    std::copy(c.tee_tcb_svn->begin(), c.tee_tcb_svn->end(), svn.begin());
+    facts.tee_tcb_svn = svn;
   }
-  if (opt.policy.min_tee_tcb_svn) {
-    const auto& min = *opt.policy.min_tee_tcb_svn;
-    bool ok = true;
-    for (size_t k = 0; k < 16; ++k) ok = ok && b.tee_tcb_svn[k] >= min[k];
-    checks.add(name::kPolicyTeeTcbSvn, ok, "TEE_TCB_SVN at least " + to_hex(min) + " in every byte",
-               to_hex(b.tee_tcb_svn));
-  } else {
-    checks.skip(name::kPolicyTeeTcbSvn, "a minimum TEE_TCB_SVN", "none set (" + to_hex(b.tee_tcb_svn) + ")");
-  }
-  check_pin(checks, name::kPolicyMrtd, "MRTD", b.mrtd, opt.policy.mrtd);
-  for (size_t k = 0; k < 4; ++k)
-    check_pin(checks, name::kPolicyRtmr[k], fmt::format("RTMR{}", k), b.rtmr[k], opt.policy.rtmr[k]);
-  if (opt.report_data) {
-    const Bytes& want = *opt.report_data;
-    bool ok = want.size() <= 64 && equal_ct(want, ByteView(b.report_data).first(want.size()));
-    checks.add(name::kPolicyReportData, ok, "REPORTDATA starting with " + to_hex(want), to_hex(b.report_data));
-  }
-  if (opt.channel_key) {
-    Bytes want(opt.channel_key->begin(), opt.channel_key->end());
-    want.resize(64, 0);
-    checks.add(name::kChannelBinding, equal_ct(want, b.report_data),
-               "REPORTDATA = the channel's server key || 32 zero bytes: " + to_hex(want), to_hex(b.report_data));
-  }
+  facts.mrtd = c.mrtd;
+  facts.rtmr = c.rtmr;
+  if (c.report_data.size() == 64) std::copy(c.report_data.begin(), c.report_data.end(), facts.report_data.begin());
+  add_td_policy_checks(v.checks, facts, opt);
   return v;
 }
 
@@ -548,7 +618,7 @@ nlohmann::ordered_json tdx_verification_json(const TdxVerification& v, const std
   const Check* f = v.first_failure();
   j["verdict"] = f != nullptr ? "refused" : "verified";
   j["platform"] = "TDX";
-  j["appraisal"] = "local";
+  j["appraisal"] = v.appraisal;
   j["evidence"] = evidence_format;
   j["at"] = format_rfc3339(v.at);
   if (f != nullptr) j["failed_check"] = f->name;
@@ -576,6 +646,19 @@ nlohmann::ordered_json tdx_verification_json(const TdxVerification& v, const std
     t["qe_isvsvn"] = q.qe.isvsvn;
     t["trailing_bytes"] = q.trailing;
     j["quote"] = std::move(t);
+  }
+  if (v.ita) {
+    const auto& c = *v.ita;
+    nlohmann::ordered_json t;
+    t["issuer"] = c.issuer;
+    t["expires"] = format_rfc3339(c.exp);
+    t["mrtd"] = to_hex(c.mrtd);
+    for (size_t k = 0; k < 4; ++k) t[fmt::format("rtmr{}", k)] = to_hex(c.rtmr[k]);
+    t["report_data"] = to_hex(c.report_data);
+    t["debuggable"] = c.debuggable;
+    t["tcb_status"] = c.tcb_status;
+    t["advisory_ids"] = c.advisory_ids;
+    j["token"] = std::move(t);
   }
   if (v.pck) {
     j["pck"] = {{"fmspc", to_hex(v.pck->fmspc)}, {"pce_id", to_hex(v.pck->pce_id)}, {"pcesvn", v.pck->pcesvn},

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "attest/ita.hpp"
 #include "attest/pck_ext.hpp"
 #include "attest/tdx_collateral.hpp"
 #include "attest/tdx_policy.hpp"
@@ -48,21 +49,6 @@ inline constexpr std::string_view kPolicyReportData = "policy.report-data";
 inline constexpr std::string_view kChannelBinding = "channel.binding";
 }  // namespace tdx_checks
 
-// Intel's collateral for one quote, as PCS serves it (ATTESTATION §3.8). Absent pieces
-// fail the checks that need them.
-struct TdxCollateral {
-  std::optional<std::string> tcb_info;      // {"tcbInfo":...,"signature":...}
-  std::optional<Bytes> tcb_info_chain;      // PEM: Intel SGX TCB Signing, then the root
-  std::optional<std::string> qe_identity;   // {"enclaveIdentity":...,"signature":...}
-  std::optional<Bytes> qe_identity_chain;   // PEM: Intel SGX TCB Signing, then the root
-  std::optional<Bytes> pck_crl;             // DER or PEM, by the PCK's issuing CA
-  std::optional<Bytes> root_crl;            // DER or PEM, by the Intel SGX Root CA
-
-  bool empty() const noexcept {
-    return !tcb_info && !tcb_info_chain && !qe_identity && !qe_identity_chain && !pck_crl && !root_crl;
-  }
-};
-
 // The collateral directory's files (docs/verification.md): tcb_info.json,
 // tcb_info_issuer_chain.pem, qe_identity.json, qe_identity_issuer_chain.pem,
 // pck_crl.der (or .pem), root_ca_crl.der (or .pem). Missing files stay unset; a
@@ -97,12 +83,22 @@ struct TdxVerification {
   int64_t tcb_evaluation_number = 0;
   bool development_root = false;
   UnixTime at = 0;
+  // "local": confer checked the quote; "intel-trust-authority": an ITA token's claims,
+  // whose quote and TCB Intel checked and confer did not.
+  std::string appraisal = "local";
+  std::optional<ItaClaims> ita;
 
   bool verified() const noexcept { return checks.passed(); }
   const Check* first_failure() const noexcept { return checks.first_failure(); }
 };
 
 TdxVerification verify_tdx_quote(ByteView quote, const TdxCollateral& collateral, const TdxVerifyOptions& options);
+
+// An Intel Trust Authority token: its signature by a key of `jwks`, issuer and expiry,
+// then the same TD policy (pins, debug, report data, binding, accepted TCB status) over
+// its claims. `issuers` empty: Intel's.
+TdxVerification verify_ita_token(std::string_view token, const Jwks& jwks, const TdxVerifyOptions& options,
+                                 const std::vector<std::string>& issuers = {});
 
 // Intel's TCB evaluation (ATTESTATION §3.10) over parsed pieces; exposed for tests.
 TdxTcbEvaluation evaluate_tdx_tcb(const TdxQuote& quote, const PckExtensions& pck, const TcbInfo& info,
