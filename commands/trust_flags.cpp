@@ -16,6 +16,9 @@ void declare_trust_flags(CLI::App& app, TrustFlags& f) {
       ->allow_extra_args(false);
   app.add_option("--expect-measurement", f.measurements, "Pin the launch measurement (96 hex digits); repeatable")
       ->allow_extra_args(false);
+  app.add_option("--expect-mrtd", f.expect_mrtd, "TDX: pin MRTD (96 hex digits)");
+  app.add_option("--expect-rtmr", f.expect_rtmr, "TDX: pin an RTMR, N=HEX with N 0-3; repeatable")
+      ->allow_extra_args(false);
   app.add_option("--policy", f.policy, "JSON attestation policy file");
   app.add_option("--sigstore-root", f.sigstore_root, "Sigstore trusted_root.json to check release manifests with");
   app.add_option("--release-identity", f.release_identity, "The release signer's certificate SAN (e-mail or URI)");
@@ -86,6 +89,16 @@ Result<client::TrustConfig> build_trust(const TrustFlags& f) {
                         bytes.error());
     trust.policy.measurements.push_back(*bytes);
   }
+  if (!f.expect_mrtd.empty()) {
+    auto mrtd = parse_measurement_hex(f.expect_mrtd);
+    if (!mrtd) return for_option("--expect-mrtd", mrtd.error());
+    trust.policy.tdx.mrtd = *mrtd;
+  }
+  for (const auto& spec : f.expect_rtmr) {
+    auto rtmr = parse_rtmr_spec(spec);
+    if (!rtmr) return for_option("--expect-rtmr", rtmr.error());
+    trust.policy.tdx.rtmr[rtmr->first] = rtmr->second;
+  }
   set_collateral_locations(trust);
   return trust;
 }
@@ -132,6 +145,25 @@ std::string hint_for(const Check& c) {
   if (c.name == "release.manifest")
     return "pin the measurement you expect with --expect-measurement HEX, or name the release signer with "
            "--sigstore-root FILE --release-identity SAN";
+  if ((c.name.rfind("crl.", 0) == 0 || c.name.find(".validity") != std::string::npos) &&
+      c.seen.find("stale") != std::string::npos)
+    return "Intel re-issues collateral about monthly: give current collateral with --collateral DIR, or re-verify "
+           "at the time the evidence was produced with --at TIME";
+  if (c.name == "pck.chain")
+    return "confer trusts Intel's pinned SGX Root CA; for a development chain you trust, pass --trust-root FILE";
+  if (c.name == "quote.format")
+    return "--evidence takes a raw TDX quote (version 4 or 5), its base64, or evidence JSON with \"dcap:<base64>\"";
+  if (c.name == "tcb.status")
+    return "the platform's TCB is authentic but not a status the policy accepts (tdx.accepted_tcb_statuses in "
+           "--policy FILE)";
+  if (c.name == "ita.signature")
+    return "no Intel Trust Authority key is built in: give ITA's published keys with --ita-jwks FILE";
+  if (c.name == "ita.expiry") return "Intel Trust Authority tokens live minutes; re-verify at the time with --at TIME";
+  if (c.name.rfind("tcb-info.", 0) == 0 || c.name.rfind("qe-identity.", 0) == 0)
+    return "give Intel's collateral for this platform with --collateral DIR (tcb_info.json, qe_identity.json, "
+           "the CRLs and the issuer chains)";
+  if (c.name.rfind("gpu.", 0) == 0)
+    return "--gpu-evidence takes an SPDM GET_MEASUREMENTS request and response, --gpu-chain its PEM chain leaf first";
   if (c.name.rfind("policy.", 0) == 0) return "the report is authentic but does not meet the policy";
   return "every check, with what was expected and seen, is in the report on standard output";
 }

@@ -19,6 +19,8 @@ struct TrustFlags {
   std::vector<std::string> measurements;
   bool measurements_from_config = false;  // so errors name the config, not the flag
   std::string policy;
+  std::string expect_mrtd;               // TDX
+  std::vector<std::string> expect_rtmr;  // TDX, N=HEX
   std::string sigstore_root;
   std::string release_identity;
   std::string release_issuer;

@@ -4,12 +4,15 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "crypto/ossl.hpp"
 #include "attest/evidence.hpp"
 #include "attest/kds.hpp"
+#include "attest/gpu_verify.hpp"
 #include "attest/snp_verify.hpp"
+#include "attest/tdx_verify.hpp"
 #include "client/collateral.hpp"
 #include "client/session.hpp"
 #include "commands/common.hpp"
@@ -37,6 +40,12 @@ struct Options {
   std::string report_data;
   std::optional<unsigned> vmpl;
   std::string min_tcb;
+  std::string collateral;        // TDX: Intel collateral directory
+  std::string ita_jwks;          // TDX: Intel Trust Authority keys
+  std::string gpu_evidence;      // NVIDIA SPDM report
+  std::string gpu_chain;
+  std::string gpu_nonce;
+  std::string gpu_measurements;
   bool offline = false;
   bool json = false;
   bool verbose = false;
@@ -119,6 +128,204 @@ std::string strip_prefix(const std::string& s, const std::string& prefix) {
   return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
 }
 
+void print_checks(std::string& out, const CheckList& checks, bool c, size_t width) {
+  for (const auto& check : checks) {
+    std::string status = check.status == CheckStatus::ok       ? paint("ok     ", "32", c)
+                         : check.status == CheckStatus::failed ? paint("FAILED ", "1;31", c)
+                                                               : paint("skipped", "2", c);
+    out += fmt::format("  {} {}\n", status, check.name);
+    out += "            expected  " + wrap_value(check.expected, 22, width) + "\n";
+    out += "            seen      " + wrap_value(check.seen, 22, width) + "\n";
+    for (const auto& child : check.children) {
+      std::string cs = child.status == CheckStatus::ok       ? "ok     "
+                       : child.status == CheckStatus::failed ? "FAILED "
+                                                             : "skipped";
+      out += fmt::format("              {} {}: {}\n", cs, child.name, child.seen);
+    }
+  }
+}
+
+void print_verdict(std::string& out, const Check* failed, bool development, const char* vendor, bool c) {
+  if (failed != nullptr)
+    out += "verdict: " + paint("refused", "1;31", c) + " (" + failed->name + ")\n";
+  else if (development)
+    out += "verdict: " + paint("verified", "1;32", c) + fmt::format(" against a development root (NOT {})\n", vendor);
+  else
+    out += "verdict: " + paint("verified", "1;32", c) + "\n";
+}
+
+void print_tdx_verification(const TdxVerification& v, const std::string& evidence_format) {
+  const size_t width = output_columns();
+  bool c = color_stdout();
+  std::string out;
+  auto reg = [&](const char* label, ByteView value) {
+    out += fmt::format("  {:<13} ", label) + wrap_value(to_hex(value), 16, width) + "\n";
+  };
+  if (v.quote) {
+    const auto& q = *v.quote;
+    const auto& b = q.body;
+    out += fmt::format("Intel TDX quote: version {}, {} body, QE SVN {}\n", q.header.version, td_body_name(b.body_type),
+                       q.qe.isvsvn);
+    out += fmt::format("  evidence      {}\n", evidence_format);
+    reg("mrtd", b.mrtd);
+    for (size_t k = 0; k < 4; ++k) reg(fmt::format("rtmr{}", k).c_str(), b.rtmr[k]);
+    reg("report data", b.report_data);
+    reg("mrseam", b.mrseam);
+    out += fmt::format("  tee tcb svn   {}\n", to_hex(b.tee_tcb_svn));
+    out += fmt::format("  attributes    TD {:016x}, XFAM {:016x}\n", b.td_attributes, b.xfam);
+    if (v.pck) out += fmt::format("  platform      FMSPC {}, PCESVN {}\n", to_hex(v.pck->fmspc), v.pck->pcesvn);
+    if (v.tcb) {
+      out += fmt::format("  tcb status    {}\n", v.tcb->status);
+      if (!v.tcb->advisories.empty()) out += fmt::format("  advisories    {}\n", fmt::join(v.tcb->advisories, ", "));
+    }
+  } else if (v.ita) {
+    const auto& t = *v.ita;
+    out += "Intel TDX, appraised by Intel Trust Authority (the quote and TCB were checked by Intel, not by confer)\n";
+    out += fmt::format("  evidence      {}\n", evidence_format);
+    reg("mrtd", t.mrtd);
+    for (size_t k = 0; k < 4; ++k) reg(fmt::format("rtmr{}", k).c_str(), t.rtmr[k]);
+    reg("report data", t.report_data);
+    out += fmt::format("  tcb status    {} (Intel's appraisal)\n", t.tcb_status);
+    out += fmt::format("  token expires {}\n", format_rfc3339(t.exp));
+  } else {
+    out += fmt::format("Intel TDX evidence ({})\n", evidence_format);
+  }
+  out += fmt::format("  {}{}\n", v.first_failure() ? "checked at    " : "verified at   ", format_rfc3339(v.at));
+  if (v.development_root)
+    out += "  " + paint(wrap_value("WARNING: this chain ends at a development root, NOT Intel's; it proves nothing "
+                                   "about real hardware", 2, width), "1;33", c) + "\n";
+  out += "\n";
+  print_checks(out, v.checks, c, width);
+  out += "\n";
+  print_verdict(out, v.first_failure(), v.development_root, "Intel", c);
+  std::fputs(out.c_str(), stdout);
+}
+
+void print_gpu_verification(const GpuVerification& v, const std::string& label) {
+  const size_t width = output_columns();
+  bool c = color_stdout();
+  std::string out;
+  if (v.report) {
+    out += fmt::format("NVIDIA GPU attestation report (SPDM 1.1): driver {}, VBIOS {}, {} measurement blocks\n",
+                       v.report->driver_version().value_or("?"), v.report->vbios_version().value_or("?"),
+                       v.report->blocks.size());
+    out += "  nonce         " + wrap_value(to_hex(v.report->request_nonce), 16, width) + "\n";
+  } else {
+    out += "NVIDIA GPU attestation report\n";
+  }
+  out += fmt::format("  evidence      {}\n", label);
+  out += fmt::format("  {}{}\n", v.first_failure() ? "checked at    " : "verified at   ", format_rfc3339(v.at));
+  out += "\n";
+  print_checks(out, v.checks, c, width);
+  out += "\n";
+  print_verdict(out, v.first_failure(), v.development_root, "NVIDIA", c);
+  std::fputs(out.c_str(), stdout);
+}
+
+// GPU evidence given beside (or instead of) the CPU's: verified on its own.
+Result<std::optional<GpuVerification>> gpu_verification(const Options& o, const client::TrustConfig& trust, UnixTime at) {
+  if (o.gpu_evidence.empty() && o.gpu_chain.empty()) return std::optional<GpuVerification>();
+  if (o.gpu_evidence.empty() || o.gpu_chain.empty())
+    return make_error(Errc::usage, "--gpu-evidence and --gpu-chain go together");
+  GpuInput in;
+  CONFER_TRY(in.report, read_file(o.gpu_evidence));
+  CONFER_TRY(in.chain_pem, read_file(o.gpu_chain));
+  GpuVerifyOptions opt;
+  opt.at = at;
+  opt.extra_roots = trust.extra_roots;
+  if (!o.gpu_nonce.empty()) {
+    auto nonce = from_hex(o.gpu_nonce);
+    if (!nonce || nonce->size() != 32)
+      return make_error(Errc::usage, fmt::format("--gpu-nonce: expected 64 hex digits (32 bytes), saw '{}'",
+                                                 o.gpu_nonce.substr(0, 80)));
+    opt.expected_nonce = std::move(nonce).value();
+  }
+  if (!o.gpu_measurements.empty()) {
+    CONFER_TRY(Bytes text, read_file(o.gpu_measurements));
+    auto m = parse_gpu_measurements_json(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+    if (!m) return make_error(Errc::usage, "--gpu-measurements " + o.gpu_measurements + ": " + m.error().message);
+    opt.expected_measurements = std::move(m).value();
+  }
+  return std::optional<GpuVerification>(verify_gpu_evidence(in, opt));
+}
+
+// Prints the GPU's verification after the CPU's; 3 when it refused.
+int report_gpu(const std::optional<GpuVerification>& gpu, const std::string& label, bool json, int cpu_code) {
+  if (!gpu) return cpu_code;
+  if (json) {
+    std::printf("%s\n", dump_json(gpu_verification_json(*gpu)).c_str());
+  } else {
+    std::printf("\n");
+    print_gpu_verification(*gpu, label);
+  }
+  std::fflush(stdout);
+  if (const Check* f = gpu->first_failure()) {
+    print_error(fmt::format("GPU attestation refused: {}: expected {}, seen {}", f->name, f->expected, f->seen),
+                {hint_for(*f)});
+    return kExitAttestation;
+  }
+  return cpu_code;
+}
+
+int report_tdx(const TdxVerification& v, const std::string& format, bool json) {
+  if (json)
+    std::printf("%s\n", dump_json(tdx_verification_json(v, format)).c_str());
+  else
+    print_tdx_verification(v, format);
+  std::fflush(stdout);
+  if (v.development_root)
+    print_warning("the evidence chains to a development root given with --trust-root, NOT to Intel");
+  if (v.appraisal == "intel-trust-authority")
+    print_note("this TDX evidence is an Intel Trust Authority token: Intel checked the quote and its TCB; confer "
+               "checked Intel's signature and the claims");
+  if (const Check* f = v.first_failure()) {
+    print_error(fmt::format("attestation refused: {}: expected {}, seen {}", f->name, f->expected, f->seen),
+                {hint_for(*f)});
+    return kExitAttestation;
+  }
+  return kExitOk;
+}
+
+int run_tdx_file(const Options& o, const client::TrustConfig& trust, UnixTime at, const Evidence& evidence,
+                 const std::optional<GpuVerification>& gpu) {
+  if (!o.vcek.empty() || !o.chain.empty())
+    return fail(make_error(Errc::usage, "--vcek and --chain are SEV-SNP collateral; a TDX quote carries its PCK "
+                                        "chain, and Intel's collateral comes with --collateral DIR"));
+  TdxVerifyOptions options;
+  options.at = at;
+  options.policy = trust.policy.tdx;
+  options.report_data = trust.policy.report_data;
+  options.extra_roots = trust.extra_roots;
+  options.channel_key = evidence.channel_key;
+  std::string format = evidence.format == EvidenceFormat::raw      ? "raw quote"
+                       : evidence.format == EvidenceFormat::base64 ? "base64 quote"
+                                                                   : evidence_format_name(evidence.format);
+  if (evidence.ita_token) {
+    if (!o.collateral.empty())
+      return fail(make_error(Errc::usage, "--collateral goes with a TDX quote; an Intel Trust Authority token has none"));
+    Jwks jwks = default_ita_jwks();
+    if (!o.ita_jwks.empty()) {
+      auto text = read_file(o.ita_jwks);
+      if (!text) return fail(text.error());
+      auto parsed = parse_jwks(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
+      if (!parsed) return fail(for_option("--ita-jwks", parsed.error()));
+      jwks = std::move(parsed).value();
+    }
+    int code = report_tdx(verify_ita_token(*evidence.ita_token, jwks, options), format, o.json);
+    return report_gpu(gpu, o.gpu_evidence, o.json, code);
+  }
+  if (!o.ita_jwks.empty())
+    return fail(make_error(Errc::usage, "--ita-jwks goes with an Intel Trust Authority token; this is a DCAP quote"));
+  TdxCollateral collateral = evidence.tdx_collateral;
+  if (!o.collateral.empty()) {
+    auto dir = read_tdx_collateral_dir(o.collateral);
+    if (!dir) return fail(for_option("--collateral", dir.error()));
+    collateral = std::move(dir).value();
+  }
+  int code = report_tdx(verify_tdx_quote(evidence.report, collateral, options), format, o.json);
+  return report_gpu(gpu, o.gpu_evidence, o.json, code);
+}
+
 int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   auto file = read_file(o.evidence);
   if (!file) return fail(file.error());
@@ -132,6 +339,11 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
                                                      : strip_prefix(evidence.error().message, "evidence: "))),
                 {"confer verify-attestation URL --save FILE keeps a server's evidence in a form this reads"},
                 std::string(attest::checks::kReportFormat));
+  auto gpu = gpu_verification(o, trust, at);
+  if (!gpu) return fail(gpu.error());
+  if (evidence->platform == Platform::tdx) return run_tdx_file(o, trust, at, *evidence, *gpu);
+  if (!o.collateral.empty() || !o.ita_jwks.empty())
+    return fail(make_error(Errc::usage, "--collateral and --ita-jwks go with TDX evidence; this is a SEV-SNP report"));
   std::string format = evidence_format_name(evidence->format);
   client::CollateralRequest request = collateral_request(o.offline);
   auto vcek = supplied(o.vcek);
@@ -154,7 +366,8 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   options.policy = trust.policy;
   options.extra_roots = trust.extra_roots;
   options.channel_key = evidence->channel_key;
-  return report_and_exit(verify_report(*assembled->input, options), format, o.json);
+  int code = report_and_exit(verify_report(*assembled->input, options), format, o.json);
+  return report_gpu(*gpu, o.gpu_evidence, o.json, code);
 }
 
 // One exported turn to re-check: its receipt and the saved evidence the export carried.
@@ -324,6 +537,14 @@ int run(Options o) {
                                           "--evidence, --at, --vcek, --chain or --save"));
     return run_receipts(o, *trust);
   }
+  if (o.url.empty() && o.evidence.empty() && (!o.gpu_evidence.empty() || !o.gpu_chain.empty())) {
+    auto gpu = gpu_verification(o, *trust, at);
+    if (!gpu) return fail(gpu.error());
+    return report_gpu(*gpu, o.gpu_evidence, o.json, kExitOk);
+  }
+  if (!o.url.empty() && (!o.gpu_evidence.empty() || !o.collateral.empty()))
+    return fail(make_error(Errc::usage, "--gpu-evidence and --collateral go with --evidence; a live server sends "
+                                        "its own"));
   if (o.url.empty() == o.evidence.empty())
     return fail(make_error(Errc::usage, "expected a server URL or --evidence FILE, and not both"),
                 {"confer verify-attestation https://host, or confer verify-attestation --evidence FILE"});
@@ -348,6 +569,14 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_option("--expect-report-data", o->report_data, "Expected REPORT_DATA, or a prefix of it (hex)");
   app.add_option("--vmpl", o->vmpl, "Required VMPL")->check(CLI::Range(0, 3));
   app.add_option("--min-tcb", o->min_tcb, "Minimum reported TCB, e.g. bl=3,tee=0,snp=8,ucode=115");
+  app.add_option("--collateral", o->collateral,
+                 "TDX: a directory of Intel collateral (tcb_info.json, qe_identity.json, CRLs, issuer chains)");
+  app.add_option("--ita-jwks", o->ita_jwks, "TDX: Intel Trust Authority's JWKS to check a token with");
+  app.add_option("--gpu-evidence", o->gpu_evidence, "NVIDIA GPU attestation report (SPDM request and response)");
+  app.add_option("--gpu-chain", o->gpu_chain, "The GPU's PEM certificate chain, leaf first");
+  app.add_option("--gpu-nonce", o->gpu_nonce, "The nonce the GPU report must answer (64 hex digits)");
+  app.add_option("--gpu-measurements", o->gpu_measurements,
+                 "JSON file of expected GPU measurement blocks: {\"measurements\": {\"INDEX\": \"HEX\"}}");
   declare_trust_flags(app, o->trust);
   app.add_flag("--offline", o->offline, "Never use the network");
   app.add_flag("--json", o->json, "Print the report as one JSON object");
@@ -379,27 +608,9 @@ void print_verification(const attest::SnpVerification& v, const std::string& evi
     out += "  " + paint(wrap_value("WARNING: this chain ends at a development root, NOT AMD's; it proves nothing "
                                    "about real hardware", 2, width), "1;33", c) + "\n";
   out += "\n";
-  for (const auto& check : v.checks) {
-    std::string status = check.status == CheckStatus::ok       ? paint("ok     ", "32", c)
-                         : check.status == CheckStatus::failed ? paint("FAILED ", "1;31", c)
-                                                               : paint("skipped", "2", c);
-    out += fmt::format("  {} {}\n", status, check.name);
-    out += "            expected  " + wrap_value(check.expected, 22, width) + "\n";
-    out += "            seen      " + wrap_value(check.seen, 22, width) + "\n";
-    for (const auto& child : check.children) {
-      std::string cs = child.status == CheckStatus::ok       ? "ok     "
-                       : child.status == CheckStatus::failed ? "FAILED "
-                                                             : "skipped";
-      out += fmt::format("              {} {}: {}\n", cs, child.name, child.seen);
-    }
-  }
+  print_checks(out, v.checks, c, width);
   out += "\n";
-  if (const Check* f = v.first_failure())
-    out += "verdict: " + paint("refused", "1;31", c) + " (" + f->name + ")\n";
-  else if (v.development_root)
-    out += "verdict: " + paint("verified", "1;32", c) + " against a development root (NOT AMD)\n";
-  else
-    out += "verdict: " + paint("verified", "1;32", c) + "\n";
+  print_verdict(out, v.first_failure(), v.development_root, "AMD", c);
   std::fputs(out.c_str(), stdout);
 }
 

@@ -18,6 +18,7 @@ const char* evidence_format_name(EvidenceFormat f) noexcept {
     case EvidenceFormat::base64: return "base64 report";
     case EvidenceFormat::hcl: return "Azure HCL report";
     case EvidenceFormat::json: return "evidence JSON";
+    case EvidenceFormat::ita: return "Intel Trust Authority token";
   }
   return "unknown";
 }
@@ -44,8 +45,15 @@ Result<std::optional<Bytes>> crl_field(const std::map<std::string, std::string>&
 }
 
 Result<Evidence> tdx_from_document(const EvidenceDocument& doc) {
+  if (doc.attestation && looks_like_jwt(*doc.attestation)) {
+    Evidence e;
+    e.format = EvidenceFormat::json;
+    e.platform = Platform::tdx;
+    e.ita_token = *doc.attestation;
+    return e;
+  }
   if (!doc.attestation || doc.attestation->rfind("dcap:", 0) != 0)
-    return make_error(Errc::parse, "evidence JSON: expected a TDX \"attestation\" of the form \"dcap:<base64 quote>\"");
+    return make_error(Errc::parse, "evidence JSON: expected a TDX \"attestation\" of the form \"dcap:<base64 quote>\", or an Intel Trust Authority token");
   auto quote = from_base64(std::string_view(*doc.attestation).substr(5));
   if (!quote) return make_error(Errc::parse, "evidence JSON: \"attestation\": " + quote.error().message);
   if (!looks_like_tdx_quote(*quote))
@@ -179,6 +187,13 @@ Result<Evidence> parse_evidence(ByteView bytes) {
                                                              EvidenceFormat::raw);
   std::string_view text = trimmed(bytes);
   if (!text.empty() && text.front() == '{') return from_json(text);
+  if (looks_like_jwt(text)) {
+    Evidence e;
+    e.format = EvidenceFormat::ita;
+    e.platform = Platform::tdx;
+    e.ita_token = std::string(text);
+    return e;
+  }
   auto decoded = from_base64(text);
   if (!decoded || decoded->empty())
     return make_error(Errc::parse,
@@ -190,6 +205,16 @@ Result<Evidence> parse_evidence(ByteView bytes) {
   CONFER_TRY(Evidence e, from_report_or_hcl(std::move(decoded).value(), EvidenceFormat::base64));
   if (e.format != EvidenceFormat::hcl) e.format = EvidenceFormat::base64;
   return e;
+}
+
+bool looks_like_jwt(std::string_view t) noexcept {
+  if (t.size() < 10 || t.size() > (64u << 10) || t.substr(0, 3) != "eyJ") return false;
+  size_t dots = 0;
+  for (char c : t) {
+    if (c == '.') ++dots;
+    else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+  }
+  return dots == 2;
 }
 
 std::string evidence_json(ByteView report, const std::string& vcek_pem, const std::string& chain_pem) {

@@ -14,7 +14,7 @@
 
 namespace confer::attest {
 
-enum class EvidenceFormat { raw, base64, hcl, json };
+enum class EvidenceFormat { raw, base64, hcl, json, ita };
 enum class Platform { sev_snp, tdx };
 const char* platform_name(Platform p) noexcept;  // "SEV-SNP", "TDX"
 const char* evidence_format_name(EvidenceFormat f) noexcept;
@@ -29,6 +29,7 @@ struct Evidence {
   Platform platform = Platform::sev_snp;
   Bytes report;                         // exactly the report (or TDX quote) bytes, not yet parsed
   TdxCollateral tdx_collateral;         // TDX: what the evidence JSON carried
+  std::optional<std::string> ita_token;  // TDX appraised by Intel Trust Authority: the JWT
   std::optional<HclRuntimeData> hcl;    // when the report came in an HCL wrapper
   std::optional<Bytes> vcek;            // DER or PEM, from the JSON collateral
   std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral
@@ -40,6 +41,9 @@ struct Evidence {
 };
 
 Result<Evidence> parse_evidence(ByteView bytes);
+
+// Three base64url parts joined by dots, the first a JSON object ('eyJ').
+bool looks_like_jwt(std::string_view text) noexcept;
 
 // Azure HCL report: "HCLA", the SNP report at [0x20, 0x4C0), runtime data at 0x4C0.
 Result<Evidence> parse_hcl_report(ByteView bytes);

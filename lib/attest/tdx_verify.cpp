@@ -617,12 +617,12 @@ nlohmann::ordered_json tdx_verification_json(const TdxVerification& v, const std
   nlohmann::ordered_json j;
   const Check* f = v.first_failure();
   j["verdict"] = f != nullptr ? "refused" : "verified";
+  j["first_failure"] = f != nullptr ? nlohmann::ordered_json(f->name) : nlohmann::ordered_json(nullptr);
   j["platform"] = "TDX";
   j["appraisal"] = v.appraisal;
-  j["evidence"] = evidence_format;
-  j["at"] = format_rfc3339(v.at);
-  if (f != nullptr) j["failed_check"] = f->name;
-  j["development_root"] = v.development_root;
+  j["evidence_format"] = evidence_format;
+  j["trust_root"] = v.development_root ? "development" : "intel";
+  j["verification_time"] = format_rfc3339(v.at);
   if (v.quote) {
     const auto& q = *v.quote;
     const auto& b = q.body;
