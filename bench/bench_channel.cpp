@@ -27,9 +27,9 @@ double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::
 
 // What confer chat does with message 2's payload: the library's verify_payload, with the
 // development root trusted and nothing fetched.
-attest::SnpVerification verify(ByteView payload, const noise::PublicKey& key, const client::TrustConfig& trust) {
+attest::Verification verify(ByteView payload, const noise::PublicKey& key, const client::TrustConfig& trust) {
   auto v = client::verify_payload(payload, key, trust, std::nullopt);
-  return v ? std::move(v).value() : attest::SnpVerification{};
+  return v ? std::move(v).value() : attest::Verification{};
 }
 
 }  // namespace

@@ -283,11 +283,11 @@ int run(const Options& flags) {
   }
   saved->set_server(url->text());
 
-  attest::SnpVerification refused;
+  attest::Verification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
   if (!session) return fail_session(session.error(), refused, *url, o.require_fresh);
   note_collateral(session->vcek);
-  if (session->verification.development_root)
+  if (session->verification.development_root())
     print_warning("the server's evidence chains to a development root, NOT to AMD");
   if (!o.quiet) print_note(client::session_summary(*session));
 

@@ -24,13 +24,12 @@ Result<std::string> fresh_id() {
 store::Receipt receipt_for(const client::AttestedSession& s) {
   const auto& v = s.verification;
   store::Receipt r;
-  r.platform = fmt::format("AMD SEV-SNP {}", attest::product_name(v.product));
-  if (v.development_root) r.platform += " (development root, NOT AMD)";
-  r.measurement = v.report ? to_hex(v.report->measurement) : "";
-  const Check* rel = v.checks.find(release::kCheckReleaseManifest);
+  r.platform = v.platform_label();
+  r.measurement = v.measurement();
+  const Check* rel = v.checks().find(release::kCheckReleaseManifest);
   r.release = rel != nullptr && rel->ok() ? "signed manifest: " + rel->seen : "pinned measurement";
   r.server_key = s.channel ? to_hex(s.channel->server_static()) : "";
-  r.verified = v.at != 0 ? v.at : now_utc();
+  r.verified = v.at() != 0 ? v.at() : now_utc();
   return r;
 }
 

@@ -59,10 +59,10 @@ int run(ModelsOptions o) {
   auto trust = build_trust(o.trust);
   if (!trust) return fail(trust.error());
   trust->offline = o.offline;
-  attest::SnpVerification refused;
+  attest::Verification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
   if (!session) return fail_session(session.error(), refused, *url, false);
-  if (session->verification.development_root)
+  if (session->verification.development_root())
     print_warning("the server's evidence chains to a development root, NOT to AMD");
   auto ids = ask_models(*session->channel, o.timeout);
   if (!ids) return fail(ids.error());

@@ -133,13 +133,13 @@ std::optional<AccountSession> open_account_session(std::string server, TrustFlag
   }
   trust->offline = offline;
   set_collateral_locations(*trust);
-  attest::SnpVerification refused;
+  attest::Verification refused;
   auto session = client::open_attested_session(*url, *trust, &refused);
   if (!session) {
     exit_code = fail_session(session.error(), refused, *url, trust->require_fresh);
     return std::nullopt;
   }
-  if (session->verification.development_root)
+  if (session->verification.development_root())
     print_warning("the server's evidence chains to a development root, NOT to AMD");
   return AccountSession{*url, std::move(*session)};
 }

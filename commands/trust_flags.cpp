@@ -19,6 +19,7 @@ void declare_trust_flags(CLI::App& app, TrustFlags& f) {
   app.add_option("--expect-mrtd", f.expect_mrtd, "TDX: pin MRTD (96 hex digits)");
   app.add_option("--expect-rtmr", f.expect_rtmr, "TDX: pin an RTMR, N=HEX with N 0-3; repeatable")
       ->allow_extra_args(false);
+  app.add_option("--ita-jwks", f.ita_jwks, "TDX: Intel Trust Authority's JWKS to check its tokens with");
   app.add_option("--policy", f.policy, "JSON attestation policy file");
   app.add_option("--sigstore-root", f.sigstore_root, "Sigstore trusted_root.json to check release manifests with");
   app.add_option("--release-identity", f.release_identity, "The release signer's certificate SAN (e-mail or URI)");
@@ -99,6 +100,12 @@ Result<client::TrustConfig> build_trust(const TrustFlags& f) {
     if (!rtmr) return for_option("--expect-rtmr", rtmr.error());
     trust.policy.tdx.rtmr[rtmr->first] = rtmr->second;
   }
+  if (!f.ita_jwks.empty()) {
+    CONFER_TRY(Bytes text, read_file(f.ita_jwks));
+    auto jwks = parse_jwks(std::string_view(reinterpret_cast<const char*>(text.data()), text.size()));
+    if (!jwks) return for_option("--ita-jwks", jwks.error());
+    trust.ita_jwks = std::move(jwks).value();
+  }
   set_collateral_locations(trust);
   return trust;
 }
@@ -174,7 +181,7 @@ Result<transport::ServerUrl> configured_server(const std::string& server) {
   return transport::parse_server_url(server);
 }
 
-int fail_session(const Error& error, const attest::SnpVerification& refused, const transport::ServerUrl& url,
+int fail_session(const Error& error, const attest::Verification& refused, const transport::ServerUrl& url,
                  bool require_fresh) {
   if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
   if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)}, f->name);

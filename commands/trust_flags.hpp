@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "client/collateral.hpp"
+#include "attest/verification.hpp"
 #include "client/session.hpp"
 #include "commands/user_config.hpp"
 
@@ -24,6 +25,7 @@ struct TrustFlags {
   std::string sigstore_root;
   std::string release_identity;
   std::string release_issuer;
+  std::string ita_jwks;  // Intel Trust Authority's keys (TDX evidence appraised by ITA)
 };
 
 // `subject` words the help ("the server", "the evidence").
@@ -53,12 +55,12 @@ inline constexpr const char* kNoServerHint =
     "confer chat line it prints";
 // A session that did not open: a refusal names its first failed check (and the JSON
 // error its check) with that check's hint; anything else asks whether the server runs.
-int fail_session(const Error& error, const attest::SnpVerification& refused, const transport::ServerUrl& url,
+int fail_session(const Error& error, const attest::Verification& refused, const transport::ServerUrl& url,
                  bool require_fresh);
 
 // The full human report: the report's fields, every check with what was expected and
 // seen, and the verdict (verify-attestation, and /verify in the REPL).
-void print_verification(const attest::SnpVerification& v, const std::string& evidence_format);
+void print_verification(const attest::Verification& v, const std::string& evidence_format);
 
 inline constexpr const char* kDefaultReleaseIssuer = "https://accounts.google.com";
 

@@ -13,6 +13,7 @@
 #include "attest/gpu_verify.hpp"
 #include "attest/snp_verify.hpp"
 #include "attest/tdx_verify.hpp"
+#include "attest/verification.hpp"
 #include "client/collateral.hpp"
 #include "client/session.hpp"
 #include "commands/common.hpp"
@@ -41,7 +42,6 @@ struct Options {
   std::optional<unsigned> vmpl;
   std::string min_tcb;
   std::string collateral;        // TDX: Intel collateral directory
-  std::string ita_jwks;          // TDX: Intel Trust Authority keys
   std::string gpu_evidence;      // NVIDIA SPDM report
   std::string gpu_chain;
   std::string gpu_nonce;
@@ -71,11 +71,21 @@ Result<client::TrustConfig> build_auditor_trust(const Options& o) {
   return trust;
 }
 
-int report_and_exit(const SnpVerification& v, const std::string& evidence_format, bool json) {
+int report_tdx(const TdxVerification& v, const std::string& format, bool json);
+
+// --json: one object for either platform.
+std::string json_of(const Verification& v, const std::string& evidence_format) {
+  if (v.tdx) return dump_json(tdx_verification_json(*v.tdx, evidence_format));
+  return verification_json(*v.snp, evidence_format);
+}
+
+int report_and_exit(const Verification& any, const std::string& evidence_format, bool json) {
+  if (any.tdx) return report_tdx(*any.tdx, evidence_format, json);
+  const SnpVerification& v = *any.snp;
   if (json)
     std::printf("%s\n", verification_json(v, evidence_format).c_str());
   else
-    print_verification(v, evidence_format);
+    print_verification(any, evidence_format);
   std::fflush(stdout);
   if (v.development_root)
     print_warning("the evidence chains to a development root given with --trust-root, NOT to AMD");
@@ -107,12 +117,12 @@ int run_live(const Options& o, const client::TrustConfig& trust) {
   if (!url) return fail(url.error());
   if (!o.vcek.empty() || !o.chain.empty())
     return fail(make_error(Errc::usage, "--vcek and --chain go with --evidence; a live server sends its collateral"));
-  SnpVerification refused;
+  Verification refused;
   auto session = client::open_attested_session(*url, trust, &refused);
   const client::AttestedSession* live = session ? &*session : nullptr;
   if (!session && session.error().code != Errc::attestation) return fail(session.error());
   if (live != nullptr) note_collateral(live->vcek);
-  if (!o.save.empty() && (live != nullptr || !refused.checks.empty())) save_live_evidence(o, *url, live);
+  if (!o.save.empty() && (live != nullptr || !refused.checks().empty())) save_live_evidence(o, *url, live);
   return report_and_exit(live != nullptr ? live->verification : refused, "live evidence from " + url->text(), o.json);
 }
 
@@ -303,19 +313,9 @@ int run_tdx_file(const Options& o, const client::TrustConfig& trust, UnixTime at
   if (evidence.ita_token) {
     if (!o.collateral.empty())
       return fail(make_error(Errc::usage, "--collateral goes with a TDX quote; an Intel Trust Authority token has none"));
-    Jwks jwks = default_ita_jwks();
-    if (!o.ita_jwks.empty()) {
-      auto text = read_file(o.ita_jwks);
-      if (!text) return fail(text.error());
-      auto parsed = parse_jwks(std::string_view(reinterpret_cast<const char*>(text->data()), text->size()));
-      if (!parsed) return fail(for_option("--ita-jwks", parsed.error()));
-      jwks = std::move(parsed).value();
-    }
-    int code = report_tdx(verify_ita_token(*evidence.ita_token, jwks, options), format, o.json);
+    int code = report_tdx(verify_ita_token(*evidence.ita_token, trust.ita_jwks, options), format, o.json);
     return report_gpu(gpu, o.gpu_evidence, o.json, code);
   }
-  if (!o.ita_jwks.empty())
-    return fail(make_error(Errc::usage, "--ita-jwks goes with an Intel Trust Authority token; this is a DCAP quote"));
   TdxCollateral collateral = evidence.tdx_collateral;
   if (!o.collateral.empty()) {
     auto dir = read_tdx_collateral_dir(o.collateral);
@@ -342,8 +342,8 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   auto gpu = gpu_verification(o, trust, at);
   if (!gpu) return fail(gpu.error());
   if (evidence->platform == Platform::tdx) return run_tdx_file(o, trust, at, *evidence, *gpu);
-  if (!o.collateral.empty() || !o.ita_jwks.empty())
-    return fail(make_error(Errc::usage, "--collateral and --ita-jwks go with TDX evidence; this is a SEV-SNP report"));
+  if (!o.collateral.empty())
+    return fail(make_error(Errc::usage, "--collateral goes with TDX evidence; this is a SEV-SNP report"));
   std::string format = evidence_format_name(evidence->format);
   client::CollateralRequest request = collateral_request(o.offline);
   auto vcek = supplied(o.vcek);
@@ -443,7 +443,7 @@ Result<std::vector<ReceiptItem>> receipt_items(const std::string& path) {
 // Re-checks one receipt offline at the time it was verified: the evidence it names
 // (by SHA-256) as the export carried it, bound to the receipt's server key, verified as
 // --evidence would be, and its measurement the receipt's.
-SnpVerification check_receipt(const ReceiptItem& item, const client::TrustConfig& trust) {
+Verification check_receipt(const ReceiptItem& item, const client::TrustConfig& trust) {
   auto str = [&](const char* key) {
     const auto* v = item.receipt.is_object() ? json_detail::member(item.receipt, key) : nullptr;
     return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
@@ -477,10 +477,9 @@ SnpVerification check_receipt(const ReceiptItem& item, const client::TrustConfig
   offline.offline = true;
   auto v = client::verify_payload(as_bytes(*item.document), key, offline, std::nullopt, nullptr, at);
   if (!v) return client::refused_at("receipt.evidence", "saved evidence that verifies", v.error().message, at);
-  if (v->report) {
-    std::string m = to_hex(v->report->measurement);
-    v->checks.add("receipt.measurement", m == str("measurement"), "the receipt's measurement " + str("measurement"), m);
-  }
+  std::string m = v->measurement();
+  if (!m.empty())
+    v->checks().add("receipt.measurement", m == str("measurement"), "the receipt's measurement " + str("measurement"), m);
   return std::move(v).value();
 }
 
@@ -489,17 +488,17 @@ int run_receipts(const Options& o, const client::TrustConfig& trust) {
   if (!items) return fail(items.error(), {"confer export (--format json or jsonl) writes turns with their receipts"});
   int refused = 0;
   for (const auto& item : *items) {
-    SnpVerification v = check_receipt(item, trust);
+    Verification v = check_receipt(item, trust);
     std::string label = "receipt of " + item.label;
     if (o.json) {
-      std::printf("%s\n", verification_json(v, label).c_str());
+      std::printf("%s\n", json_of(v, label).c_str());
     } else {
       print_verification(v, label);
       std::printf("\n");
     }
-    if (v.checks.first_failure() != nullptr) {
+    if (v.first_failure() != nullptr) {
       ++refused;
-      const Check* f = v.checks.first_failure();
+      const Check* f = v.first_failure();
       print_error(fmt::format("{}: refused: {}: expected {}, seen {}", item.label, f->name, f->expected, f->seen));
     }
   }
@@ -571,7 +570,6 @@ Handler setup_verify_attestation(CLI::App& app) {
   app.add_option("--min-tcb", o->min_tcb, "Minimum reported TCB, e.g. bl=3,tee=0,snp=8,ucode=115");
   app.add_option("--collateral", o->collateral,
                  "TDX: a directory of Intel collateral (tcb_info.json, qe_identity.json, CRLs, issuer chains)");
-  app.add_option("--ita-jwks", o->ita_jwks, "TDX: Intel Trust Authority's JWKS to check a token with");
   app.add_option("--gpu-evidence", o->gpu_evidence, "NVIDIA GPU attestation report (SPDM request and response)");
   app.add_option("--gpu-chain", o->gpu_chain, "The GPU's PEM certificate chain, leaf first");
   app.add_option("--gpu-nonce", o->gpu_nonce, "The nonce the GPU report must answer (64 hex digits)");
@@ -583,8 +581,13 @@ Handler setup_verify_attestation(CLI::App& app) {
   return [o] { return run(*o); };
 }
 
-void print_verification(const attest::SnpVerification& v, const std::string& evidence_format) {
+void print_verification(const attest::Verification& any, const std::string& evidence_format) {
   using namespace confer::attest;
+  if (any.tdx) {
+    print_tdx_verification(*any.tdx, evidence_format);
+    return;
+  }
+  const SnpVerification& v = *any.snp;
   const size_t width = output_columns();
   bool c = color_stdout();
   std::string out;

@@ -8,6 +8,7 @@
 
 #include "dev/snp_authority.hpp"
 #include "attest/evidence_document.hpp"
+#include "attest/tdx_verify.hpp"
 #include "attest/tsm.hpp"
 #include "crypto/x509.hpp"
 
@@ -65,7 +66,8 @@ class DevProvider final : public AttestationProvider {
 
 class TsmProvider final : public AttestationProvider {
  public:
-  TsmProvider(std::string root, std::optional<ReleaseManifest> m) : root_(std::move(root)), manifest_(std::move(m)) {}
+  TsmProvider(std::string root, std::optional<ReleaseManifest> m, std::string tdx_collateral)
+      : root_(std::move(root)), manifest_(std::move(m)), tdx_collateral_(std::move(tdx_collateral)) {}
 
   Result<std::string> evidence(ByteView report_data) override {
     CONFER_TRY(attest::TsmReport report, attest::tsm_report(root_, report_data));
@@ -85,6 +87,16 @@ class TsmProvider final : public AttestationProvider {
     } else if (report.provider.rfind("tdx_guest", 0) == 0) {
       doc.platform = "TDX";
       doc.attestation = "dcap:" + to_base64(report.outblob);
+      if (!tdx_collateral_.empty()) {
+        CONFER_TRY(attest::TdxCollateral c, attest::read_tdx_collateral_dir(tdx_collateral_));
+        auto text = [](const std::optional<Bytes>& b) { return std::string(b->begin(), b->end()); };
+        if (c.tcb_info) doc.intel["tcb_info"] = *c.tcb_info;
+        if (c.tcb_info_chain) doc.intel["tcb_info_issuer_chain"] = text(c.tcb_info_chain);
+        if (c.qe_identity) doc.intel["qe_identity"] = *c.qe_identity;
+        if (c.qe_identity_chain) doc.intel["qe_identity_issuer_chain"] = text(c.qe_identity_chain);
+        if (c.pck_crl) doc.intel["pck_crl"] = to_base64(*c.pck_crl);
+        if (c.root_crl) doc.intel["root_ca_crl"] = to_base64(*c.root_crl);
+      }
     } else {
       return make_error(Errc::attestation,
                         fmt::format("configfs-tsm: expected provider sev_guest or tdx_guest, saw '{}'", report.provider));
@@ -97,6 +109,7 @@ class TsmProvider final : public AttestationProvider {
  private:
   std::string root_;
   std::optional<ReleaseManifest> manifest_;
+  std::string tdx_collateral_;
 };
 
 }  // namespace
@@ -165,8 +178,9 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
   return std::unique_ptr<AttestationProvider>(std::make_unique<DevProvider>(std::move(authority), m, std::move(manifest)));
 }
 
-std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root, std::optional<ReleaseManifest> manifest) {
-  return std::make_unique<TsmProvider>(root, std::move(manifest));
+std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root, std::optional<ReleaseManifest> manifest,
+                                                       const std::string& tdx_collateral) {
+  return std::make_unique<TsmProvider>(root, std::move(manifest), tdx_collateral);
 }
 
 }  // namespace confer::server

@@ -31,8 +31,11 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
                                                                ByteView measurement,
                                                                std::optional<ReleaseManifest> manifest);
 // configfs-tsm under `root` (default /sys/kernel/config/tsm/report).
+// On TDX, `tdx_collateral` (a directory, re-read for every quote so an operator's
+// monthly refresh needs no restart) is sent beside the quote, so clients verify offline.
 std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root,
-                                                       std::optional<ReleaseManifest> manifest);
+                                                       std::optional<ReleaseManifest> manifest,
+                                                       const std::string& tdx_collateral = {});
 
 // The SEV-SNP certificate table in configfs-tsm's auxblob: 24-byte entries (GUID,
 // u32 offset, u32 length) ending with an all-zero GUID, then the DER certificates.

@@ -37,6 +37,9 @@ void declare_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--dev-product", o.dev_product, "With --attestation dev: milan, genoa or turin")
       ->check(CLI::IsMember({"milan", "genoa", "turin"}));
   app.add_option("--tsm-root", o.tsm_root, "configfs-tsm report directory");
+  app.add_option("--tdx-collateral", o.tdx_collateral,
+                 "TDX: a directory of Intel collateral sent with each quote, re-read on every quote (tcb_info.json, "
+                 "qe_identity.json, the CRLs and issuer chains)");
   app.add_option("--threads", o.threads, "I/O threads")->check(CLI::Range(1, 64));
   app.add_option("--max-connections", o.max_connections, "Concurrent connections");
   app.add_option("--idle-timeout", o.idle_timeout_s, "Seconds a connection may stay silent")
@@ -135,7 +138,7 @@ Result<std::optional<ReleaseManifest>> load_manifest(const ServerOptions& o) {
 Result<std::unique_ptr<AttestationProvider>> make_provider(const ServerOptions& o,
                                                            std::optional<ReleaseManifest> manifest) {
   if (o.attestation == "dev") return make_dev_provider(o.dev_product, o.dev_root, self_measurement(), manifest);
-  return make_tsm_provider(o.tsm_root, std::move(manifest));
+  return make_tsm_provider(o.tsm_root, std::move(manifest), o.tdx_collateral);
 }
 
 Result<std::string> default_dev_root() {

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::string dev_root;
   std::string dev_product = "milan";
   std::string tsm_root = "/sys/kernel/config/tsm/report";
+  std::string tdx_collateral;  // TDX: Intel collateral directory sent with each quote
   std::string port_file;
   int threads = 2;
   size_t max_connections = 256;

@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "attest/intel_roots.hpp"
+#include "attest/snp_verify.hpp"
 #include "core/json.hpp"
 #include "crypto/hash.hpp"
 #include "crypto/pkey.hpp"
@@ -194,7 +195,12 @@ void add_td_policy_checks(CheckList& checks, const TdFacts& f, const TdxVerifyOp
     bool ok = want.size() <= 64 && equal_ct(want, ByteView(f.report_data).first(want.size()));
     checks.add(name::kPolicyReportData, ok, "REPORTDATA starting with " + to_hex(want), to_hex(f.report_data));
   }
-  if (opt.channel_key) {
+  if (opt.channel_key && opt.fresh_nonce) {
+    Bytes want = fresh_report_data(*opt.channel_key, *opt.fresh_nonce);
+    checks.add(name::kChannelBinding, equal_ct(want, f.report_data),
+               "REPORTDATA = SHA-512(\"confer-attest-v1\" || server key || our nonce) = " + to_hex(want),
+               to_hex(f.report_data));
+  } else if (opt.channel_key) {
     Bytes want(opt.channel_key->begin(), opt.channel_key->end());
     want.resize(64, 0);
     checks.add(name::kChannelBinding, equal_ct(want, f.report_data),

@@ -62,6 +62,9 @@ struct TdxVerifyOptions {
   std::vector<crypto::Cert> extra_roots;  // development roots (--trust-root), marked not Intel's
   // The channel's server static key: REPORTDATA must be key || 32 zero bytes (DESIGN §3).
   std::optional<std::array<uint8_t, 32>> channel_key;
+  // With the channel key: REPORTDATA must be SHA-512("confer-attest-v1" || key || nonce)
+  // instead (a fresh attestation, DESIGN §3).
+  std::optional<Bytes> fresh_nonce;
 };
 
 struct TdxTcbEvaluation {

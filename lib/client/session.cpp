@@ -45,7 +45,7 @@ void check_release(const attest::Evidence& evidence, const TrustConfig& trust, S
   v.checks.push(release::check_release(as_bytes(*manifest), *bundle, *trust.release, v.report->measurement, at));
 }
 
-Error refusal(const SnpVerification& v) {
+Error refusal(const Verification& v) {
   const Check* f = v.first_failure();
   return make_error(Errc::attestation, f ? fmt::format("attestation refused: {}: expected {}, seen {}", f->name,
                                                        f->expected, f->seen)
@@ -65,7 +65,7 @@ Result<transport::Request> fresh_request(Bytes& nonce) {
 }
 
 // Fresh evidence for a nonce of ours, when the server offers it (DESIGN §3).
-Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, SnpVerification* refused) {
+Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, Verification* refused) {
   Bytes nonce;
   CONFER_TRY(transport::Request req, fresh_request(nonce));
   CONFER_TRY(auto response, round_trip(*s.channel, req, std::chrono::seconds(30)));
@@ -78,7 +78,7 @@ Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, SnpVerifi
   if (response.status != 200)
     return make_error(Errc::protocol, fmt::format("POST /v1/attestation answered {}: {}", response.status,
                                                   std::string(response.body.begin(), response.body.end())));
-  CONFER_TRY(SnpVerification fresh, verify_payload(response.body, s.channel->server_static(), trust, nonce));
+  CONFER_TRY(Verification fresh, verify_payload(response.body, s.channel->server_static(), trust, nonce));
   if (!fresh.verified()) {
     if (refused != nullptr) *refused = fresh;
     return refusal(fresh);
@@ -87,21 +87,59 @@ Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, SnpVerifi
   return {};
 }
 
+// A TDX quote (with the collateral the server sent) or an ITA token, bound to `key`
+// (or to our nonce), then its release: pinned MRTD/RTMRs, or a signed manifest whose
+// tdxMeasurements list the TD's registers.
+TdxVerification verify_tdx(const attest::Evidence& evidence, const noise::PublicKey& key, const TrustConfig& trust,
+                           std::optional<Bytes> nonce, UnixTime at) {
+  TdxVerifyOptions o;
+  o.at = at;
+  o.policy = trust.policy.tdx;
+  o.report_data = trust.policy.report_data;
+  o.extra_roots = trust.extra_roots;
+  o.channel_key = key;
+  o.fresh_nonce = std::move(nonce);
+  TdxVerification v = evidence.ita_token ? verify_ita_token(*evidence.ita_token, trust.ita_jwks, o)
+                                         : verify_tdx_quote(evidence.report, evidence.tdx_collateral, o);
+  auto registers = td_registers(v);
+  CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
+  const auto& pins = trust.policy.tdx;
+  bool pinned = pins.mrtd || pins.rtmr[0] || pins.rtmr[1] || pins.rtmr[2];
+  bool has_manifest = evidence.manifest && evidence.manifest_bundle;
+  if (pinned) {
+    v.checks.skip(kRelease, "MRTD or RTMRs pinned by the user", has_manifest ? "manifest present, not needed" : "no manifest");
+  } else if (!has_manifest) {
+    v.checks.push({std::string(kRelease), refuse, "a signed release manifest, or pinned MRTD/RTMRs (--expect-mrtd, "
+                                                  "--expect-rtmr)",
+                   "no manifest", {}});
+  } else if (!trust.release) {
+    v.checks.push({std::string(kRelease), refuse, "a release identity to check the manifest against",
+                   "a manifest, but no release identity is configured", {}});
+  } else if (registers) {
+    v.checks.push(release::check_release_tdx(as_bytes(*evidence.manifest), *evidence.manifest_bundle, *trust.release,
+                                             registers->mrtd, registers->rtmr, at));
+  }
+  return v;
+}
+
 }  // namespace
 
-Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
-                                       std::optional<Bytes> nonce, CollateralSource* vcek_source, UnixTime when,
-                                       Bytes* signer_der) {
+Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& key, const TrustConfig& trust,
+                                    std::optional<Bytes> nonce, CollateralSource* vcek_source, UnixTime when,
+                                    Bytes* signer_der) {
   UnixTime at = when != 0 ? when : now_utc();
   auto evidence = parse_evidence(payload);
-  if (!evidence) return refused_at(attest::checks::kReportFormat, "SEV-SNP evidence JSON", evidence.error().message, at);
+  if (!evidence)
+    return Verification(
+        refused_at(attest::checks::kReportFormat, "SEV-SNP or TDX evidence JSON", evidence.error().message, at));
+  if (evidence->platform == Platform::tdx) return Verification(verify_tdx(*evidence, key, trust, std::move(nonce), at));
   CollateralRequest request;
   request.offline = trust.offline;
   request.cache_root = trust.cache_root;
   request.kds_url = trust.kds_url;
   CONFER_TRY(AssembledInput assembled, assemble_input(*evidence, request, at));
   if (vcek_source != nullptr) *vcek_source = assembled.vcek;
-  if (assembled.refused) return std::move(*assembled.refused);
+  if (assembled.refused) return Verification(std::move(*assembled.refused));
   if (signer_der != nullptr && assembled.input->signer) *signer_der = assembled.input->signer->der();
   SnpVerifyOptions options;
   options.at = at;
@@ -111,7 +149,7 @@ Result<SnpVerification> verify_payload(ByteView payload, const noise::PublicKey&
   options.fresh_nonce = std::move(nonce);
   SnpVerification v = verify_report(*assembled.input, options);
   check_release(*evidence, trust, v, at);
-  return v;
+  return Verification(std::move(v));
 }
 
 Result<transport::Response> round_trip(transport::ClientChannel& channel, transport::Request request,
@@ -145,7 +183,7 @@ std::string answer_text(const transport::Response& response) {
 }
 
 Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
-                                              SnpVerification* refused) {
+                                              Verification* refused) {
   AttestedSession s;
   auto verifier = [&](const noise::PublicKey& key, ByteView payload) -> Result<void> {
     s.evidence_json.assign(payload.begin(), payload.end());
@@ -169,19 +207,19 @@ Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, c
 Result<std::string> saved_evidence(const AttestedSession& s, const std::string& url, UnixTime received) {
   CONFER_TRY(attest::EvidenceDocument doc, attest::EvidenceDocument::parse(s.evidence_json));
   if (s.channel) doc.channel = attest::SavedChannel{to_hex(s.channel->server_static()), url, format_rfc3339(received)};
-  if (!doc.vcek && !s.signer_der.empty()) doc.vcek = to_base64(s.signer_der);
+  if (!doc.vcek && !s.signer_der.empty() && !s.verification.tdx) doc.vcek = to_base64(s.signer_der);
   return doc.serialize();
 }
 
 std::string session_summary(const AttestedSession& s) {
   const auto& v = s.verification;
-  std::string m = v.report ? to_hex(v.report->measurement).substr(0, 16) + "..." : "?";
-  const Check* rel = v.checks.find(kRelease);
-  std::string release = rel != nullptr && rel->ok() ? "signed manifest" : "pinned measurement";
-  std::string tcb = v.report ? ", TCB " + tcb_string(decode_tcb(v.report->reported_tcb, v.product), v.product) : "";
-  return fmt::format("verified SEV-SNP {}{}, measurement {}, release: {}, {}{}", product_name(v.product), tcb, m,
-                     release, s.fresh ? "fresh evidence" : "handshake evidence",
-                     v.development_root ? " (development root, NOT AMD)" : "");
+  std::string m = v.measurement();
+  m = m.empty() ? "?" : m.substr(0, 16) + "...";
+  const Check* rel = v.checks().find(kRelease);
+  std::string release = rel != nullptr && rel->ok() ? "signed manifest" : v.tdx ? "pinned MRTD/RTMRs" : "pinned measurement";
+  return fmt::format("verified {}, {} {}, release: {}, {}{}", v.summary(), v.tdx ? "MRTD" : "measurement", m, release,
+                     s.fresh ? "fresh evidence" : "handshake evidence",
+                     !v.development_root() ? "" : v.tdx ? " (development root, NOT Intel)" : " (development root, NOT AMD)");
 }
 
 }  // namespace confer::client

@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "attest/jwt.hpp"
 #include "attest/snp_verify.hpp"
+#include "attest/verification.hpp"
 #include "client/collateral.hpp"
 #include "release/manifest.hpp"
 #include "transport/client.hpp"
@@ -20,7 +22,8 @@ namespace confer::client {
 // Everything that decides whether a server is trusted.
 struct TrustConfig {
   std::vector<crypto::Cert> extra_roots;  // development roots the user trusts (NOT AMD)
-  attest::SnpPolicy policy;               // including pinned measurements
+  attest::SnpPolicy policy;               // including pinned measurements (and .tdx)
+  attest::Jwks ita_jwks = attest::default_ita_jwks();  // Intel Trust Authority's keys
   std::optional<release::ReleaseTrust> release;  // who signs releases
   bool offline = false;                   // never fetch collateral
   bool require_fresh = false;             // refuse servers without POST /v1/attestation
@@ -34,7 +37,7 @@ struct TrustConfig {
 
 struct AttestedSession {
   std::unique_ptr<transport::ClientChannel> channel;
-  attest::SnpVerification verification;  // of message 2's evidence
+  attest::Verification verification;     // of message 2's evidence
   std::string evidence_json;             // message 2's payload, as sent
   bool fresh = false;                    // POST /v1/attestation answered and verified
   CollateralSource vcek;                 // where message 2's VCEK came from
@@ -44,13 +47,13 @@ struct AttestedSession {
 // On refusal the error is Errc::attestation and `refused` (when given) receives the
 // verification that failed, for a full report.
 Result<AttestedSession> open_attested_session(const transport::ServerUrl& url, const TrustConfig& trust,
-                                              attest::SnpVerification* refused = nullptr);
+                                              attest::Verification* refused = nullptr);
 
 // Verifies one evidence payload (message 2 or a fresh-attestation answer) for `key`,
 // with the nonce binding when `nonce` is set, and the release check.
 // `at` 0: now; a receipt is re-checked at the time it was verified. `signer_der`
 // receives the VCEK that signed the report.
-Result<attest::SnpVerification> verify_payload(ByteView payload, const noise::PublicKey& key,
+Result<attest::Verification> verify_payload(ByteView payload, const noise::PublicKey& key,
                                                const TrustConfig& trust, std::optional<Bytes> nonce,
                                                CollateralSource* vcek_source = nullptr, UnixTime at = 0,
                                                Bytes* signer_der = nullptr);
@@ -61,6 +64,7 @@ Result<attest::SnpVerification> verify_payload(ByteView payload, const noise::Pu
 Result<std::string> saved_evidence(const AttestedSession& s, const std::string& url, UnixTime received);
 
 // "verified SEV-SNP Milan, measurement d0d1d2d3d4d5d6d7..., release: pinned measurement"
+// (TDX: "verified TDX (DCAP quote v4), TCB UpToDate, MRTD ...")
 std::string session_summary(const AttestedSession& s);
 
 // One request with a fresh id and `body`, sent with round_trip.
