@@ -8,7 +8,9 @@
 
 #include "dev/snp_authority.hpp"
 #include "attest/evidence_document.hpp"
+#include "attest/evidence.hpp"
 #include "attest/tdx_verify.hpp"
+#include "net/http.hpp"
 #include "attest/tsm.hpp"
 #include "crypto/x509.hpp"
 
@@ -66,8 +68,8 @@ class DevProvider final : public AttestationProvider {
 
 class TsmProvider final : public AttestationProvider {
  public:
-  TsmProvider(std::string root, std::optional<ReleaseManifest> m, std::string tdx_collateral)
-      : root_(std::move(root)), manifest_(std::move(m)), tdx_collateral_(std::move(tdx_collateral)) {}
+  TsmProvider(std::string root, std::optional<ReleaseManifest> m, TsmOptions options)
+      : root_(std::move(root)), manifest_(std::move(m)), options_(std::move(options)) {}
 
   Result<std::string> evidence(ByteView report_data) override {
     CONFER_TRY(attest::TsmReport report, attest::tsm_report(root_, report_data));
@@ -87,8 +89,10 @@ class TsmProvider final : public AttestationProvider {
     } else if (report.provider.rfind("tdx_guest", 0) == 0) {
       doc.platform = "TDX";
       doc.attestation = "dcap:" + to_base64(report.outblob);
-      if (!tdx_collateral_.empty()) {
-        CONFER_TRY(attest::TdxCollateral c, attest::read_tdx_collateral_dir(tdx_collateral_));
+      if (!options_.ita_url.empty()) {
+        CONFER_TRY(doc.attestation, ita_token(report.outblob));
+      } else if (!options_.tdx_collateral.empty()) {
+        CONFER_TRY(attest::TdxCollateral c, attest::read_tdx_collateral_dir(options_.tdx_collateral));
         auto text = [](const std::optional<Bytes>& b) { return std::string(b->begin(), b->end()); };
         if (c.tcb_info) doc.intel["tcb_info"] = *c.tcb_info;
         if (c.tcb_info_chain) doc.intel["tcb_info_issuer_chain"] = text(c.tcb_info_chain);
@@ -104,12 +108,35 @@ class TsmProvider final : public AttestationProvider {
     return doc.serialize();
   }
 
-  std::string describe() const override { return "configfs-tsm at " + root_; }
+  std::string describe() const override {
+    return "configfs-tsm at " + root_ + (options_.ita_url.empty() ? "" : ", TDX quotes appraised by " + options_.ita_url);
+  }
 
  private:
+  // Intel Trust Authority's token for `quote` (its appraisal API v1).
+  Result<std::string> ita_token(ByteView quote) const {
+    net::HttpRequest request;
+    request.url = options_.ita_url + "/appraisal/v1/attest";
+    request.method = "POST";
+    request.body = nlohmann::json{{"quote", to_base64(quote)}}.dump();
+    request.headers = {"Content-Type: application/json", "Accept: application/json"};
+    if (!options_.ita_api_key.empty()) request.headers.push_back("x-api-key: " + options_.ita_api_key);
+    request.max_body = 64u << 10;
+    request.total_timeout_s = 30;
+    CONFER_TRY(net::HttpResponse response, net::http_request(request));
+    if (response.status != 200)
+      return make_error(Errc::network, fmt::format("Intel Trust Authority answered {} to an attestation request",
+                                                   response.status));
+    CONFER_TRY(auto answer, parse_json_object(response.body, "Intel Trust Authority's answer", JsonLimits{64u << 10, 8}));
+    const auto* token = json_detail::member(answer, "token");
+    if (token == nullptr || !token->is_string() || !attest::looks_like_jwt(token->get<std::string>()))
+      return make_error(Errc::protocol, "Intel Trust Authority's answer holds no token");
+    return token->get<std::string>();
+  }
+
   std::string root_;
   std::optional<ReleaseManifest> manifest_;
-  std::string tdx_collateral_;
+  TsmOptions options_;
 };
 
 }  // namespace
@@ -179,8 +206,8 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
 }
 
 std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root, std::optional<ReleaseManifest> manifest,
-                                                       const std::string& tdx_collateral) {
-  return std::make_unique<TsmProvider>(root, std::move(manifest), tdx_collateral);
+                                                       TsmOptions options) {
+  return std::make_unique<TsmProvider>(root, std::move(manifest), std::move(options));
 }
 
 }  // namespace confer::server

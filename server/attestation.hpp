@@ -31,11 +31,18 @@ Result<std::unique_ptr<AttestationProvider>> make_dev_provider(const std::string
                                                                ByteView measurement,
                                                                std::optional<ReleaseManifest> manifest);
 // configfs-tsm under `root` (default /sys/kernel/config/tsm/report).
-// On TDX, `tdx_collateral` (a directory, re-read for every quote so an operator's
-// monthly refresh needs no restart) is sent beside the quote, so clients verify offline.
+struct TsmOptions {
+  // TDX: a collateral directory, re-read for every quote (an operator's monthly refresh
+  // needs no restart), sent beside the quote so clients verify offline.
+  std::string tdx_collateral;
+  // TDX: an Intel Trust Authority base URL; each quote is appraised there (POST
+  // /appraisal/v1/attest) and its token sent instead of the quote.
+  std::string ita_url;
+  std::string ita_api_key;  // never logged
+};
 std::unique_ptr<AttestationProvider> make_tsm_provider(const std::string& root,
                                                        std::optional<ReleaseManifest> manifest,
-                                                       const std::string& tdx_collateral = {});
+                                                       TsmOptions options = {});
 
 // The SEV-SNP certificate table in configfs-tsm's auxblob: 24-byte entries (GUID,
 // u32 offset, u32 length) ending with an all-zero GUID, then the DER certificates.

@@ -40,6 +40,10 @@ void declare_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--tdx-collateral", o.tdx_collateral,
                  "TDX: a directory of Intel collateral sent with each quote, re-read on every quote (tcb_info.json, "
                  "qe_identity.json, the CRLs and issuer chains)");
+  app.add_option("--ita-url", o.ita_url,
+                 "TDX: send each quote to this Intel Trust Authority (e.g. https://api.trustauthority.intel.com) and "
+                 "the token it issues instead of the quote");
+  app.add_option("--ita-api-key-file", o.ita_api_key_file, "TDX: file holding the Intel Trust Authority API key");
   app.add_option("--threads", o.threads, "I/O threads")->check(CLI::Range(1, 64));
   app.add_option("--max-connections", o.max_connections, "Concurrent connections");
   app.add_option("--idle-timeout", o.idle_timeout_s, "Seconds a connection may stay silent")
@@ -138,7 +142,23 @@ Result<std::optional<ReleaseManifest>> load_manifest(const ServerOptions& o) {
 Result<std::unique_ptr<AttestationProvider>> make_provider(const ServerOptions& o,
                                                            std::optional<ReleaseManifest> manifest) {
   if (o.attestation == "dev") return make_dev_provider(o.dev_product, o.dev_root, self_measurement(), manifest);
-  return make_tsm_provider(o.tsm_root, std::move(manifest), o.tdx_collateral);
+  TsmOptions tsm;
+  tsm.tdx_collateral = o.tdx_collateral;
+  tsm.ita_url = o.ita_url;
+  if (!o.ita_api_key_file.empty() && o.ita_url.empty())
+    return make_error(Errc::usage, "--ita-api-key-file goes with --ita-url");
+  if (!o.ita_url.empty() && !o.tdx_collateral.empty())
+    return make_error(Errc::usage, "--ita-url sends Intel Trust Authority's token, not the quote: --tdx-collateral "
+                                   "would never be sent");
+  if (!o.ita_api_key_file.empty()) {
+    CONFER_TRY(Bytes key, read_file(o.ita_api_key_file));
+    std::string text(key.begin(), key.end());
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    if (text.empty() || text.find_first_of("\r\n") != std::string::npos)
+      return make_error(Errc::usage, "--ita-api-key-file: expected one line holding the API key");
+    tsm.ita_api_key = std::move(text);
+  }
+  return make_tsm_provider(o.tsm_root, std::move(manifest), tsm);
 }
 
 Result<std::string> default_dev_root() {

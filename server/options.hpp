@@ -25,6 +25,8 @@ struct ServerOptions {
   std::string dev_product = "milan";
   std::string tsm_root = "/sys/kernel/config/tsm/report";
   std::string tdx_collateral;  // TDX: Intel collateral directory sent with each quote
+  std::string ita_url;         // TDX: Intel Trust Authority to appraise each quote (its token is sent)
+  std::string ita_api_key_file;
   std::string port_file;
   int threads = 2;
   size_t max_connections = 256;

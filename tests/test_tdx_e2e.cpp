@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "dev/ita_issuer.hpp"
 #include "dev/sigstore.hpp"
 #include "dev/tdx_authority.hpp"
 #include "support/e2e.hpp"
@@ -237,4 +238,103 @@ TEST_CASE("e2e TDX: a signed manifest's tdxMeasurements vouch for the TD's RTMR1
   CHECK(refused.err.find("not in the signed manifest") != std::string::npos);
   REQUIRE(upstream.requests().size() == 1);
   CHECK(upstream.requests()[0].find("vouched TD") != std::string::npos);
+}
+
+namespace {
+
+// A stand-in for Intel Trust Authority on loopback: POST /appraisal/v1/attest with
+// {"quote": base64} answers {"token": JWT} whose TDX claims are the quote's, signed by
+// `issuer`; `tamper` changes the claims (or `signer` signs with another key).
+struct FakeIta {
+  const dev::DevItaIssuer& issuer;
+  const dev::DevItaIssuer* signer;
+  std::function<void(nlohmann::json&)> tamper;
+  std::atomic<int> appraised{0};
+  std::atomic<bool> saw_key{false};
+  test::LoopbackHttp http;
+
+  FakeIta(const dev::DevItaIssuer& i, std::function<void(nlohmann::json&)> t = {}, const dev::DevItaIssuer* other = nullptr)
+      : issuer(i), signer(other), tamper(std::move(t)),
+        http([this](const std::string& target, const std::string& body) { return answer(target, body); }) {}
+
+  std::pair<int, std::string> answer(const std::string& target, const std::string& body) {
+    if (target != "/appraisal/v1/attest") return {404, "{}"};
+    auto doc = nlohmann::json::parse(body, nullptr, false);
+    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_string()) return {400, "{}"};
+    auto quote = from_base64(doc["quote"].get<std::string>());
+    if (!quote) return {400, "{}"};
+    auto q = attest::parse_tdx_quote(*quote);
+    if (!q) return {400, "{}"};
+    nlohmann::json claims = dev::tdx_claims_template(now_utc());
+    claims["tdx_mrtd"] = to_hex(q->body.mrtd);
+    for (size_t k = 0; k < 4; ++k) claims["tdx_rtmr" + std::to_string(k)] = to_hex(q->body.rtmr[k]);
+    claims["tdx_report_data"] = to_hex(q->body.report_data);
+    claims["tdx_is_debuggable"] = (q->body.td_attributes & attest::kTdAttrDebug) != 0;
+    if (tamper) tamper(claims);
+    auto token = (signer != nullptr ? *signer : issuer).mint(claims, signer != nullptr ? std::optional<std::string>(issuer.kid()) : std::nullopt);
+    if (!token) return {500, "{}"};
+    ++appraised;
+    return {200, nlohmann::json{{"token", *token}}.dump()};
+  }
+};
+
+}  // namespace
+
+TEST_CASE("e2e TDX with Intel Trust Authority: the server sends ITA's token, chat checks it and its claims") {
+  Upstream upstream;
+  auto issuer = dev::DevItaIssuer::create("PS384");
+  REQUIRE(issuer.ok());
+  auto stranger = dev::DevItaIssuer::create("PS384");
+  REQUIRE(stranger.ok());
+  test::TempDir dir;
+  std::string jwks = dir.file("ita-jwks.json", issuer->jwks_json());
+  std::string key_file = dir.file("ita-key", std::string("test-api-key\n"));
+  dev::DevQuoteSpec spec = td_spec();
+  std::string mrtd = to_hex(spec.body.mrtd);
+  auto serve = [&](FakeIta& ita) {
+    return std::make_unique<TdServer>(upstream.url, spec, nullptr,
+                                      std::vector<std::string>{"--ita-url", ita.http.base_url(), "--ita-api-key-file", key_file});
+  };
+  {
+    FakeIta ita(*issuer);
+    auto td = serve(ita);
+    auto r = run_confer({"chat", "--server", td->url, "--ita-jwks", jwks, "--expect-mrtd", mrtd, "hello ITA"});
+    CHECK_MESSAGE(r.exit_code == 0, r.err);
+    CHECK(r.out == "echo: hello ITA\n");
+    CHECK(r.err.find("verified TDX appraised by Intel Trust Authority, TCB UpToDate") != std::string::npos);
+    CHECK(ita.appraised >= 2);  // message 2 and the fresh round
+  }
+  struct Twin {
+    const char* what;
+    std::function<void(nlohmann::json&)> tamper;
+    bool other_key;
+    const char* check;
+  };
+  std::vector<Twin> twins = {
+      {"signed by another key", {}, true, "ita.signature"},
+      {"expired", [](nlohmann::json& c) { c["exp"] = now_utc() - 3600; c["iat"] = c["nbf"] = now_utc() - 7200; }, false, "ita.expiry"},
+      {"another issuer", [](nlohmann::json& c) { c["iss"] = "https://attacker.example"; }, false, "ita.issuer"},
+      {"debuggable", [](nlohmann::json& c) { c["tdx_is_debuggable"] = true; }, false, "policy.debug"},
+      {"OutOfDate", [](nlohmann::json& c) { c["attester_tcb_status"] = "OutOfDate"; }, false, "tcb.status"},
+      {"another key's report data", [](nlohmann::json& c) { c["tdx_report_data"] = std::string(128, '7'); }, false, "channel.binding"},
+      {"another MRTD", [](nlohmann::json& c) { c["tdx_mrtd"] = std::string(96, '1'); }, false, "policy.mrtd"},
+      {"a missing claim", [](nlohmann::json& c) { c.erase("tdx_rtmr2"); }, false, "ita.claims"},
+  };
+  for (auto& twin : twins) {
+    CAPTURE(twin.what);
+    FakeIta ita(*issuer, twin.tamper, twin.other_key ? &*stranger : nullptr);
+    auto td = serve(ita);
+    auto r = run_confer({"chat", "--server", td->url, "--ita-jwks", jwks, "--expect-mrtd", mrtd,
+                         std::string("secret ") + twin.what});
+    CHECK(r.exit_code == 3);
+    CHECK(r.err.find(std::string("attestation refused: ") + twin.check) != std::string::npos);
+  }
+  // Without ITA's keys nothing verifies: none is built in.
+  FakeIta ita(*issuer);
+  auto td = serve(ita);
+  auto no_keys = run_confer({"chat", "--server", td->url, "--expect-mrtd", mrtd, "secret no keys"});
+  CHECK(no_keys.exit_code == 3);
+  CHECK(no_keys.err.find("attestation refused: ita.signature") != std::string::npos);
+  REQUIRE(upstream.requests().size() == 1);
+  CHECK(upstream.requests()[0].find("hello ITA") != std::string::npos);
 }

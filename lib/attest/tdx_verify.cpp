@@ -147,6 +147,9 @@ struct TdFacts {
   Register48 mrtd{};
   std::array<Register48, 4> rtmr{};
   std::array<uint8_t, 64> report_data{};
+  // ITA: the binding is tdx_report_data[0:32] = the channel key (the rest is the
+  // attester's business); a quote's is the whole 64 bytes, key || 32 zero bytes.
+  bool key_prefix_binding = false;
 };
 
 void add_td_policy_checks(CheckList& checks, const TdFacts& f, const TdxVerifyOptions& opt) {
@@ -200,6 +203,10 @@ void add_td_policy_checks(CheckList& checks, const TdFacts& f, const TdxVerifyOp
     checks.add(name::kChannelBinding, equal_ct(want, f.report_data),
                "REPORTDATA = SHA-512(\"confer-attest-v1\" || server key || our nonce) = " + to_hex(want),
                to_hex(f.report_data));
+  } else if (opt.channel_key && f.key_prefix_binding) {
+    Bytes want(opt.channel_key->begin(), opt.channel_key->end());
+    checks.add(name::kChannelBinding, equal_ct(want, ByteView(f.report_data).first(32)),
+               "tdx_report_data[0:32] = the channel's server key " + to_hex(want), to_hex(f.report_data));
   } else if (opt.channel_key) {
     Bytes want(opt.channel_key->begin(), opt.channel_key->end());
     want.resize(64, 0);
@@ -605,6 +612,7 @@ TdxVerification verify_ita_token(std::string_view token, const Jwks& jwks, const
   v.checks.add(name::kTcbStatus, ok, "Intel TCB status " + accepted + " (as Intel Trust Authority appraised it)",
                c.tcb_status + (c.advisory_ids.empty() ? "" : "; advisories " + fmt::format("{}", fmt::join(c.advisory_ids, ", "))));
   TdFacts facts;
+  facts.key_prefix_binding = true;
   facts.debuggable = c.debuggable;
   facts.mrseam = c.mrseam;
   if (c.tee_tcb_svn && c.tee_tcb_svn->size() == 16) {

@@ -1,5 +1,9 @@
 #include "support.hpp"
 
+#include <cctype>
+#include <cstdlib>
+#include <tuple>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -64,7 +68,11 @@ std::string TempDir::file(const std::string& name, const std::string& contents) 
   return file(name, as_bytes(contents));
 }
 
-LoopbackHttp::LoopbackHttp(int status, Bytes body) : status_(status), body_(std::move(body)) {
+LoopbackHttp::LoopbackHttp(int status, Bytes body) : status_(status), body_(std::move(body)) { start(); }
+
+LoopbackHttp::LoopbackHttp(Handler handler) : handler_(std::move(handler)) { start(); }
+
+void LoopbackHttp::start() {
   fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   REQUIRE(fd_ >= 0);
   sockaddr_in addr{};
@@ -95,15 +103,32 @@ LoopbackHttp::LoopbackHttp(int status, Bytes body) : status_(status), body_(std:
         req.append(buf, size_t(n));
       }
       size_t sp1 = req.find(' '), sp2 = req.find(' ', sp1 + 1);
+      std::string target = sp1 != std::string::npos && sp2 != std::string::npos ? req.substr(sp1 + 1, sp2 - sp1 - 1) : "";
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (sp1 != std::string::npos && sp2 != std::string::npos)
-          targets_.push_back(req.substr(sp1 + 1, sp2 - sp1 - 1));
+        targets_.push_back(target);
       }
-      std::string head = "HTTP/1.1 " + std::to_string(status_) + " X\r\nContent-Length: " +
-                         std::to_string(body_.size()) + "\r\nConnection: close\r\n\r\n";
+      int status = status_;
+      std::string body(body_.begin(), body_.end());
+      if (handler_) {
+        // The request body, by Content-Length (case-insensitively found).
+        size_t head_end = req.find("\r\n\r\n");
+        std::string lower = req.substr(0, head_end);
+        for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+        size_t cl = lower.find("content-length:");
+        size_t want = cl == std::string::npos ? 0 : size_t(std::strtoul(lower.c_str() + cl + 15, nullptr, 10));
+        std::string request_body = head_end == std::string::npos ? "" : req.substr(head_end + 4);
+        while (request_body.size() < want && want < (8u << 20)) {
+          ssize_t n = ::read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          request_body.append(buf, size_t(n));
+        }
+        std::tie(status, body) = handler_(target, request_body);
+      }
+      std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n"
+                         "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
       (void)::write(c, head.data(), head.size());
-      (void)::write(c, body_.data(), body_.size());
+      (void)::write(c, body.data(), body.size());
       ::close(c);
     }
   });

@@ -3,6 +3,7 @@
 // authority per process (RSA-4096 keys are slow to make).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -39,10 +40,14 @@ class TempDir {
   std::string path_;
 };
 
-// Serves canned responses on 127.0.0.1 and records each request line's target.
+// Serves canned responses on 127.0.0.1 and records each request line's target; or
+// answers each request (target, body) with a handler's (status, body), called on the
+// server's own thread (so never with doctest assertions).
 class LoopbackHttp {
  public:
+  using Handler = std::function<std::pair<int, std::string>(const std::string& target, const std::string& body)>;
   LoopbackHttp(int status, Bytes body);
+  explicit LoopbackHttp(Handler handler);
   ~LoopbackHttp();
   std::string base_url() const;
   std::vector<std::string> targets() const;
@@ -50,8 +55,10 @@ class LoopbackHttp {
  private:
   int fd_ = -1;
   int port_ = 0;
-  int status_;
+  void start();
+  int status_ = 200;
   Bytes body_;
+  Handler handler_;
   std::thread thread_;
   mutable std::mutex mu_;
   std::vector<std::string> targets_;
