@@ -288,7 +288,8 @@ int run(const Options& flags) {
   if (!session) return fail_session(session.error(), refused, *url, o.require_fresh);
   note_collateral(session->vcek);
   if (session->verification.development_root())
-    print_warning("the server's evidence chains to a development root, NOT to AMD");
+    print_warning(std::string("the server's evidence chains to a development root, NOT to ") +
+                  (session->verification.tdx ? "Intel" : "AMD"));
   if (!o.quiet) print_note(client::session_summary(*session));
 
   struct sigaction sa {};

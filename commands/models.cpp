@@ -63,7 +63,8 @@ int run(ModelsOptions o) {
   auto session = client::open_attested_session(*url, *trust, &refused);
   if (!session) return fail_session(session.error(), refused, *url, false);
   if (session->verification.development_root())
-    print_warning("the server's evidence chains to a development root, NOT to AMD");
+    print_warning(std::string("the server's evidence chains to a development root, NOT to ") +
+                  (session->verification.tdx ? "Intel" : "AMD"));
   auto ids = ask_models(*session->channel, o.timeout);
   if (!ids) return fail(ids.error());
   if (o.json) {

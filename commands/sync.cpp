@@ -140,7 +140,8 @@ std::optional<AccountSession> open_account_session(std::string server, TrustFlag
     return std::nullopt;
   }
   if (session->verification.development_root())
-    print_warning("the server's evidence chains to a development root, NOT to AMD");
+    print_warning(std::string("the server's evidence chains to a development root, NOT to ") +
+                  (session->verification.tdx ? "Intel" : "AMD"));
   return AccountSession{*url, std::move(*session)};
 }
 

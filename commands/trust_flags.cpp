@@ -117,9 +117,18 @@ std::string kds_url() {
 }
 }  // namespace
 
+attest::PcsLocation pcs_location() {
+  attest::PcsLocation where;
+  // One override for both of Intel's hosts (tests serve them from loopback).
+  const char* base = std::getenv("CONFER_PCS_URL");
+  if (base != nullptr && *base != '\0') where.pcs_url = where.certificates_url = base;
+  return where;
+}
+
 void set_collateral_locations(client::TrustConfig& trust) {
   trust.cache_root = cache_dir();
   trust.kds_url = kds_url();
+  trust.pcs = pcs_location();
 }
 
 client::CollateralRequest collateral_request(bool offline) {
@@ -135,6 +144,14 @@ void note_collateral(const client::CollateralSource& vcek) {
     print_note(fmt::format("fetched the VCEK from {} and cached it", vcek.where));
   else if (vcek.origin == client::CollateralOrigin::cache)
     print_note("using the cached VCEK " + vcek.where);
+}
+
+void note_tdx_collateral(const attest::TdxCollateralLookup& lookup) {
+  if (lookup.origin == attest::TdxCollateralLookup::Origin::fetched)
+    print_note(fmt::format("fetched Intel's collateral ({} requests) and cached it in {}", lookup.urls.size(),
+                           lookup.cache_dir));
+  else
+    print_note("using the cached Intel collateral in " + lookup.cache_dir);
 }
 
 std::string hint_for(const Check& c) {

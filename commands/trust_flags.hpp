@@ -40,9 +40,12 @@ Result<attest::SnpPolicy> load_policy(const std::string& path);
 
 // VCEK cache and KDS base URL (CONFER_KDS_URL) for the collateral request.
 void set_collateral_locations(client::TrustConfig& trust);
+// Intel PCS (CONFER_PCS_URL overrides both of Intel's hosts).
+attest::PcsLocation pcs_location();
 client::CollateralRequest collateral_request(bool offline);
 // "fetched the VCEK from ..." / "using the cached VCEK ..." on stderr, when it was.
 void note_collateral(const client::CollateralSource& vcek);
+void note_tdx_collateral(const attest::TdxCollateralLookup& lookup);
 
 // The hint that goes with a refusal.
 std::string hint_for(const Check& check);

@@ -234,7 +234,11 @@ void print_gpu_verification(const GpuVerification& v, const std::string& label) 
 
 // GPU evidence given beside (or instead of) the CPU's: verified on its own.
 Result<std::optional<GpuVerification>> gpu_verification(const Options& o, const client::TrustConfig& trust, UnixTime at) {
-  if (o.gpu_evidence.empty() && o.gpu_chain.empty()) return std::optional<GpuVerification>();
+  if (o.gpu_evidence.empty() && o.gpu_chain.empty()) {
+    if (!o.gpu_nonce.empty() || !o.gpu_measurements.empty())
+      return make_error(Errc::usage, "--gpu-nonce and --gpu-measurements go with --gpu-evidence and --gpu-chain");
+    return std::optional<GpuVerification>();
+  }
   if (o.gpu_evidence.empty() || o.gpu_chain.empty())
     return make_error(Errc::usage, "--gpu-evidence and --gpu-chain go together");
   GpuInput in;
@@ -321,6 +325,20 @@ int run_tdx_file(const Options& o, const client::TrustConfig& trust, UnixTime at
     auto dir = read_tdx_collateral_dir(o.collateral);
     if (!dir) return fail(for_option("--collateral", dir.error()));
     collateral = std::move(dir).value();
+  } else if (collateral.empty()) {
+    // Neither given nor in the evidence: the cache, or Intel's PCS unless --offline.
+    auto quote = parse_tdx_quote(evidence.report);
+    if (quote) {
+      auto fetcher = make_curl_pcs_fetcher();
+      auto lookup = find_or_fetch_tdx_collateral(*quote, at, trust.cache_root, trust.pcs, o.offline, *fetcher);
+      if (lookup) {
+        note_tdx_collateral(*lookup);
+        collateral = std::move(lookup->collateral);
+      } else if (!o.offline) {
+        return fail(lookup.error(), {"give Intel's collateral with --collateral DIR, or check the network and "
+                                     "HTTPS_PROXY"});
+      }
+    }
   }
   int code = report_tdx(verify_tdx_quote(evidence.report, collateral, options), format, o.json);
   return report_gpu(gpu, o.gpu_evidence, o.json, code);
@@ -557,7 +575,8 @@ Handler setup_verify_attestation(CLI::App& app) {
   auto o = std::make_shared<Options>();
   app.add_option("url", o->url, "A confer-server to connect to (ws://, wss://, http://, https://)");
   app.add_option("--evidence", o->evidence,
-                 "Evidence: raw or base64 SEV-SNP report, Azure HCL report, or evidence JSON ('-' for stdin)");
+                 "Evidence: raw or base64 SEV-SNP report or TDX quote, Azure HCL report, an Intel Trust Authority "
+                 "token, or evidence JSON ('-' for stdin)");
   app.add_option("--receipt", o->receipt,
                  "Re-check exported turns' receipts (confer export) offline against the evidence saved with them");
   app.add_flag("--verbose", o->verbose, "After each failure in words, OpenSSL's own text");

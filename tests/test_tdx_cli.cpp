@@ -2,6 +2,11 @@
 // through the real binary: exit codes, the named check, --json.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <cctype>
+#include <filesystem>
+
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "attest/tdx_verify.hpp"
@@ -123,7 +128,7 @@ TEST_CASE("TDX evidence JSON with dcap: and the collateral inside verifies offli
   CHECK(b64.out.find("base64 quote") != std::string::npos);
   // Without collateral the quote still names what is missing.
   auto bare = confer_run({"verify-attestation", "--evidence", vpath(std::string(kTinfoil) + "/quote.bin"), "--at",
-                          kTinfoilAt});
+                          kTinfoilAt, "--offline"});
   CHECK(bare.exit_code == 3);
   CHECK(bare.err.find("crl.root") != std::string::npos);
   CHECK(bare.out.find("none given") != std::string::npos);
@@ -230,4 +235,74 @@ TEST_CASE("NVIDIA GPU evidence through the binary: alone and beside the CPU's, w
                                  kTinfoilAt, "--gpu-evidence", report, "--gpu-chain", chain, "--gpu-nonce",
                                  std::string(64, '1')});
   CHECK(gpu_refused.exit_code == 3);
+}
+
+namespace {
+
+// Percent-encodes everything but unreserved characters, as PCS encodes issuer chains.
+std::string url_encode(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out.push_back(char(c));
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("TDX collateral fetched from Intel PCS when not given, cached, and never fetched with --offline") {
+  if (!test::have_vectors()) return;
+  auto c = attest::read_tdx_collateral_dir(vpath(std::string(kTinfoil) + "/collateral"));
+  REQUIRE(c.ok());
+  std::atomic<int> fail_tcb{0};
+  test::LoopbackHttp pcs([&](const std::string& target, const std::string&) -> test::LoopbackHttp::Reply {
+    auto text = [](const std::optional<Bytes>& b) { return std::string(b->begin(), b->end()); };
+    if (target == "/tdx/certification/v4/tcb?fmspc=90c06f000000") {
+      if (fail_tcb) return {503, "busy", {}};
+      return {200, *c->tcb_info, {"TCB-Info-Issuer-Chain: " + url_encode(text(c->tcb_info_chain))}};
+    }
+    if (target == "/tdx/certification/v4/qe/identity")
+      return {200, *c->qe_identity, {"SGX-Enclave-Identity-Issuer-Chain: " + url_encode(text(c->qe_identity_chain))}};
+    if (target == "/sgx/certification/v4/pckcrl?ca=platform&encoding=der") return {200, text(c->pck_crl), {}};
+    if (target == "/IntelSGXRootCA.der") return {200, text(c->root_crl), {}};
+    return {404, "", {}};
+  });
+  test::TempDir cache;
+  std::map<std::string, std::string> env{{"CONFER_PCS_URL", pcs.base_url()}, {"XDG_CACHE_HOME", cache.path()}};
+  std::vector<std::string> args{"verify-attestation", "--evidence", vpath(std::string(kTinfoil) + "/quote.bin"), "--at",
+                                kTinfoilAt};
+  auto first = test::run_confer(args, env);
+  CHECK_MESSAGE(first.exit_code == 0, first.err);
+  CHECK(first.err.find("fetched Intel's collateral (4 requests)") != std::string::npos);
+  CHECK(pcs.targets().size() == 4);
+  // The cache entry is itself a collateral directory.
+  std::string entry = cache.path() + "/confer/pcs/tdx/90c06f000000-platform";
+  CHECK(std::filesystem::exists(entry + "/tcb_info.json"));
+  auto second = test::run_confer(args, env);
+  CHECK(second.exit_code == 0);
+  CHECK(second.err.find("using the cached Intel collateral") != std::string::npos);
+  CHECK(pcs.targets().size() == 4);  // nothing fetched again while current
+  auto as_dir = confer_run({"verify-attestation", "--evidence", vpath(std::string(kTinfoil) + "/quote.bin"), "--at",
+                            kTinfoilAt, "--collateral", entry});
+  CHECK(as_dir.exit_code == 0);
+  // Past its next update, the cache is refetched; PCS failing is an error, not a verdict.
+  fail_tcb = 1;
+  std::vector<std::string> later = args;
+  later[4] = "2026-03-01T00:00:00Z";
+  auto refetch = test::run_confer(later, env);
+  CHECK(refetch.exit_code == 1);
+  CHECK(refetch.err.find("HTTP 200, saw 503") != std::string::npos);
+  // --offline never fetches: a stale cache is judged as it is, no cache is refused.
+  auto offline = test::run_confer({"verify-attestation", "--evidence", vpath(std::string(kTinfoil) + "/quote.bin"),
+                                   "--at", "2026-03-01T00:00:00Z", "--offline"}, env);
+  CHECK(offline.exit_code == 3);
+  CHECK(offline.err.find("stale") != std::string::npos);
+  test::TempDir empty;
+  size_t before = pcs.targets().size();
+  auto none = test::run_confer({"verify-attestation", "--evidence", vpath(std::string(kTinfoil) + "/quote.bin"),
+                                "--at", kTinfoilAt, "--offline"},
+                               {{"CONFER_PCS_URL", pcs.base_url()}, {"XDG_CACHE_HOME", empty.path()}});
+  CHECK(none.exit_code == 3);
+  CHECK(pcs.targets().size() == before);
 }

@@ -257,14 +257,14 @@ struct FakeIta {
       : issuer(i), signer(other), tamper(std::move(t)),
         http([this](const std::string& target, const std::string& body) { return answer(target, body); }) {}
 
-  std::pair<int, std::string> answer(const std::string& target, const std::string& body) {
-    if (target != "/appraisal/v1/attest") return {404, "{}"};
+  test::LoopbackHttp::Reply answer(const std::string& target, const std::string& body) {
+    if (target != "/appraisal/v1/attest") return {404, "{}", {}};
     auto doc = nlohmann::json::parse(body, nullptr, false);
-    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_string()) return {400, "{}"};
+    if (!doc.is_object() || !doc.contains("quote") || !doc["quote"].is_string()) return {400, "{}", {}};
     auto quote = from_base64(doc["quote"].get<std::string>());
-    if (!quote) return {400, "{}"};
+    if (!quote) return {400, "{}", {}};
     auto q = attest::parse_tdx_quote(*quote);
-    if (!q) return {400, "{}"};
+    if (!q) return {400, "{}", {}};
     nlohmann::json claims = dev::tdx_claims_template(now_utc());
     claims["tdx_mrtd"] = to_hex(q->body.mrtd);
     for (size_t k = 0; k < 4; ++k) claims["tdx_rtmr" + std::to_string(k)] = to_hex(q->body.rtmr[k]);
@@ -272,9 +272,9 @@ struct FakeIta {
     claims["tdx_is_debuggable"] = (q->body.td_attributes & attest::kTdAttrDebug) != 0;
     if (tamper) tamper(claims);
     auto token = (signer != nullptr ? *signer : issuer).mint(claims, signer != nullptr ? std::optional<std::string>(issuer.kid()) : std::nullopt);
-    if (!token) return {500, "{}"};
+    if (!token) return {500, "{}", {}};
     ++appraised;
-    return {200, nlohmann::json{{"token", *token}}.dump()};
+    return {200, nlohmann::json{{"token", *token}}.dump(), {"Content-Type: application/json"}};
   }
 };
 

@@ -468,7 +468,7 @@ TdxVerification verify_tdx_quote(ByteView bytes, const TdxCollateral& col, const
   };
   if (!col.tcb_info) {
     checks.fail(name::kTcbInfoSignature, "Intel's signed TCB info for the platform",
-                "none given (--collateral DIR with tcb_info.json, or let confer fetch it)");
+                "none given (--collateral DIR with tcb_info.json, or let confer fetch it from Intel's PCS)");
   } else if (auto parsed_info = parse_tcb_info(*col.tcb_info); !parsed_info) {
     checks.fail(name::kTcbInfoSignature, "Intel's signed TCB info for the platform", parsed_info.error().message);
   } else {

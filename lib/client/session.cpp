@@ -90,8 +90,9 @@ Result<void> fresh_round(AttestedSession& s, const TrustConfig& trust, Verificat
 // A TDX quote (with the collateral the server sent) or an ITA token, bound to `key`
 // (or to our nonce), then its release: pinned MRTD/RTMRs, or a signed manifest whose
 // tdxMeasurements list the TD's registers.
-TdxVerification verify_tdx(const attest::Evidence& evidence, const noise::PublicKey& key, const TrustConfig& trust,
-                           std::optional<Bytes> nonce, UnixTime at) {
+Result<TdxVerification> verify_tdx(const attest::Evidence& evidence, const noise::PublicKey& key,
+                                   const TrustConfig& trust, std::optional<Bytes> nonce, UnixTime at,
+                                   CollateralSource* source) {
   TdxVerifyOptions o;
   o.at = at;
   o.policy = trust.policy.tdx;
@@ -99,8 +100,32 @@ TdxVerification verify_tdx(const attest::Evidence& evidence, const noise::Public
   o.extra_roots = trust.extra_roots;
   o.channel_key = key;
   o.fresh_nonce = std::move(nonce);
+  TdxCollateral collateral = evidence.tdx_collateral;
+  if (!evidence.ita_token && collateral.empty()) {
+    // The server sent none: Intel's PCS (or the cache), unless offline.
+    auto quote = parse_tdx_quote(evidence.report);
+    if (quote) {
+      std::unique_ptr<PcsFetcher> curl;
+      PcsFetcher* fetcher = trust.pcs_fetcher;
+      if (fetcher == nullptr) {
+        curl = make_curl_pcs_fetcher();
+        fetcher = curl.get();
+      }
+      auto lookup = find_or_fetch_tdx_collateral(*quote, at, trust.cache_root, trust.pcs, trust.offline, *fetcher);
+      if (lookup) {
+        collateral = std::move(lookup->collateral);
+        if (source != nullptr)
+          *source = CollateralSource{lookup->origin == TdxCollateralLookup::Origin::fetched ? CollateralOrigin::kds
+                                                                                            : CollateralOrigin::cache,
+                                     lookup->origin == TdxCollateralLookup::Origin::fetched ? trust.pcs.pcs_url
+                                                                                            : lookup->cache_dir};
+      } else if (!trust.offline) {
+        return std::move(lookup).error();
+      }
+    }
+  }
   TdxVerification v = evidence.ita_token ? verify_ita_token(*evidence.ita_token, trust.ita_jwks, o)
-                                         : verify_tdx_quote(evidence.report, evidence.tdx_collateral, o);
+                                         : verify_tdx_quote(evidence.report, collateral, o);
   auto registers = td_registers(v);
   CheckStatus refuse = trust.require_release ? CheckStatus::failed : CheckStatus::skipped;
   const auto& pins = trust.policy.tdx;
@@ -132,7 +157,10 @@ Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& ke
   if (!evidence)
     return Verification(
         refused_at(attest::checks::kReportFormat, "SEV-SNP or TDX evidence JSON", evidence.error().message, at));
-  if (evidence->platform == Platform::tdx) return Verification(verify_tdx(*evidence, key, trust, std::move(nonce), at));
+  if (evidence->platform == Platform::tdx) {
+    CONFER_TRY(TdxVerification tdx, verify_tdx(*evidence, key, trust, std::move(nonce), at, vcek_source));
+    return Verification(std::move(tdx));
+  }
   CollateralRequest request;
   request.offline = trust.offline;
   request.cache_root = trust.cache_root;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "attest/jwt.hpp"
+#include "attest/pcs.hpp"
 #include "attest/snp_verify.hpp"
 #include "attest/verification.hpp"
 #include "client/collateral.hpp"
@@ -33,6 +34,8 @@ struct TrustConfig {
   std::chrono::seconds connect_timeout{15};
   std::string cache_root;                 // VCEK cache ("" = none)
   std::string kds_url = attest::kDefaultKdsUrl;
+  attest::PcsLocation pcs;                // Intel PCS, for TDX collateral the evidence lacks
+  attest::PcsFetcher* pcs_fetcher = nullptr;  // null: libcurl
 };
 
 struct AttestedSession {
@@ -40,7 +43,7 @@ struct AttestedSession {
   attest::Verification verification;     // of message 2's evidence
   std::string evidence_json;             // message 2's payload, as sent
   bool fresh = false;                    // POST /v1/attestation answered and verified
-  CollateralSource vcek;                 // where message 2's VCEK came from
+  CollateralSource vcek;                 // where message 2's VCEK (or TDX collateral) came from
   Bytes signer_der;                      // the VCEK (or VLEK) that signed message 2's report
 };
 

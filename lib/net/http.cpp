@@ -1,5 +1,8 @@
 #include "net/http.hpp"
 
+#include <algorithm>
+#include <cctype>
+
 #include <curl/curl.h>
 
 #include <fmt/format.h>
@@ -51,6 +54,28 @@ size_t on_data(char* ptr, size_t size, size_t n, void* user) {
   return len;
 }
 
+size_t on_header(char* ptr, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t len = size * n;
+  std::string_view line(ptr, len);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100-continue)
+    t->response->headers.clear();
+    return len;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string_view::npos) return len;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = char(std::tolower(static_cast<unsigned char>(c)));
+  const auto& keep = t->request->keep_headers;
+  if (std::find(keep.begin(), keep.end(), name) == keep.end()) return len;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) value.remove_suffix(1);
+  if (value.size() > (64u << 10)) return 0;  // ends the transfer
+  t->response->headers[name] = std::string(value);
+  return len;
+}
+
 void set_options(CURL* curl, const HttpRequest& r, curl_slist* headers, Transfer& t, char* errbuf) {
   curl_easy_setopt(curl, CURLOPT_URL, r.url.c_str());
   if (r.method == "POST") {
@@ -60,6 +85,10 @@ void set_options(CURL* curl, const HttpRequest& r, curl_slist* headers, Transfer
   if (headers != nullptr) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  if (!r.keep_headers.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  }
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, r.connect_timeout_s);
   if (r.total_timeout_s > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT, r.total_timeout_s);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,8 @@ struct HttpRequest {
   long total_timeout_s = 0;           // 0: no overall limit
   long idle_timeout_s = 0;            // no byte for this long: give up (0: no limit)
   long max_redirects = 0;
+  // Response headers to keep (lower-case names), each value bounded to 64 KiB.
+  std::vector<std::string> keep_headers;
   // Streaming: a 200 response's body goes here piece by piece instead of into
   // HttpResponse::body; returning false ends the transfer (HttpResponse::stopped).
   std::function<bool(std::string_view)> on_body;
@@ -33,6 +36,7 @@ struct HttpResponse {
   long status = 0;
   std::string body;      // the body (not streamed), or an error status's bounded prefix
   bool stopped = false;  // on_body asked to stop
+  std::map<std::string, std::string> headers;  // the kept ones, by lower-case name (final response)
 };
 
 // Errc::network for transport failures and timeouts; Errc::protocol for a 200 body

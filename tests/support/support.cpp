@@ -110,6 +110,7 @@ void LoopbackHttp::start() {
       }
       int status = status_;
       std::string body(body_.begin(), body_.end());
+      std::string extra;
       if (handler_) {
         // The request body, by Content-Length (case-insensitively found).
         size_t head_end = req.find("\r\n\r\n");
@@ -123,9 +124,12 @@ void LoopbackHttp::start() {
           if (n <= 0) break;
           request_body.append(buf, size_t(n));
         }
-        std::tie(status, body) = handler_(target, request_body);
+        Reply reply = handler_(target, request_body);
+        status = reply.status;
+        body = std::move(reply.body);
+        for (const auto& h : reply.headers) extra += h + "\r\n";
       }
-      std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\n"
+      std::string head = "HTTP/1.1 " + std::to_string(status) + " X\r\n" + extra +
                          "Content-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
       (void)::write(c, head.data(), head.size());
       (void)::write(c, body.data(), body.size());

@@ -45,7 +45,12 @@ class TempDir {
 // server's own thread (so never with doctest assertions).
 class LoopbackHttp {
  public:
-  using Handler = std::function<std::pair<int, std::string>(const std::string& target, const std::string& body)>;
+  struct Reply {
+    int status = 200;
+    std::string body;
+    std::vector<std::string> headers;  // "Name: value"
+  };
+  using Handler = std::function<Reply(const std::string& target, const std::string& body)>;
   LoopbackHttp(int status, Bytes body);
   explicit LoopbackHttp(Handler handler);
   ~LoopbackHttp();
