@@ -112,7 +112,7 @@ _confer()
         chat)
             _confer_key_value && return
             case $prev in
-                --trust-root | --policy | --sigstore-root)
+                --trust-root | --policy | --sigstore-root | --ita-jwks)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
@@ -123,7 +123,8 @@ _confer()
                     return
                     ;;
                 --server | -m | --model | -s | --system | --temperature | \
-                    --max-tokens | --expect-measurement | --timeout | \
+                    --max-tokens | --expect-measurement | --expect-mrtd | \
+                    --expect-rtmr | --timeout | \
                     --connect-timeout | --release-identity | --release-issuer | \
                     --conversation)
                     return
@@ -131,6 +132,7 @@ _confer()
             esac
             COMPREPLY=($(compgen -W "--server -m --model -s --system
                 --temperature --max-tokens --trust-root --expect-measurement
+                --expect-mrtd --expect-rtmr --ita-jwks
                 --policy --sigstore-root --release-identity --release-issuer
                 --json --no-stream --raw -q --quiet --no-stdin --offline --verbose
                 --require-fresh --timeout --connect-timeout --color
@@ -145,19 +147,21 @@ _confer()
                     COMPREPLY=($(compgen -W "5m 15m 1h 8h 24h" -- "$cur"))
                     return
                     ;;
-                --trust-root | --policy | --sigstore-root)
+                --trust-root | --policy | --sigstore-root | --ita-jwks)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
                     return
                     ;;
-                --server | --expect-measurement | --release-identity | --release-issuer)
+                --server | --expect-measurement | --expect-mrtd | --expect-rtmr | \
+                    --release-identity | --release-issuer)
                     return
                     ;;
             esac
             COMPREPLY=($(compgen -W "--register --list-devices --recovery
                 --remember --server --local --offline --trust-root
-                --expect-measurement --policy --sigstore-root --release-identity
+                --expect-measurement --expect-mrtd --expect-rtmr --ita-jwks
+                --policy --sigstore-root --release-identity
                 --release-issuer --device --rp-id --authenticator --passphrase-file
                 --touch-timeout --argon2-ops --argon2-memory --color
                 --help" -- "$cur"))
@@ -228,13 +232,21 @@ _confer()
         verify-attestation)
             case $prev in
                 --evidence | --receipt | --save | --vcek | --chain | --policy | \
-                    --trust-root | --sigstore-root)
+                    --trust-root | --sigstore-root | --ita-jwks | --gpu-evidence | \
+                    --gpu-chain | --gpu-measurements)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
                     return
                     ;;
+                --collateral)
+                    compopt -o filenames 2>/dev/null
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -d -- "$cur"))
+                    return
+                    ;;
                 --at | --expect-measurement | --expect-report-data | --vmpl | --min-tcb | \
+                    --expect-mrtd | --expect-rtmr | --gpu-nonce | \
                     --release-identity | --release-issuer)
                     return
                     ;;
@@ -242,19 +254,23 @@ _confer()
             COMPREPLY=($(compgen -W "--evidence --receipt --save --sigstore-root
                 --release-identity --release-issuer --vcek --chain --at --policy
                 --expect-measurement --expect-report-data --vmpl --min-tcb
+                --collateral --ita-jwks --gpu-evidence --gpu-chain --gpu-nonce
+                --gpu-measurements --expect-mrtd --expect-rtmr
                 --trust-root --offline --verbose --json --help" -- "$cur"))
             ;;
         models)
             case $prev in
-                --trust-root | --policy | --sigstore-root)
+                --trust-root | --policy | --sigstore-root | --ita-jwks)
                     COMPREPLY=($(compgen -f -- "$cur"))
                     return
                     ;;
-                --server | --expect-measurement | --release-identity | --release-issuer | --timeout)
+                --server | --expect-measurement | --expect-mrtd | --expect-rtmr | \
+                    --release-identity | --release-issuer | --timeout)
                     return
                     ;;
             esac
             COMPREPLY=($(compgen -W "--server --trust-root --expect-measurement --policy
+                --expect-mrtd --expect-rtmr --ita-jwks
                 --sigstore-root --release-identity --release-issuer --json --offline --timeout
                 --color --help" -- "$cur"))
             ;;
@@ -305,17 +321,19 @@ _confer()
         sync)
             _confer_key_value && return
             case $prev in
-                --trust-root | --policy | --sigstore-root)
+                --trust-root | --policy | --sigstore-root | --ita-jwks)
                     compopt -o filenames 2>/dev/null
                     local IFS=$'\n'
                     COMPREPLY=($(compgen -f -- "$cur"))
                     return
                     ;;
-                --server | --expect-measurement | --release-identity | --release-issuer)
+                --server | --expect-measurement | --expect-mrtd | --expect-rtmr | \
+                    --release-identity | --release-issuer)
                     return
                     ;;
             esac
             COMPREPLY=($(compgen -W "--server --trust-root --expect-measurement --policy
+                --expect-mrtd --expect-rtmr --ita-jwks
                 --sigstore-root --release-identity --release-issuer --device --rp-id
                 --authenticator --passphrase-file --touch-timeout --json --offline
                 --color --help" -- "$cur"))
