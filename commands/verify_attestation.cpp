@@ -317,7 +317,9 @@ int run_tdx_file(const Options& o, const client::TrustConfig& trust, UnixTime at
   if (evidence.ita_token) {
     if (!o.collateral.empty())
       return fail(make_error(Errc::usage, "--collateral goes with a TDX quote; an Intel Trust Authority token has none"));
-    int code = report_tdx(verify_ita_token(*evidence.ita_token, trust.ita_jwks, options), format, o.json);
+    Verification v(verify_ita_token(*evidence.ita_token, trust.ita_jwks, options));
+    check_gpus(v, evidence.gpus, trust.policy.require_gpu, trust.policy.gpu_measurements, trust.extra_roots, at);
+    int code = report_tdx(*v.tdx, format, o.json);
     return report_gpu(gpu, o.gpu_evidence, o.json, code);
   }
   TdxCollateral collateral = evidence.tdx_collateral;
@@ -340,7 +342,9 @@ int run_tdx_file(const Options& o, const client::TrustConfig& trust, UnixTime at
       }
     }
   }
-  int code = report_tdx(verify_tdx_quote(evidence.report, collateral, options), format, o.json);
+  Verification v(verify_tdx_quote(evidence.report, collateral, options));
+  check_gpus(v, evidence.gpus, trust.policy.require_gpu, trust.policy.gpu_measurements, trust.extra_roots, at);
+  int code = report_tdx(*v.tdx, format, o.json);
   return report_gpu(gpu, o.gpu_evidence, o.json, code);
 }
 
@@ -384,7 +388,9 @@ int run_file(const Options& o, const client::TrustConfig& trust, UnixTime at) {
   options.policy = trust.policy;
   options.extra_roots = trust.extra_roots;
   options.channel_key = evidence->channel_key;
-  int code = report_and_exit(verify_report(*assembled->input, options), format, o.json);
+  Verification v(verify_report(*assembled->input, options));
+  check_gpus(v, evidence->gpus, trust.policy.require_gpu, trust.policy.gpu_measurements, trust.extra_roots, at);
+  int code = report_and_exit(v, format, o.json);
   return report_gpu(*gpu, o.gpu_evidence, o.json, code);
 }
 

@@ -4,9 +4,12 @@
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "attest/tdx_verify.hpp"
+#include "client/session.hpp"
 #include "dev/ita_issuer.hpp"
+#include "dev/nvidia_authority.hpp"
 #include "dev/tdx_authority.hpp"
 #include "support/support.hpp"
 
@@ -456,4 +459,110 @@ TEST_CASE("an ITA token's claims go through the same TD policy, and --json says 
   REQUIRE(stranger.ok());
   REFUSED_AT(verify_ita_token(*token, *parse_jwks(stranger->jwks_json()), opt), "ita.signature");
   REFUSED_AT(verify_ita_token(*token, default_ita_jwks(), opt), "ita.signature");
+}
+
+namespace {
+
+// A TD's evidence JSON (quote and collateral) for `key`, with `gpus` GPU reports beside
+// it whose nonce is bound to the quote's REPORT_DATA unless `wrong_nonce`.
+struct GpuCase {
+  std::string json;
+  std::string gpu_root_pem;
+  Bytes measurement_1;
+};
+
+// The GPU authority's certificates start a day before now: a TDX authority of today too.
+const DevTdxAuthority& today_authority() {
+  static const DevTdxAuthority a = [] {
+    auto made = DevTdxAuthority::create(now_utc());
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  return a;
+}
+
+GpuCase td_with_gpus(const std::array<uint8_t, 32>& key, size_t gpus, bool wrong_nonce) {
+  static const confer::dev::DevGpuAuthority gpu = [] {
+    auto made = confer::dev::DevGpuAuthority::create();
+    REQUIRE(made.ok());
+    return std::move(made).value();
+  }();
+  DevQuoteSpec spec;
+  spec.body = DevTdxAuthority::body_template();
+  std::copy(key.begin(), key.end(), spec.body.report_data.begin());
+  auto quote = today_authority().build_quote(spec);
+  REQUIRE(quote.ok());
+  auto col = today_authority().collateral();
+  REQUIRE(col.ok());
+  nlohmann::json doc = {{"platform", "TDX"},
+                        {"attestation", "dcap:" + to_base64(*quote)},
+                        {"collateral",
+                         {{"tcb_info", *col->tcb_info},
+                          {"tcb_info_issuer_chain", std::string(col->tcb_info_chain->begin(), col->tcb_info_chain->end())},
+                          {"qe_identity", *col->qe_identity},
+                          {"qe_identity_issuer_chain",
+                           std::string(col->qe_identity_chain->begin(), col->qe_identity_chain->end())},
+                          {"pck_crl", to_base64(*col->pck_crl)},
+                          {"root_ca_crl", to_base64(*col->root_crl)}}}};
+  GpuCase out;
+  out.gpu_root_pem = gpu.root().pem();
+  Bytes nonce = gpu_nonce_for(spec.body.report_data);
+  if (wrong_nonce) nonce[0] ^= 1;
+  for (size_t i = 0; i < gpus; ++i) {
+    auto s = confer::dev::dev_spdm_template(8);
+    std::copy(nonce.begin(), nonce.end(), s.nonce.begin());
+    confer::dev::DevGpuLeafSpec leaf;
+    leaf.fwid = s.fwid;
+    auto signer = gpu.issue_leaf(leaf);
+    REQUIRE(signer.ok());
+    auto report = confer::dev::build_spdm_report(s, signer->key.get());
+    REQUIRE(report.ok());
+    out.measurement_1 = s.blocks[0].digest;
+    doc["gpu"].push_back({{"evidence", to_base64(*report)}, {"chain", gpu.chain_pem(signer->cert)}});
+  }
+  out.json = doc.dump();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("GPU evidence beside a TD's, in the evidence JSON: checked by the session, bound to its REPORT_DATA") {
+  std::array<uint8_t, 32> key{};
+  key.fill(0x61);
+  client::TrustConfig trust;
+  trust.offline = true;
+  trust.policy.tdx.mrtd.reset();
+  trust.require_release = false;
+  trust.extra_roots.push_back(today_authority().root());
+  auto run = [&](const GpuCase& c, const client::TrustConfig& t) {
+    auto v = client::verify_payload(as_bytes(c.json), key, t, std::nullopt, nullptr, now_utc() + 60);
+    REQUIRE(v.ok());
+    return std::move(v).value();
+  };
+  GpuCase two = td_with_gpus(key, 2, false);
+  auto roots = trust;
+  auto gpu_root = crypto::Cert::from_der_or_pem(as_bytes(two.gpu_root_pem));
+  REQUIRE(gpu_root.ok());
+  roots.extra_roots.push_back(*gpu_root);
+  attest::Verification ok = run(two, roots);
+  std::string all;
+  for (const auto& c : ok.checks()) all += c.name + ": " + c.seen + "\n";
+  INFO(all);
+  CHECK(ok.verified());
+  size_t gpu_checks = 0;
+  for (const auto& c : ok.checks()) gpu_checks += c.name.rfind("gpu.", 0) == 0;
+  CHECK(gpu_checks == 12);  // six per GPU
+  // Without the GPU root, at gpu.chain; a nonce for other CPU evidence, at gpu.nonce.
+  CHECK(run(two, trust).first_failure()->name == "gpu.chain");
+  CHECK(run(td_with_gpus(key, 1, true), roots).first_failure()->name == "gpu.nonce");
+  // The policy: GPU evidence required, and expected measurement blocks.
+  auto required = roots;
+  required.policy.require_gpu = true;
+  CHECK(run(td_with_gpus(key, 0, false), required).first_failure()->name == "gpu.evidence");
+  CHECK(run(td_with_gpus(key, 0, false), roots).verified());
+  auto pinned = roots;
+  pinned.policy.gpu_measurements[1] = Bytes(48, 0x00);
+  CHECK(run(two, pinned).first_failure()->name == "gpu.measurements");
+  pinned.policy.gpu_measurements[1] = two.measurement_1;
+  CHECK(run(td_with_gpus(key, 1, false), pinned).first_failure()->name == "gpu.measurements");  // another GPU's digest
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json.hpp"
+#include "crypto/hash.hpp"
 
 #include "attest/snp_report.hpp"
 #include "attest/tdx_quote.hpp"
@@ -149,9 +150,27 @@ Result<Evidence> from_document(const EvidenceDocument& doc) {
   return e;
 }
 
+Result<std::vector<Evidence::Gpu>> gpus_of(const EvidenceDocument& doc) {
+  std::vector<Evidence::Gpu> out;
+  const auto* list = json_detail::member(doc.extra, "gpu");
+  if (list == nullptr) return out;
+  if (!list->is_array() || list->size() > 8)
+    return make_error(Errc::parse, "evidence JSON: expected \"gpu\" to be an array of at most 8 GPUs");
+  for (size_t i = 0; i < list->size(); ++i) {
+    const auto& g = (*list)[i];
+    std::string where = fmt::format("evidence JSON: gpu[{}]", i);
+    CONFER_TRY(Bytes report, json_detail::required_base64(g, "evidence", where));
+    CONFER_TRY(std::string chain, json_detail::required_string(g, "chain", where));
+    out.push_back({std::move(report), Bytes(chain.begin(), chain.end())});
+  }
+  return out;
+}
+
 Result<Evidence> from_json(std::string_view text) {
   CONFER_TRY(EvidenceDocument doc, EvidenceDocument::parse(text));
-  return from_document(doc);
+  CONFER_TRY(Evidence e, from_document(doc));
+  CONFER_TRY(e.gpus, gpus_of(doc));
+  return e;
 }
 
 }  // namespace
@@ -205,6 +224,12 @@ Result<Evidence> parse_evidence(ByteView bytes) {
   CONFER_TRY(Evidence e, from_report_or_hcl(std::move(decoded).value(), EvidenceFormat::base64));
   if (e.format != EvidenceFormat::hcl) e.format = EvidenceFormat::base64;
   return e;
+}
+
+Bytes gpu_nonce_for(ByteView report_data) {
+  Bytes material(as_bytes("confer-gpu-v1").begin(), as_bytes("confer-gpu-v1").end());
+  material.insert(material.end(), report_data.begin(), report_data.end());
+  return crypto::sha256(material);
 }
 
 bool looks_like_jwt(std::string_view t) noexcept {

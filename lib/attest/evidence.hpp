@@ -30,6 +30,14 @@ struct Evidence {
   Bytes report;                         // exactly the report (or TDX quote) bytes, not yet parsed
   TdxCollateral tdx_collateral;         // TDX: what the evidence JSON carried
   std::optional<std::string> ita_token;  // TDX appraised by Intel Trust Authority: the JWT
+  // From an evidence JSON's "gpu": [{"evidence": base64 SPDM report, "chain": PEM}, ...]
+  // (at most 8): the confidential GPUs beside the CPU, each report's requester nonce
+  // bound to the CPU's REPORT_DATA (gpu_nonce_for).
+  struct Gpu {
+    Bytes report;
+    Bytes chain_pem;
+  };
+  std::vector<Gpu> gpus;
   std::optional<HclRuntimeData> hcl;    // when the report came in an HCL wrapper
   std::optional<Bytes> vcek;            // DER or PEM, from the JSON collateral
   std::optional<Bytes> chain;           // PEM: ASK/ASVK then ARK, from the JSON collateral
@@ -41,6 +49,10 @@ struct Evidence {
 };
 
 Result<Evidence> parse_evidence(ByteView bytes);
+
+// The requester nonce a GPU report beside CPU evidence must carry:
+// SHA-256("confer-gpu-v1" || the CPU evidence's 64-byte REPORT_DATA).
+Bytes gpu_nonce_for(ByteView report_data);
 
 // Three base64url parts joined by dots, the first a JSON object ('eyJ').
 bool looks_like_jwt(std::string_view text) noexcept;

@@ -1,5 +1,7 @@
 #include "attest/snp_policy.hpp"
 
+#include "attest/gpu_verify.hpp"
+
 #include <charconv>
 #include <cstring>
 
@@ -250,6 +252,12 @@ Result<SnpPolicy> parse_policy_json(std::string_view text) {
       CONFER_TRY(p.author_key_digest, (fixed_hex<48>(*s, "policy: author_key_digest")));
     } else if (key == "tdx") {
       CONFER_TRY(p.tdx, parse_tdx_policy(v));
+    } else if (key == "require_gpu") {
+      CONFER_TRY(p.require_gpu, bool_value(v, key));
+    } else if (key == "gpu_measurements") {
+      auto m = parse_gpu_measurements_json(dump_json(nlohmann::json{{"measurements", v}}));
+      if (!m) return make_error(Errc::usage, "policy: gpu_measurements: " + m.error().message);
+      p.gpu_measurements = std::move(m).value();
     } else {
       return make_error(Errc::usage, fmt::format("policy: unknown key \"{}\"", key));
     }

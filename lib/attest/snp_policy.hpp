@@ -2,6 +2,7 @@
 #pragma once
 
 #include <array>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -33,6 +34,10 @@ struct SnpPolicy {
   std::optional<std::array<uint8_t, 48>> author_key_digest;
   // The file's "tdx" section: what a TDX guest must look like (report_data is shared).
   TdxPolicy tdx;
+  // GPU evidence beside the CPU's: required (else checked when present), and the
+  // measurement blocks it must hold ("gpu_measurements": {"INDEX": "HEX"}).
+  bool require_gpu = false;
+  std::map<uint8_t, Bytes> gpu_measurements;
 };
 
 // The JSON policy file (docs/policy.md). Unknown keys are errors, so typos cannot

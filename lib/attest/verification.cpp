@@ -19,6 +19,41 @@ std::optional<TdRegisters> td_registers(const TdxVerification& v) {
   return std::nullopt;
 }
 
+Bytes report_data_of(const Verification& v) {
+  if (v.tdx) {
+    if (v.tdx->quote) return Bytes(v.tdx->quote->body.report_data.begin(), v.tdx->quote->body.report_data.end());
+    if (v.tdx->ita) return v.tdx->ita->report_data;
+    return {};
+  }
+  if (v.snp && v.snp->report) return Bytes(v.snp->report->report_data.begin(), v.snp->report->report_data.end());
+  return {};
+}
+
+void check_gpus(Verification& v, const std::vector<Evidence::Gpu>& gpus, bool required,
+                const std::map<uint8_t, Bytes>& measurements, const std::vector<crypto::Cert>& extra_roots,
+                UnixTime at) {
+  CheckList& checks = v.checks();
+  if (gpus.empty()) {
+    if (required) checks.fail("gpu.evidence", "GPU evidence beside the CPU's (the policy requires it)", "none");
+    return;
+  }
+  Bytes report_data = report_data_of(v);
+  for (size_t i = 0; i < gpus.size(); ++i) {
+    GpuVerifyOptions opt;
+    opt.at = at;
+    opt.extra_roots = extra_roots;
+    opt.expected_measurements = measurements;
+    if (report_data.size() == 64) opt.expected_nonce = gpu_nonce_for(report_data);
+    GpuVerification g = verify_gpu_evidence({gpus[i].report, gpus[i].chain_pem}, opt);
+    for (Check c : g.checks) {
+      c.expected = fmt::format("GPU {}: {}", i, c.expected);
+      checks.push(std::move(c));
+    }
+    if (report_data.size() != 64)
+      checks.fail("gpu.nonce", fmt::format("GPU {}: a nonce bound to the CPU evidence", i), "no CPU REPORT_DATA");
+  }
+}
+
 std::string Verification::measurement() const {
   if (tdx) {
     auto r = td_registers(*tdx);

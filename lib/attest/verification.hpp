@@ -4,10 +4,13 @@
 // claims) ride along.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <vector>
 #include <string>
 
 #include "attest/evidence.hpp"
+#include "attest/gpu_verify.hpp"
 #include "attest/snp_verify.hpp"
 #include "attest/tdx_verify.hpp"
 
@@ -36,6 +39,16 @@ struct Verification {
   // "Milan, TCB bl=..." / "TDX (DCAP), TCB UpToDate": the one-line description of what verified.
   std::string summary() const;
 };
+
+// The REPORT_DATA the CPU evidence carried (empty when it never parsed).
+Bytes report_data_of(const Verification& v);
+
+// GPU evidence beside the CPU's (Evidence::gpus): each GPU's checks (gpu.format ...
+// gpu.measurements, their expectations naming the GPU) appended to `v`'s, its nonce
+// bound to the CPU's REPORT_DATA; "gpu.evidence" fails when `required` and there is none.
+void check_gpus(Verification& v, const std::vector<Evidence::Gpu>& gpus, bool required,
+                const std::map<uint8_t, Bytes>& measurements, const std::vector<crypto::Cert>& extra_roots,
+                UnixTime at);
 
 // The TD's registers, from a quote's body or an ITA token's claims (null when neither).
 struct TdRegisters {

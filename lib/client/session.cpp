@@ -159,7 +159,9 @@ Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& ke
         refused_at(attest::checks::kReportFormat, "SEV-SNP or TDX evidence JSON", evidence.error().message, at));
   if (evidence->platform == Platform::tdx) {
     CONFER_TRY(TdxVerification tdx, verify_tdx(*evidence, key, trust, std::move(nonce), at, vcek_source));
-    return Verification(std::move(tdx));
+    Verification v(std::move(tdx));
+    check_gpus(v, evidence->gpus, trust.policy.require_gpu, trust.policy.gpu_measurements, trust.extra_roots, at);
+    return v;
   }
   CollateralRequest request;
   request.offline = trust.offline;
@@ -177,7 +179,9 @@ Result<Verification> verify_payload(ByteView payload, const noise::PublicKey& ke
   options.fresh_nonce = std::move(nonce);
   SnpVerification v = verify_report(*assembled.input, options);
   check_release(*evidence, trust, v, at);
-  return Verification(std::move(v));
+  Verification out(std::move(v));
+  check_gpus(out, evidence->gpus, trust.policy.require_gpu, trust.policy.gpu_measurements, trust.extra_roots, at);
+  return out;
 }
 
 Result<transport::Response> round_trip(transport::ClientChannel& channel, transport::Request request,
