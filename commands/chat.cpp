@@ -335,7 +335,7 @@ Handler setup_chat(CLI::App& app) {
   app.add_flag("--raw", o->raw, "Print the answer as sent, without rendering Markdown (as when not on a terminal)");
   app.add_flag("-q,--quiet", o->quiet, "No verification summary on stderr");
   app.add_flag("--no-stdin", o->no_stdin, "Never read standard input");
-  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (AMD's VCEK, Intel's TDX collateral): it must come with the evidence or the cache");
   app.add_flag("--require-fresh", o->require_fresh, "Refuse servers that do not offer fresh attestation");
   app.add_option("--timeout", o->timeout, "Seconds to wait for the server before giving up")->check(CLI::Range(1, 3600));
   app.add_option("--connect-timeout", o->connect_timeout, "Seconds to connect (the handshake gets twice that plus 30)")

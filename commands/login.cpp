@@ -251,7 +251,7 @@ Handler setup_login(CLI::App& app) {
                  "confer-server to register the account with (--register), or to join from a new machine "
                  "(default for --register: the config's)");
   app.add_flag("--local", o->local, "With --register: keep the account on this machine only, even if a server is configured");
-  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (AMD's VCEK, Intel's TDX collateral): it must come with the evidence or the cache");
   declare_trust_flags(app, o->trust);
   declare_key_flags(app, o->key, true);
   return [o] { return login(*o); };

@@ -86,7 +86,7 @@ Handler setup_models(CLI::App& app) {
   app.add_option("--server", o->server, "ws://, wss://, http:// or https:// URL of confer-server (default: config)");
   declare_trust_flags(app, o->trust);
   app.add_flag("--json", o->json, "A JSON array of names on stdout");
-  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (AMD's VCEK, Intel's TDX collateral): it must come with the evidence or the cache");
   app.add_option("--timeout", o->timeout, "Seconds to wait for the list")->check(CLI::Range(1, 600));
   return [o] { return run(*o); };
 }

@@ -230,7 +230,7 @@ Handler setup_sync(CLI::App& app) {
   declare_trust_flags(app, o->trust);
   declare_key_flags(app, o->key, false);
   app.add_flag("--json", o->json, "One JSON summary on stdout");
-  app.add_flag("--offline", o->offline, "Never fetch collateral (the VCEK must come with the evidence or the cache)");
+  app.add_flag("--offline", o->offline, "Never fetch collateral (AMD's VCEK, Intel's TDX collateral): it must come with the evidence or the cache");
   return [o] { return run(*o); };
 }
 

@@ -144,6 +144,10 @@ void note_collateral(const client::CollateralSource& vcek) {
     print_note(fmt::format("fetched the VCEK from {} and cached it", vcek.where));
   else if (vcek.origin == client::CollateralOrigin::cache)
     print_note("using the cached VCEK " + vcek.where);
+  else if (vcek.origin == client::CollateralOrigin::pcs)
+    print_note(fmt::format("fetched Intel's TDX collateral from {} and cached it", vcek.where));
+  else if (vcek.origin == client::CollateralOrigin::pcs_cache)
+    print_note("using the cached Intel TDX collateral in " + vcek.where);
 }
 
 void note_tdx_collateral(const attest::TdxCollateralLookup& lookup) {

@@ -112,6 +112,14 @@ class TsmProvider final : public AttestationProvider {
     return "configfs-tsm at " + root_ + (options_.ita_url.empty() ? "" : ", TDX quotes appraised by " + options_.ita_url);
   }
 
+  // A token is re-requested well inside ITA's lifetime (minutes); the collateral
+  // directory is re-read hourly, so an operator's monthly refresh reaches message 2.
+  int64_t evidence_lifetime_s() const override {
+    if (!options_.ita_url.empty()) return 60;
+    if (!options_.tdx_collateral.empty()) return 3600;
+    return 0;
+  }
+
  private:
   // Intel Trust Authority's token for `quote` (its appraisal API v1).
   Result<std::string> ita_token(ByteView quote) const {

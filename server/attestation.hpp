@@ -22,6 +22,9 @@ class AttestationProvider {
   // {"platform", "attestation", "manifest", "manifestBundle", "collateral"}.
   [[nodiscard]] virtual Result<std::string> evidence(ByteView report_data) = 0;
   virtual std::string describe() const = 0;
+  // How long message 2's evidence may be reused before it is made again (0: for the
+  // process's life). Intel Trust Authority tokens expire in minutes; collateral monthly.
+  virtual int64_t evidence_lifetime_s() const { return 0; }
 };
 
 // Development: a fresh chain for `product` ("milan", "genoa", "turin") whose root is

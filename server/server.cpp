@@ -1,6 +1,7 @@
 #include "server/server.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <deque>
 #include <mutex>
@@ -41,6 +42,8 @@ struct Shared {
   std::unique_ptr<AttestationProvider> provider;
   noise::KeyPair static_key;
   std::string channel_evidence;  // message-2 payload: report_data = static key || zeros
+  std::mutex evidence_mu;
+  std::chrono::steady_clock::time_point evidence_made = std::chrono::steady_clock::now();
   net::thread_pool upstream_pool;
   std::atomic<size_t> connections{0};
   std::unique_ptr<AccountService> accounts;  // null without a store
@@ -51,6 +54,24 @@ struct Shared {
     if (config.store)
       accounts = std::make_unique<AccountService>(config.store, config.accounts,
                                                   Bytes(static_key.pub.begin(), static_key.pub.end()));
+  }
+
+  // Message 2's evidence, made again once the provider says it has aged (an ITA token,
+  // re-read collateral). If remaking fails the last one is kept and the failure logged:
+  // clients then judge its age themselves.
+  std::string current_evidence() {
+    std::lock_guard<std::mutex> lock(evidence_mu);
+    int64_t lifetime = provider->evidence_lifetime_s();
+    auto now = std::chrono::steady_clock::now();
+    if (lifetime > 0 && now - evidence_made > std::chrono::seconds(lifetime)) {
+      Bytes report_data(64, 0);
+      std::copy(static_key.pub.begin(), static_key.pub.end(), report_data.begin());
+      auto fresh = provider->evidence(report_data);
+      evidence_made = now;
+      if (fresh && fresh->size() <= noise::kMaxMessage - 96) channel_evidence = std::move(fresh).value();
+      else log("-", "evidence", fresh ? "remade evidence does not fit one Noise message" : errc_name(fresh.error().code));
+    }
+    return channel_evidence;
   }
 
   // "connection PEER: STAGE: REASON". Callers pass reasons of their own words or error
@@ -165,7 +186,8 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       // Messages 1 and 3 carry empty payloads (CONFER-PROTOCOL §3).
       if (!payload || !payload->empty()) return close_with(websocket::close_code::internal_error, "Handshake failed");
       if (!handshake_->complete()) {
-        auto m2 = handshake_->write_message(as_bytes(shared_->channel_evidence));
+        std::string evidence = shared_->current_evidence();
+        auto m2 = handshake_->write_message(as_bytes(evidence));
         if (!m2) return close_with(websocket::close_code::internal_error, "Handshake failed");
         queue_write(std::move(m2).value());
       } else {

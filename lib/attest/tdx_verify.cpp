@@ -70,7 +70,7 @@ const Cert* anchor_for(const Cert& cert, const Roots& roots, bool& development) 
 // valid at `at`. Returns the signer or an explanation.
 Result<Cert> signing_chain(const Bytes& pem, const Roots& roots, UnixTime at, const std::string& role,
                            bool& development) {
-  auto certs = Cert::all_from_pem(pem);
+  auto certs = Cert::all_from_pem(pem, {roots.intel});
   if (!certs || certs->empty()) return make_error(Errc::parse, role + " chain: no certificate in it");
   Cert signer = (*certs)[0];
   const Cert* root = anchor_for(signer, roots, development);
@@ -362,7 +362,7 @@ TdxVerification verify_tdx_quote(ByteView bytes, const TdxCollateral& col, const
   {
     std::string expected = fmt::format("PCK <- Intel SGX PCK CA <- Intel SGX Root CA (SHA-256 {}...), valid at {}",
                                        kIntelSgxRootSha256.substr(0, 16), when(at));
-    auto certs = Cert::all_from_pem(q.pck_chain_pem);
+    auto certs = Cert::all_from_pem(q.pck_chain_pem, {&intel_sgx_root()});
     std::string problem;
     if (!certs || certs->size() < 2 || certs->size() > 3) {
       problem = certs ? fmt::format("{} certificates in the quote, expected PCK, CA and root", certs->size())
@@ -454,12 +454,22 @@ TdxVerification verify_tdx_quote(ByteView bytes, const TdxCollateral& col, const
 
   // TCB info: signature over the exact bytes, freshness, the platform it describes.
   std::optional<TcbInfo> info;
+  std::optional<Bytes> last_chain;
+  std::optional<Result<Cert>> last_signer;
+  bool last_dev = false;
   auto signed_by_tcb_signer = [&](std::string_view check, const std::optional<Bytes>& chain, const std::string& body,
                                   const Bytes& sig, const std::string& what) {
     std::string expected = what + " signed by Intel SGX TCB Signing under the Intel SGX Root CA";
     if (!chain) return checks.add(check, false, expected, "no issuer chain given (" + what + " issuer chain)");
     bool dev = false;
-    auto signer = signing_chain(*chain, roots, at, what, dev);
+    // The TCB info and the QE identity come with the same chain: parsed once.
+    if (!last_chain || *last_chain != *chain) {
+      last_signer = signing_chain(*chain, roots, at, what, dev);
+      last_chain = *chain;
+      last_dev = dev;
+    }
+    dev = last_dev;
+    const Result<Cert>& signer = *last_signer;
     if (!signer) return checks.add(check, false, expected, signer.error().message);
     auto ok = crypto::verify_raw_ecdsa(X509_get0_pubkey(signer->get()), as_bytes(body), sig, "sha256");
     if (dev) v.development_root = true;

@@ -48,6 +48,8 @@ const char* collateral_origin_name(CollateralOrigin o) noexcept {
     case CollateralOrigin::evidence: return "evidence";
     case CollateralOrigin::cache: return "cache";
     case CollateralOrigin::kds: return "kds";
+    case CollateralOrigin::pcs_cache: return "pcs-cache";
+    case CollateralOrigin::pcs: return "pcs";
   }
   return "unknown";
 }

@@ -27,7 +27,7 @@ struct CollateralRequest {
   attest::Fetcher* fetcher = nullptr;  // null: libcurl
 };
 
-enum class CollateralOrigin { none, supplied, evidence, cache, kds };
+enum class CollateralOrigin { none, supplied, evidence, cache, kds, pcs_cache, pcs };
 const char* collateral_origin_name(CollateralOrigin o) noexcept;
 
 struct CollateralSource {

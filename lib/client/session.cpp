@@ -115,8 +115,8 @@ Result<TdxVerification> verify_tdx(const attest::Evidence& evidence, const noise
       if (lookup) {
         collateral = std::move(lookup->collateral);
         if (source != nullptr)
-          *source = CollateralSource{lookup->origin == TdxCollateralLookup::Origin::fetched ? CollateralOrigin::kds
-                                                                                            : CollateralOrigin::cache,
+          *source = CollateralSource{lookup->origin == TdxCollateralLookup::Origin::fetched ? CollateralOrigin::pcs
+                                                                                            : CollateralOrigin::pcs_cache,
                                      lookup->origin == TdxCollateralLookup::Origin::fetched ? trust.pcs.pcs_url
                                                                                             : lookup->cache_dir};
       } else if (!trust.offline) {

@@ -5,6 +5,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
@@ -58,25 +59,36 @@ Result<Cert> Cert::from_der(ByteView der) {
   return c;
 }
 
-Result<std::vector<Cert>> Cert::all_from_pem(ByteView bytes) {
+Result<std::vector<Cert>> Cert::all_from_pem(ByteView bytes, const std::vector<const Cert*>& known) {
   std::vector<Cert> out;
+  auto one = [&](ByteView der) -> Result<Cert> {
+    // A certificate already parsed (a pinned root, a signer seen before) is shared:
+    // OpenSSL 3 takes ~0.2 ms to decode one.
+    for (const Cert* k : known)
+      if (k != nullptr && k->der().size() == der.size() && std::equal(der.begin(), der.end(), k->der().begin()))
+        return *k;
+    return from_der(der);
+  };
   if (!looks_like_pem(bytes)) {
-    CONFER_TRY(Cert one, from_der(bytes));
-    out.push_back(std::move(one));
+    CONFER_TRY(Cert c, one(bytes));
+    out.push_back(std::move(c));
     return out;
   }
   BioPtr bio(BIO_new_mem_buf(bytes.data(), int(bytes.size())));
   if (!bio) return make_error(Errc::internal, "BIO_new_mem_buf failed");
   for (;;) {
-    X509* raw = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr);
-    if (raw == nullptr) break;
-    CertPtr holder(raw);
-    unsigned char* der = nullptr;
-    int len = i2d_X509(raw, &der);
-    if (len <= 0) return make_error(Errc::internal, "i2d_X509 failed");
-    Bytes der_bytes(der, der + len);
-    OPENSSL_free(der);
-    CONFER_TRY(Cert c, from_der(der_bytes));
+    char* name = nullptr;
+    char* header = nullptr;
+    unsigned char* data = nullptr;
+    long len = 0;
+    if (PEM_read_bio(bio.get(), &name, &header, &data, &len) != 1) break;
+    std::string block = name != nullptr ? name : "";
+    Bytes der(data, data + (len > 0 ? len : 0));
+    OPENSSL_free(name);
+    OPENSSL_free(header);
+    OPENSSL_free(data);
+    if (block != "CERTIFICATE" && block != "X509 CERTIFICATE") continue;  // keys, CRLs: not ours here
+    CONFER_TRY(Cert c, one(der));
     out.push_back(std::move(c));
   }
   ERR_clear_error();

@@ -28,8 +28,9 @@ class Cert {
   static Result<Cert> from_der(ByteView der);
   // One certificate, DER or PEM.
   static Result<Cert> from_der_or_pem(ByteView bytes);
-  // Every certificate in a PEM bundle, in order (or one DER certificate).
-  static Result<std::vector<Cert>> all_from_pem(ByteView bytes);
+  // Every certificate in a PEM bundle, in order (or one DER certificate). A certificate
+  // whose DER equals one of `known` is that one, shared rather than parsed again.
+  static Result<std::vector<Cert>> all_from_pem(ByteView bytes, const std::vector<const Cert*>& known = {});
 
   X509* get() const noexcept { return cert_.get(); }
   const Bytes& der() const noexcept { return der_; }
