@@ -8,6 +8,7 @@
 #include <openssl/x509v3.h>
 
 #include "core/bytes.hpp"
+#include "crypto/x509.hpp"
 
 namespace confer::dev {
 
@@ -40,6 +41,34 @@ inline bool add_raw_ext(X509* cert, const std::string& oid, ByteView der_value) 
   ASN1_OCTET_STRING_free(data);
   ASN1_OBJECT_free(obj);
   return ok;
+}
+
+// A DER TLV (definite length up to 65535 bytes).
+inline Bytes der_tlv(uint8_t tag, ByteView content) {
+  Bytes out{tag};
+  size_t n = content.size();
+  if (n < 0x80) {
+    out.push_back(uint8_t(n));
+  } else if (n <= 0xff) {
+    out.push_back(0x81);
+    out.push_back(uint8_t(n));
+  } else {
+    out.push_back(0x82);
+    out.push_back(uint8_t(n >> 8));
+    out.push_back(uint8_t(n));
+  }
+  out.insert(out.end(), content.begin(), content.end());
+  return out;
+}
+
+// The certificate `cert`, already signed, encoded and parsed back as a crypto::Cert.
+inline Result<crypto::Cert> encoded_cert(X509* cert, const char* what) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0) return make_error(Errc::internal, std::string("encoding the ") + what + " failed");
+  Bytes bytes(der, der + len);
+  OPENSSL_free(der);
+  return crypto::Cert::from_der(bytes);
 }
 
 }  // namespace confer::dev

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "crypto/pkey.hpp"
+#include "dev/cert_util.hpp"
 
 namespace confer::dev {
 
@@ -19,22 +20,7 @@ constexpr int64_t kDay = 86400;
 // id-sha384 (2.16.840.1.101.3.4.2.2)
 constexpr uint8_t kSha384Oid[] = {0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02};
 
-Bytes der(uint8_t tag, ByteView content) {
-  Bytes out{tag};
-  size_t n = content.size();
-  if (n < 0x80) {
-    out.push_back(uint8_t(n));
-  } else if (n <= 0xff) {
-    out.push_back(0x81);
-    out.push_back(uint8_t(n));
-  } else {
-    out.push_back(0x82);
-    out.push_back(uint8_t(n >> 8));
-    out.push_back(uint8_t(n));
-  }
-  out.insert(out.end(), content.begin(), content.end());
-  return out;
-}
+Bytes der(uint8_t tag, ByteView content) { return der_tlv(tag, content); }
 
 void append(Bytes& out, ByteView b) { out.insert(out.end(), b.begin(), b.end()); }
 
@@ -61,43 +47,12 @@ Result<Bytes> dice_extension_value(const DevGpuLeafSpec& spec, EVP_PKEY* issuer_
   return der(0x30, body);
 }
 
-bool add_raw_ext(X509* cert, const char* oid, ByteView value) {
-  ASN1_OBJECT* obj = OBJ_txt2obj(oid, 1);
-  ASN1_OCTET_STRING* data = ASN1_OCTET_STRING_new();
-  bool ok = obj != nullptr && data != nullptr && ASN1_OCTET_STRING_set(data, value.data(), int(value.size())) == 1;
-  X509_EXTENSION* ext = ok ? X509_EXTENSION_create_by_OBJ(nullptr, obj, 0, data) : nullptr;
-  ok = ext != nullptr && X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  ASN1_OCTET_STRING_free(data);
-  ASN1_OBJECT_free(obj);
-  return ok;
-}
-
-bool add_v3(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) return false;
-  bool ok = X509_add_ext(cert, ext, -1) == 1;
-  X509_EXTENSION_free(ext);
-  return ok;
-}
-
-void set_name(X509_NAME* name, const std::string& cn) {
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(kDevOrg), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
-}
+void set_name(X509_NAME* name, const std::string& cn) { set_dev_name(name, kDevOrg, cn); }
 
 Result<crypto::Cert> finish(X509* cert, EVP_PKEY* signer) {
   if (X509_sign(cert, signer, EVP_sha384()) <= 0)
     return make_error(Errc::internal, "signing the development GPU certificate failed: " + crypto::openssl_error());
-  unsigned char* out = nullptr;
-  int len = i2d_X509(cert, &out);
-  if (len <= 0) return make_error(Errc::internal, "encoding the development GPU certificate failed");
-  Bytes bytes(out, out + len);
-  OPENSSL_free(out);
-  return crypto::Cert::from_der(bytes);
+  return encoded_cert(cert, "development GPU certificate");
 }
 
 struct Issuer {

@@ -59,12 +59,7 @@ bool sign_pss(X509* cert, EVP_PKEY* key) {
 Result<crypto::Cert> finish(X509* cert, EVP_PKEY* signer) {
   if (!sign_pss(cert, signer))
     return make_error(Errc::internal, "signing the development certificate failed: " + crypto::openssl_error());
-  unsigned char* der = nullptr;
-  int len = i2d_X509(cert, &der);
-  if (len <= 0) return make_error(Errc::internal, "encoding the development certificate failed");
-  Bytes bytes(der, der + len);
-  OPENSSL_free(der);
-  return crypto::Cert::from_der(bytes);
+  return encoded_cert(cert, "development certificate");
 }
 
 Result<crypto::Cert> make_ca(const std::string& cn, EVP_PKEY* subject_key, const crypto::Cert* issuer,

@@ -24,22 +24,7 @@ constexpr const char* kQeMrsigner = "dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1b
 const uint8_t kIntelQeVendor[16] = {0x93, 0x9a, 0x72, 0x33, 0xf7, 0x9c, 0x4c, 0xa9,
                                     0x94, 0x0a, 0x0d, 0xb3, 0x95, 0x7f, 0x06, 0x07};
 
-Bytes tlv(uint8_t tag, ByteView value) {
-  Bytes out{tag};
-  size_t n = value.size();
-  if (n < 0x80) {
-    out.push_back(uint8_t(n));
-  } else if (n < 0x100) {
-    out.push_back(0x81);
-    out.push_back(uint8_t(n));
-  } else {
-    out.push_back(0x82);
-    out.push_back(uint8_t(n >> 8));
-    out.push_back(uint8_t(n));
-  }
-  out.insert(out.end(), value.begin(), value.end());
-  return out;
-}
+Bytes tlv(uint8_t tag, ByteView value) { return der_tlv(tag, value); }
 
 Bytes oid(const std::string& text) {
   ASN1_OBJECT* obj = OBJ_txt2obj(text.c_str(), 1);
@@ -87,12 +72,7 @@ Bytes sgx_extension(const PckExtensions& e) {
 Result<crypto::Cert> finish(X509* cert, EVP_PKEY* signer) {
   if (X509_sign(cert, signer, EVP_sha256()) <= 0)
     return make_error(Errc::internal, "signing the development certificate failed: " + crypto::openssl_error());
-  unsigned char* der = nullptr;
-  int len = i2d_X509(cert, &der);
-  if (len <= 0) return make_error(Errc::internal, "encoding the development certificate failed");
-  Bytes bytes(der, der + len);
-  OPENSSL_free(der);
-  return crypto::Cert::from_der(bytes);
+  return encoded_cert(cert, "development certificate");
 }
 
 Result<crypto::Cert> make_cert(const std::string& cn, EVP_PKEY* subject_key, const crypto::Cert* issuer,

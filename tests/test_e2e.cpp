@@ -188,56 +188,25 @@ TEST_CASE("e2e: the REPL through a pty, with Ctrl-C stopping an answer") {
 
 namespace {
 
-// Plays the kernel's part of configfs-tsm in a plain directory: for each new entry with
-// a 64-byte inblob, a SEV-SNP report over it, signed by the development chain, with the
-// SEV certificate table (VCEK, ASK, ARK) as auxblob.
-class FakeSevKernel {
- public:
-  FakeSevKernel(std::string root, std::array<uint8_t, 48> measurement)
-      : root_(std::move(root)), measurement_(measurement), thread_([this] { loop(); }) {}
-  ~FakeSevKernel() {
-    stop_ = true;
-    thread_.join();
-  }
-  int served() const { return served_; }
-
- private:
-  void loop() {
-    namespace fs = std::filesystem;
-    const auto& authority = test::dev_authority();
-    attest::SnpReport base = dev::dev_report_template(attest::Product::milan);
-    base.measurement = measurement_;
-    auto signer = authority.issue(authority.spec_for(base));
-    if (!signer) return;
-    server::CertTable table{signer->cert.der(), authority.ask().der(), authority.ark().der()};
-    Bytes aux = server::make_cert_table(table);
-    while (!stop_) {
-      std::error_code ec;
-      for (const auto& entry : fs::directory_iterator(root_, ec)) {
-        std::string dir = entry.path().string();
-        if (fs::exists(dir + "/outblob", ec)) continue;
-        auto in = read_file(dir + "/inblob");
-        if (!in || in->size() != 64) continue;
-        attest::SnpReport r = base;
-        std::copy(in->begin(), in->end(), r.report_data.begin());
-        auto bytes = dev::sign_report(r, signer->key.get());
-        if (!bytes) continue;
-        (void)write_file_atomic(dir + "/generation", as_bytes("1\n"));
-        (void)write_file_atomic(dir + "/provider", as_bytes("sev_guest\n"));
-        (void)write_file_atomic(dir + "/auxblob", aux);
-        (void)write_file_atomic(dir + "/outblob", *bytes);
-        ++served_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-
-  std::string root_;
-  std::array<uint8_t, 48> measurement_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
+// A SEV-SNP report over each inblob, signed by the development chain, with the SEV
+// certificate table (VCEK, ASK, ARK) as auxblob.
+test::FakeTsmKernel::Answer sev_kernel(std::array<uint8_t, 48> measurement) {
+  const auto& authority = test::dev_authority();
+  attest::SnpReport base = dev::dev_report_template(attest::Product::milan);
+  base.measurement = measurement;
+  auto signer = authority.issue(authority.spec_for(base));
+  REQUIRE(signer.ok());
+  server::CertTable table{signer->cert.der(), authority.ask().der(), authority.ark().der()};
+  Bytes aux = server::make_cert_table(table);
+  auto key = std::make_shared<dev::DevSigner>(std::move(signer).value());
+  return [base, aux, key](const Bytes& in) -> std::optional<test::FakeTsmKernel::Entry> {
+    attest::SnpReport r = base;
+    std::copy(in.begin(), in.end(), r.report_data.begin());
+    auto bytes = dev::sign_report(r, key->key.get());
+    if (!bytes) return std::nullopt;
+    return test::FakeTsmKernel::Entry{"sev_guest", std::move(bytes).value(), aux};
+  };
+}
 
 }  // namespace
 
@@ -246,7 +215,7 @@ TEST_CASE("e2e: confer-server --attestation tsm against a directory that mimics 
   test::TempDir configfs;
   std::array<uint8_t, 48> measurement{};
   measurement.fill(0x5a);
-  FakeSevKernel kernel(configfs.path(), measurement);
+  test::FakeTsmKernel kernel(configfs.path(), sev_kernel(measurement));
   test::TempDir dir;
   std::string root = dir.file("root.pem", test::dev_authority().ark().pem());
   test::Process server(CONFER_SERVER_BIN, {"--listen", "127.0.0.1:0", "--attestation", "tsm", "--tsm-root",

@@ -20,48 +20,16 @@ using test::Upstream;
 
 namespace {
 
-// Plays the kernel's part of configfs-tsm for a TD: for each new entry with a 64-byte
-// inblob, a DCAP quote whose REPORTDATA is the inblob, provider "tdx_guest".
-class FakeTdxKernel {
- public:
-  FakeTdxKernel(std::string root, const dev::DevTdxAuthority& authority, dev::DevQuoteSpec spec)
-      : root_(std::move(root)), authority_(authority), spec_(std::move(spec)), thread_([this] { loop(); }) {}
-  ~FakeTdxKernel() {
-    stop_ = true;
-    thread_.join();
-  }
-  int served() const { return served_; }
-
- private:
-  void loop() {
-    namespace fs = std::filesystem;
-    while (!stop_) {
-      std::error_code ec;
-      for (const auto& entry : fs::directory_iterator(root_, ec)) {
-        std::string dir = entry.path().string();
-        if (fs::exists(dir + "/outblob", ec)) continue;
-        auto in = read_file(dir + "/inblob");
-        if (!in || in->size() != 64) continue;
-        dev::DevQuoteSpec spec = spec_;
-        std::copy(in->begin(), in->end(), spec.body.report_data.begin());
-        auto quote = authority_.build_quote(spec);
-        if (!quote) continue;
-        (void)write_file_atomic(dir + "/generation", as_bytes("1\n"));
-        (void)write_file_atomic(dir + "/provider", as_bytes("tdx_guest\n"));
-        (void)write_file_atomic(dir + "/outblob", *quote);
-        ++served_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-  }
-
-  std::string root_;
-  const dev::DevTdxAuthority& authority_;
-  dev::DevQuoteSpec spec_;
-  std::atomic<bool> stop_{false};
-  std::atomic<int> served_{0};
-  std::thread thread_;
-};
+// A DCAP quote over each inblob (its REPORTDATA), provider "tdx_guest".
+test::FakeTsmKernel::Answer tdx_kernel(const dev::DevTdxAuthority& authority, dev::DevQuoteSpec spec) {
+  return [&authority, spec](const Bytes& in) -> std::optional<test::FakeTsmKernel::Entry> {
+    dev::DevQuoteSpec s = spec;
+    std::copy(in.begin(), in.end(), s.body.report_data.begin());
+    auto quote = authority.build_quote(s);
+    if (!quote) return std::nullopt;
+    return test::FakeTsmKernel::Entry{"tdx_guest", std::move(quote).value(), {}};
+  };
+}
 
 const dev::DevTdxAuthority& tdx_authority() {
   static const dev::DevTdxAuthority a = [] {
@@ -84,7 +52,7 @@ void write_collateral(const test::TempDir& dir, const attest::TdxCollateral& c) 
 // One TD behind confer-server: its quote spec, its collateral, its release manifest.
 struct TdServer {
   test::TempDir configfs, collateral, dir;
-  std::unique_ptr<FakeTdxKernel> kernel;
+  std::unique_ptr<test::FakeTsmKernel> kernel;
   std::unique_ptr<test::Process> child;
   std::string url;
   std::string root;
@@ -93,7 +61,7 @@ struct TdServer {
            std::vector<std::string> extra = {}) {
     if (c != nullptr) write_collateral(collateral, *c);
     root = dir.file("tdx-root.pem", tdx_authority().root().pem());
-    kernel = std::make_unique<FakeTdxKernel>(configfs.path(), tdx_authority(), std::move(spec));
+    kernel = std::make_unique<test::FakeTsmKernel>(configfs.path(), tdx_kernel(tdx_authority(), std::move(spec)));
     std::vector<std::string> args{"--listen", "127.0.0.1:0", "--attestation", "tsm", "--tsm-root", configfs.path(),
                                   "--upstream", upstream, "--port-file", dir.path() + "/port"};
     if (c != nullptr) {

@@ -1,5 +1,7 @@
 #include "attest/gpu_verify.hpp"
 
+#include "crypto/der.hpp"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -28,70 +30,26 @@ constexpr size_t kMaxDigest = 64;
 
 Error dice_error(std::string message) { return make_error(Errc::parse, "DICE extension: " + std::move(message)); }
 
-// ----------------------------------------------------------------- DER, by hand
+// ----------------------------------------------------------------- DER (crypto/der)
 
-struct Tlv {
-  uint8_t tag = 0;
-  ByteView value;
-  size_t size = 0;  // header + value
-};
+using Tlv = crypto::DerTlv;
 
-// One element at the front of `in`: low tag numbers, definite minimal lengths only.
+// crypto/der's readers, their errors named as the DICE extension's.
+Error as_dice(Error e) { return dice_error(std::move(e.message)); }
 Result<Tlv> read_tlv(ByteView in, std::string_view what) {
-  if (in.size() < 2) return dice_error(fmt::format("{}: expected a DER element, saw {} bytes", what, in.size()));
-  Tlv t;
-  t.tag = in[0];
-  if ((t.tag & 0x1f) == 0x1f) return dice_error(fmt::format("{}: expected a low tag number, saw tag 0x{:02x}", what, t.tag));
-  size_t len = in[1];
-  size_t header = 2;
-  if (len & 0x80) {
-    size_t n = len & 0x7f;
-    if (n == 0 || n > 3)
-      return dice_error(fmt::format("{}: expected a definite length of at most 3 bytes, saw length byte 0x{:02x}",
-                                    what, in[1]));
-    if (in.size() < 2 + n) return dice_error(fmt::format("{}: the length runs past the {} bytes present", what, in.size()));
-    len = 0;
-    for (size_t i = 0; i < n; ++i) len = len << 8 | in[2 + i];
-    if (in[2] == 0 || len < 0x80) return dice_error(fmt::format("{}: non-minimal DER length", what));
-    header += n;
-  }
-  if (len > in.size() - header)
-    return dice_error(fmt::format("{}: expected {} content bytes, saw {}", what, len, in.size() - header));
-  t.value = in.subspan(header, len);
-  t.size = header + len;
+  auto t = crypto::der_read(in, what);
+  if (!t) return as_dice(std::move(t).error());
   return t;
 }
-
-// Reads an element with tag `tag` and advances `in` past it.
 Result<Tlv> take_tlv(ByteView& in, uint8_t tag, std::string_view what) {
-  CONFER_TRY(Tlv t, read_tlv(in, what));
-  if (t.tag != tag) return dice_error(fmt::format("{}: expected tag 0x{:02x}, saw 0x{:02x}", what, tag, t.tag));
-  in = in.subspan(t.size);
+  auto t = crypto::der_take(in, tag, what);
+  if (!t) return as_dice(std::move(t).error());
   return t;
 }
-
 Result<std::string> oid_text(ByteView v) {
-  if (v.empty() || v.size() > 64) return dice_error(fmt::format("OID: expected 1 to 64 bytes, saw {}", v.size()));
-  std::string out;
-  uint64_t arc = 0;
-  bool start = true, first = true;
-  for (uint8_t b : v) {
-    if (start && b == 0x80) return dice_error("OID: non-minimal sub-identifier");
-    if (arc > (UINT64_MAX >> 7)) return dice_error("OID: sub-identifier too large");
-    arc = arc << 7 | (b & 0x7f);
-    start = (b & 0x80) == 0;
-    if (!start) continue;
-    if (first) {
-      uint64_t top = arc < 40 ? 0 : arc < 80 ? 1 : 2;
-      out = fmt::format("{}.{}", top, arc - 40 * top);
-      first = false;
-    } else {
-      out += fmt::format(".{}", arc);
-    }
-    arc = 0;
-  }
-  if (!start) return dice_error("OID: the last sub-identifier is truncated");
-  return out;
+  auto t = crypto::der_oid_text(v);
+  if (!t) return as_dice(std::move(t).error());
+  return t;
 }
 
 // FWID ::= SEQUENCE { hashAlg OBJECT IDENTIFIER, digest OCTET STRING }, given its contents.

@@ -1,5 +1,7 @@
 #include "attest/pck_ext.hpp"
 
+#include "crypto/der.hpp"
+
 #include <cstring>
 #include <string>
 
@@ -13,55 +15,19 @@ namespace {
 
 Error bad(std::string what) { return make_error(Errc::parse, "PCK certificate SGX extensions: " + std::move(what)); }
 
-struct Tlv {
-  uint8_t tag = 0;
-  ByteView value;
-};
+using Tlv = crypto::DerTlv;
 
-// One DER TLV from the front of `in` (definite lengths up to 4 bytes), advancing it.
+// crypto/der's readers, their errors named as the PCK extensions'.
 Result<Tlv> next_tlv(ByteView& in) {
-  if (in.size() < 2) return bad("truncated DER element");
-  Tlv t;
-  t.tag = in[0];
-  if ((t.tag & 0x1f) == 0x1f) return bad("multi-byte DER tags are not used here");
-  size_t len = in[1];
-  size_t hdr = 2;
-  if (len & 0x80) {
-    size_t n = len & 0x7f;
-    if (n == 0 || n > 4 || in.size() < 2 + n) return bad("bad DER length");
-    len = 0;
-    for (size_t i = 0; i < n; ++i) len = (len << 8) | in[2 + i];
-    hdr += n;
-  }
-  if (len > in.size() - hdr) return bad(fmt::format("a DER element of {} bytes overruns its {}", len, in.size() - hdr));
-  t.value = in.subspan(hdr, len);
-  in = in.subspan(hdr + len);
+  auto t = crypto::der_take(in, "element");
+  if (!t) return bad(std::move(t).error().message);
   return t;
 }
 
-// Dotted text of a DER OBJECT IDENTIFIER's contents.
 Result<std::string> oid_text(ByteView contents) {
-  if (contents.empty() || contents.size() > 64) return bad("bad OBJECT IDENTIFIER");
-  std::string out;
-  uint64_t v = 0;
-  bool first = true;
-  for (size_t i = 0; i < contents.size(); ++i) {
-    if (v > (uint64_t(1) << 56)) return bad("OBJECT IDENTIFIER arc too large");
-    v = (v << 7) | (contents[i] & 0x7f);
-    if (contents[i] & 0x80) {
-      if (i + 1 == contents.size()) return bad("truncated OBJECT IDENTIFIER");
-      continue;
-    }
-    if (first) {
-      uint64_t a = v < 40 ? 0 : v < 80 ? 1 : 2;
-      out = fmt::format("{}.{}", a, v - 40 * a);
-      first = false;
-    } else {
-      out += fmt::format(".{}", v);
-    }
-    v = 0;
-  }
-  return out;
+  auto t = crypto::der_oid_text(contents);
+  if (!t) return bad(std::move(t).error().message);
+  return t;
 }
 
 Result<uint64_t> small_integer(const Tlv& t, const std::string& name, uint64_t max) {

@@ -1,5 +1,7 @@
 #include "e2e.hpp"
 
+#include <filesystem>
+
 #include <poll.h>
 #include <unistd.h>
 
@@ -69,6 +71,35 @@ std::string expect(int fd, const std::string& needle, std::string& seen, int sec
     seen.append(buf, size_t(n));
   }
   return seen;
+}
+
+FakeTsmKernel::FakeTsmKernel(std::string root, Answer answer)
+    : root_(std::move(root)), answer_(std::move(answer)), thread_([this] { loop(); }) {}
+
+FakeTsmKernel::~FakeTsmKernel() {
+  stop_ = true;
+  thread_.join();
+}
+
+void FakeTsmKernel::loop() {
+  namespace fs = std::filesystem;
+  while (!stop_) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root_, ec)) {
+      std::string dir = entry.path().string();
+      if (fs::exists(dir + "/outblob", ec)) continue;
+      auto in = read_file(dir + "/inblob");
+      if (!in || in->size() != 64) continue;
+      auto out = answer_(*in);
+      if (!out) continue;
+      (void)write_file_atomic(dir + "/generation", as_bytes("1\n"));
+      (void)write_file_atomic(dir + "/provider", as_bytes(out->provider + "\n"));
+      if (!out->auxblob.empty()) (void)write_file_atomic(dir + "/auxblob", out->auxblob);
+      (void)write_file_atomic(dir + "/outblob", out->outblob);
+      ++served_;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
 }
 
 }  // namespace confer::test

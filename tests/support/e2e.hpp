@@ -3,7 +3,11 @@
 // pseudo-terminal until some text appears.
 #pragma once
 
+#include <atomic>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -30,6 +34,30 @@ struct Server {
   std::string url;
 
   Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {});
+};
+
+// Plays the kernel's part of configfs-tsm in a plain directory: for each new entry with
+// a 64-byte inblob, `answer` gives what the kernel would show (provider, outblob,
+// auxblob); written generation first and outblob last, each by rename.
+class FakeTsmKernel {
+ public:
+  struct Entry {
+    std::string provider;  // "sev_guest", "tdx_guest"
+    Bytes outblob;
+    Bytes auxblob;         // empty: none
+  };
+  using Answer = std::function<std::optional<Entry>(const Bytes& inblob)>;
+  FakeTsmKernel(std::string root, Answer answer);
+  ~FakeTsmKernel();
+  int served() const { return served_; }
+
+ private:
+  void loop();
+  std::string root_;
+  Answer answer_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> served_{0};
+  std::thread thread_;
 };
 
 // The development provider measures the server binary itself.
