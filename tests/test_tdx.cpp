@@ -8,6 +8,7 @@
 
 #include "attest/tdx_verify.hpp"
 #include "client/session.hpp"
+#include "crypto/hash.hpp"
 #include "dev/ita_issuer.hpp"
 #include "dev/nvidia_authority.hpp"
 #include "dev/tdx_authority.hpp"
@@ -525,6 +526,16 @@ GpuCase td_with_gpus(const std::array<uint8_t, 32>& key, size_t gpus, bool wrong
 }
 
 }  // namespace
+
+TEST_CASE("the GPU nonce binding is SHA-256 of confer-gpu-v1 and the CPU's REPORT_DATA") {
+  Bytes rd(64, 0x5c);
+  std::string label = "confer-gpu-v1";
+  Bytes material(label.begin(), label.end());
+  material.insert(material.end(), rd.begin(), rd.end());
+  CHECK(gpu_nonce_for(rd) == crypto::sha256(material));
+  CHECK(to_hex(gpu_nonce_for(Bytes(64, 0))).size() == 64);
+  CHECK(gpu_nonce_for(rd) != gpu_nonce_for(Bytes(64, 0x5d)));
+}
 
 TEST_CASE("GPU evidence beside a TD's, in the evidence JSON: checked by the session, bound to its REPORT_DATA") {
   std::array<uint8_t, 32> key{};

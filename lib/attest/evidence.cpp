@@ -227,7 +227,8 @@ Result<Evidence> parse_evidence(ByteView bytes) {
 }
 
 Bytes gpu_nonce_for(ByteView report_data) {
-  Bytes material(as_bytes("confer-gpu-v1").begin(), as_bytes("confer-gpu-v1").end());
+  constexpr std::string_view kLabel = "confer-gpu-v1";
+  Bytes material(kLabel.begin(), kLabel.end());
   material.insert(material.end(), report_data.begin(), report_data.end());
   return crypto::sha256(material);
 }
