@@ -12,6 +12,7 @@
 #include "dev/sigstore.hpp"
 #include "dev/tdx_authority.hpp"
 #include "support/e2e.hpp"
+#include "support/machine.hpp"
 #include "support/support.hpp"
 
 using namespace confer;
@@ -305,4 +306,38 @@ TEST_CASE("e2e TDX with Intel Trust Authority: the server sends ITA's token, cha
   CHECK(no_keys.err.find("attestation refused: ita.signature") != std::string::npos);
   REQUIRE(upstream.requests().size() == 1);
   CHECK(upstream.requests()[0].find("hello ITA") != std::string::npos);
+}
+
+TEST_CASE("e2e TDX: a turn answered by a TD keeps a receipt that verify-attestation --receipt re-checks offline") {
+  Upstream upstream;
+  auto collateral = tdx_authority().collateral();
+  REQUIRE(collateral.ok());
+  dev::DevQuoteSpec spec = td_spec();
+  std::string mrtd = to_hex(spec.body.mrtd);
+  test::Machine m;
+  m.register_account();
+  std::string root;
+  {
+    TdServer td(upstream.url, spec, &*collateral);
+    root = m.home.file("tdx-root.pem", tdx_authority().root().pem());
+    auto r = m.run({"chat", "--server", td.url, "--trust-root", root, "--expect-mrtd", mrtd, "--offline", "-q",
+                    "TD receipt marker"});
+    REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }  // the server is gone: what follows needs only the export
+  auto exported = m.run({"export", "--format", "jsonl"});
+  REQUIRE(exported.exit_code == 0);
+  auto turn = nlohmann::json::parse(exported.out.substr(0, exported.out.find('\n')));
+  CHECK(turn["receipt"]["platform"].get<std::string>().rfind("Intel TDX", 0) == 0);
+  CHECK(turn["receipt"]["measurement"] == mrtd);
+  std::string file = m.home.file("turn.jsonl", turn.dump() + "\n");
+  auto ok = m.run({"verify-attestation", "--receipt", file, "--trust-root", root});
+  CHECK_MESSAGE(ok.exit_code == 0, ok.err);
+  CHECK(ok.out.find("Intel TDX quote") != std::string::npos);
+  CHECK(ok.out.find("ok      receipt.measurement") != std::string::npos);
+  auto altered = turn;
+  altered["receipt"]["measurement"] = std::string(96, '0');
+  auto refused = m.run({"verify-attestation", "--receipt", m.home.file("altered.jsonl", altered.dump() + "\n"),
+                        "--trust-root", root});
+  CHECK(refused.exit_code == 3);
+  CHECK(refused.err.find("refused: receipt.measurement") != std::string::npos);
 }
