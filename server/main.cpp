@@ -1,6 +1,7 @@
 // confer-server: runs inside the confidential VM. Attestation provider + Noise responder +
 // OpenAI-compatible upstream proxy. It never logs message content.
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <csignal>
 #include <cstdio>
@@ -27,19 +28,43 @@ int fail(const Error& e, const std::string& hint = {}) {
   return e.code == Errc::usage ? kExitUsage : kExitError;
 }
 
-// Signals are taken by one thread with sigwait, so stopping runs in ordinary code.
-void stop_on_signals(server::Server* running) {
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Before any thread exists (libcurl's, the pools'), so that every thread inherits the
+// mask and SIGTERM is only ever taken by sigwait below, never by default action.
+void block_stop_signals() {
+  sigset_t set = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
-  std::thread([stop_signals, running] {
+}
+
+// Signals are taken by one thread with sigwait, so stopping (a drain: ServerConfig::grace)
+// runs in ordinary code. A second signal during the drain is not needed: the drain ends
+// by itself within the grace period.
+void stop_on_signals(server::Server* running) {
+  std::thread([running] {
+    sigset_t set = stop_signals();
     int sig = 0;
-    sigwait(&stop_signals, &sig);
+    sigwait(&set, &sig);
     running->stop();
   }).detach();
+}
+
+// Each connection costs a descriptor (two while its answer streams): take what the hard
+// limit allows rather than the usual soft 1024.
+void raise_fd_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+    std::fprintf(stderr, "confer-server: warning: cannot raise the descriptor limit to %llu\n",
+                 static_cast<unsigned long long>(limit.rlim_max));
 }
 
 // A word as the shell reads it back: quoted only when it has to be.
@@ -139,6 +164,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  block_stop_signals();
+  raise_fd_limit();
   // The static key and every prompt live in this process: no core file, no ptrace by others.
   if (auto hardened = harden_process(); !hardened)
     std::fprintf(stderr, "confer-server: warning: cannot harden the process: %s\n", hardened.error().message.c_str());

@@ -45,11 +45,36 @@ void declare_options(CLI::App& app, ServerOptions& o) {
                  "the token it issues instead of the quote");
   app.add_option("--ita-api-key-file", o.ita_api_key_file, "TDX: file holding the Intel Trust Authority API key");
   app.add_option("--threads", o.threads, "I/O threads")->check(CLI::Range(1, 64));
-  app.add_option("--max-connections", o.max_connections, "Concurrent connections");
-  app.add_option("--idle-timeout", o.idle_timeout_s, "Seconds a connection may stay silent")
-      ->check(CLI::Range(1, 86400));
-  app.add_option("--upstream-timeout", o.upstream_timeout_s, "Seconds the upstream may stay silent")
+  app.add_option("--max-connections", o.max_connections,
+                 "Connections at once, counted from accept; when full, the oldest one without a finished "
+                 "handshake makes room")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  app.add_option("--max-connections-per-ip", o.max_connections_per_ip, "Connections at once from one address")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  app.add_option("--handshake-timeout", o.handshake_timeout_s,
+                 "Seconds from accept until the Noise handshake must be complete")
       ->check(CLI::Range(1, 3600));
+  app.add_option("--idle-timeout", o.idle_timeout_s,
+                 "Seconds a connection may go without a whole message in either direction")
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--upstream-concurrency", o.upstream_concurrency, "Upstream calls at once (queued beyond)")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("--upstream-timeout", o.upstream_timeout_s, "Seconds the upstream may send nothing")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--upstream-first-token-timeout", o.upstream_first_token_timeout_s,
+                 "Seconds the upstream may take to its first token")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--upstream-total-timeout", o.upstream_total_timeout_s, "Seconds one answer may take in all")
+      ->check(CLI::Range(1, 86400));
+  app.add_option("--max-send-buffer", o.max_send_buffer,
+                 "Bytes waiting for one slow client before the upstream is read no further")
+      ->check(CLI::Range(int64_t{65536}, int64_t{1} << 30));
+  app.add_option("--max-total-buffer", o.max_total_buffer,
+                 "Bytes waiting for all clients, and in their partial requests")
+      ->check(CLI::Range(int64_t{1} << 20, int64_t{1} << 40));
+  app.add_option("--grace", o.grace_s,
+                 "On SIGTERM or SIGINT: seconds answers in flight get to finish before they are cut")
+      ->check(CLI::Range(0, 3600));
   app.add_option("--port-file", o.port_file, "Write the bound port here once listening (for scripts and tests)");
   app.add_option("--store", o.store,
                  "Accounts and records: sqlite:PATH (default $XDG_STATE_HOME/confer-server/store.db), "
@@ -100,14 +125,22 @@ Result<ServerConfig> server_config(const ServerOptions& o) {
     return make_error(Errc::usage, "--listen: expected a port number (0-65535), saw '" + port + "'");
   config.port = static_cast<unsigned short>(value);
   config.io_threads = o.threads;
-  config.max_connections = o.max_connections;
+  config.max_connections = static_cast<size_t>(o.max_connections);
+  config.max_connections_per_ip = static_cast<size_t>(o.max_connections_per_ip);
+  config.handshake_timeout = std::chrono::seconds(o.handshake_timeout_s);
   config.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
+  config.upstream_threads = o.upstream_concurrency;
+  config.max_send_buffer = static_cast<size_t>(o.max_send_buffer);
+  config.max_total_buffer = static_cast<size_t>(o.max_total_buffer);
+  config.grace = std::chrono::seconds(o.grace_s);
   if (o.upstream != "demo" && o.upstream.rfind("http://", 0) != 0 && o.upstream.rfind("https://", 0) != 0)
     return make_error(Errc::usage, "--upstream: expected an http:// or https:// base URL, or 'demo', saw '" +
                                        o.upstream + "'");
   config.upstream.url = chat_completions_url(o.upstream);
   config.upstream.default_model = o.model;
   config.upstream.idle_timeout_s = o.upstream_timeout_s;
+  config.upstream.first_token_timeout_s = o.upstream_first_token_timeout_s;
+  config.upstream.total_timeout_s = o.upstream_total_timeout_s;
   return config;
 }
 

@@ -29,9 +29,18 @@ struct ServerOptions {
   std::string ita_api_key_file;
   std::string port_file;
   int threads = 2;
-  size_t max_connections = 256;
+  // Limits (docs/security.md lists each with its default).
+  int64_t max_connections = 256;
+  int64_t max_connections_per_ip = 32;
+  int handshake_timeout_s = 10;
   int idle_timeout_s = 300;
+  int upstream_concurrency = 64;
   int upstream_timeout_s = 120;
+  int upstream_first_token_timeout_s = 60;
+  int upstream_total_timeout_s = 600;
+  int64_t max_send_buffer = 1 << 20;
+  int64_t max_total_buffer = int64_t{256} << 20;
+  int grace_s = 10;
   std::string store;           // empty: store::default_store_spec(); "none": no accounts
   std::string token_key_file;  // empty: a random key for this process
   std::string rp_id = "confer.to";

@@ -3,12 +3,18 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <condition_variable>
 #include <deque>
+#include <list>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <variant>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
@@ -37,16 +43,65 @@ namespace {
 constexpr size_t kMaxHandshakeMessage = 4096;
 constexpr size_t kMaxOpenGroups = 8;
 
+using Clock = std::chrono::steady_clock;
+
+struct Shared;
+
+// One accepted TCP connection's place in the server's limits, from accept until its
+// socket is gone (held by the HTTP session, then the WebSocket session). Until its Noise
+// handshake completes it is "unproven": the oldest unproven connection is the one a new
+// arrival evicts when every place is taken, so slow or silent peers cannot lock out
+// clients that make progress.
+struct Slot {
+  std::shared_ptr<Shared> shared;
+  std::string address;
+  Clock::time_point accepted = Clock::now();
+  std::atomic<bool> proven{false};
+  bool evicting = false;                        // under Shared::slots_mu
+  std::list<std::weak_ptr<Slot>>::iterator at;  // under Shared::slots_mu
+  std::mutex cut_mu;
+  std::function<void(const char* why)> cut_fn;  // closes the connection on its own executor
+
+  Slot(std::shared_ptr<Shared> s, std::string a) : shared(std::move(s)), address(std::move(a)) {}
+  ~Slot();
+  void on_cut(std::function<void(const char*)> fn) {
+    std::lock_guard<std::mutex> lock(cut_mu);
+    cut_fn = std::move(fn);
+  }
+  void cut(const char* why) {
+    std::function<void(const char*)> fn;
+    {
+      std::lock_guard<std::mutex> lock(cut_mu);
+      fn = cut_fn;
+    }
+    if (fn) fn(why);
+  }
+};
+
 struct Shared {
   ServerConfig config;
   std::unique_ptr<AttestationProvider> provider;
   noise::KeyPair static_key;
   std::string channel_evidence;  // message-2 payload: report_data = static key || zeros
   std::mutex evidence_mu;
-  std::chrono::steady_clock::time_point evidence_made = std::chrono::steady_clock::now();
+  Clock::time_point evidence_made = Clock::now();
+  std::mutex ping_mu;
+  std::optional<Clock::time_point> ping_checked;
+  bool ping_ok = false;
   net::thread_pool upstream_pool;
-  std::atomic<size_t> connections{0};
   std::unique_ptr<AccountService> accounts;  // null without a store
+
+  // Connections, from accept (docs/security.md).
+  std::mutex slots_mu;
+  std::list<std::weak_ptr<Slot>> slots;  // in accept order
+  std::map<std::string, size_t> per_address;
+  size_t connections = 0;  // under slots_mu
+  size_t evicting = 0;     // under slots_mu
+  std::atomic<size_t> refusing{0};  // connections being told 503, outside the slots
+  // Bytes held for clients: sealed responses not yet written, partial requests.
+  std::atomic<size_t> buffered{0};
+  std::atomic<size_t> active_streams{0};
+  std::atomic<bool> stopping{false};
 
   Shared(ServerConfig c, std::unique_ptr<AttestationProvider> p, noise::KeyPair k, std::string ev)
       : config(std::move(c)), provider(std::move(p)), static_key(std::move(k)),
@@ -56,13 +111,82 @@ struct Shared {
                                                   Bytes(static_key.pub.begin(), static_key.pub.end()));
   }
 
+  // A place for a connection from `address`, or why there is none (the 503's text). At
+  // capacity the oldest unproven connection is cut to make room.
+  static std::variant<std::shared_ptr<Slot>, const char*> admit(const std::shared_ptr<Shared>& self,
+                                                               const std::string& address) {
+    std::shared_ptr<Slot> victim;
+    std::shared_ptr<Slot> slot;
+    {
+      std::lock_guard<std::mutex> lock(self->slots_mu);
+      size_t& mine = self->per_address[address];
+      if (mine >= self->config.max_connections_per_ip) {
+        if (mine == 0) self->per_address.erase(address);
+        return "Too many connections from this address\n";
+      }
+      if (self->connections - self->evicting >= self->config.max_connections) {
+        for (auto it = self->slots.begin(); it != self->slots.end() && !victim; ++it) {
+          auto candidate = it->lock();
+          if (candidate && !candidate->proven && !candidate->evicting) victim = std::move(candidate);
+        }
+        if (!victim) {
+          if (mine == 0) self->per_address.erase(address);
+          return "Too many connections\n";
+        }
+        victim->evicting = true;
+        ++self->evicting;
+      }
+      slot = std::make_shared<Slot>(self, address);
+      slot->at = self->slots.insert(self->slots.end(), slot);
+      ++self->connections;
+      ++mine;
+    }
+    if (victim) victim->cut("evicted: the server is full and this connection had not completed its handshake");
+    return slot;
+  }
+
+  void release(Slot& slot) noexcept {
+    std::lock_guard<std::mutex> lock(slots_mu);
+    slots.erase(slot.at);
+    --connections;
+    if (slot.evicting) --evicting;
+    auto it = per_address.find(slot.address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
+
+  // Every connection's slot, for cutting them all at the end of a drain.
+  std::vector<std::shared_ptr<Slot>> live_slots() {
+    std::lock_guard<std::mutex> lock(slots_mu);
+    std::vector<std::shared_ptr<Slot>> out;
+    for (auto& w : slots)
+      if (auto s = w.lock()) out.push_back(std::move(s));
+    return out;
+  }
+
+  size_t connection_count() {
+    std::lock_guard<std::mutex> lock(slots_mu);
+    return connections;
+  }
+
+  // GET /v1/ping answers from evidence made at most once a minute (it costs a report and
+  // a signature, and anyone may ask).
+  bool ping() {
+    std::lock_guard<std::mutex> lock(ping_mu);
+    auto now = Clock::now();
+    if (!ping_checked || now - *ping_checked >= std::chrono::seconds(60)) {
+      ping_ok = provider->evidence(Bytes(64, 0)).ok();
+      ping_checked = now;
+    }
+    return ping_ok;
+  }
+
   // Message 2's evidence, made again once the provider says it has aged (an ITA token,
   // re-read collateral). If remaking fails the last one is kept and the failure logged:
   // clients then judge its age themselves.
   std::string current_evidence() {
     std::lock_guard<std::mutex> lock(evidence_mu);
     int64_t lifetime = provider->evidence_lifetime_s();
-    auto now = std::chrono::steady_clock::now();
+    auto now = Clock::now();
     if (lifetime > 0 && now - evidence_made > std::chrono::seconds(lifetime)) {
       Bytes report_data(64, 0);
       std::copy(static_key.pub.begin(), static_key.pub.end(), report_data.begin());
@@ -86,6 +210,8 @@ struct Shared {
     }
   }
 };
+
+Slot::~Slot() { shared->release(*this); }
 
 std::string peer_of(const tcp::socket& socket) {
   beast::error_code ec;
@@ -120,20 +246,33 @@ transport::Response text_response(int64_t id, int32_t status, std::string_view b
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket&& socket, std::shared_ptr<Shared> shared, std::shared_ptr<ConnectionAuth> auth)
+  WsSession(tcp::socket&& socket, std::shared_ptr<Shared> shared, std::shared_ptr<ConnectionAuth> auth,
+            std::shared_ptr<Slot> slot)
       : peer_(peer_of(socket)), ws_(std::move(socket)), shared_(std::move(shared)),
-        assembler_(shared_->config.max_request_bytes, kMaxOpenGroups), auth_(std::move(auth)) {}
+        assembler_(shared_->config.max_request_bytes, kMaxOpenGroups), auth_(std::move(auth)),
+        slot_(std::move(slot)), timer_(ws_.get_executor()) {}
 
-  ~WsSession() { --shared_->connections; }
+  ~WsSession() {
+    size_t held = assembler_charge_;
+    for (const auto& out : outbox_) held += out.charge;
+    shared_->buffered -= held;
+  }
 
   void start(http::request<http::string_body> upgrade) {
     websocket::stream_base::timeout t{};
-    t.handshake_timeout = shared_->config.handshake_timeout;
-    t.idle_timeout = shared_->config.idle_timeout;
+    t.handshake_timeout = shared_->config.handshake_timeout;  // the WebSocket upgrade and close
+    t.idle_timeout = websocket::stream_base::none();           // judged by whole messages: arm()
     t.keep_alive_pings = false;
     ws_.set_option(t);
     ws_.binary(true);
     ws_.read_message_max(noise::kMaxMessage);
+    std::weak_ptr<WsSession> weak = shared_from_this();
+    slot_->on_cut([weak, ex = ws_.get_executor()](const char* why) {
+      net::post(ex, [weak, why] {
+        if (auto s = weak.lock()) s->cut(why);
+      });
+    });
+    arm(slot_->accepted + shared_->config.handshake_timeout);
     auto key = noise::KeyPair::from_private(shared_->static_key.priv.view());
     if (!key) return shared_->log(peer_, "handshake", key.error().message);
     auto hs = noise::HandshakeState::create(noise::Role::responder, std::move(key).value(), {});
@@ -145,24 +284,81 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     });
   }
 
-  // Any thread: queue a response for encryption and sending, in call order per strand post.
+  // Any thread: queue a response for encryption and sending, in call order per strand
+  // post. Its bytes count against the connection's and the server's buffers at once.
   void send(transport::Response response) {
-    net::post(ws_.get_executor(), [self = shared_from_this(), r = std::move(response)] { self->send_now(r); });
+    size_t charge = response.body.size() + kResponseOverhead;
+    queued_ += charge;
+    shared_->buffered += charge;
+    net::post(ws_.get_executor(),
+              [self = shared_from_this(), r = std::move(response), charge] { self->send_now(r, charge); });
   }
 
   bool alive() const { return !closed_.load(); }
 
+  // On an upstream thread: waits while this client has more unsent than its buffer (or
+  // the server is over its total), so the upstream is not read faster than the client
+  // reads. False once the connection has ended.
+  bool wait_for_room() {
+    std::unique_lock<std::mutex> lock(flow_mu_);
+    while (alive() && (queued_ > shared_->config.max_send_buffer ||
+                       shared_->buffered > shared_->config.max_total_buffer))
+      flow_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    return alive();
+  }
+
  private:
+  static constexpr size_t kResponseOverhead = 128;  // the envelope, the frame, the tag
+
+  void mark_closed() {
+    closed_ = true;
+    std::lock_guard<std::mutex> lock(flow_mu_);
+    flow_cv_.notify_all();
+  }
+
+  // Ends the connection at once (a deadline, an eviction, the end of a drain).
+  void cut(const char* why) {
+    if (closed_.exchange(true)) return;
+    mark_closed();
+    shared_->log(peer_, handshake_ ? "handshake" : "transport", why);
+    beast::error_code ec;
+    timer_.cancel();
+    beast::get_lowest_layer(ws_).socket().shutdown(tcp::socket::shutdown_both, ec);
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
+  // The connection's one deadline: the handshake's, then the idle one, pushed on by each
+  // whole message read or written (a byte now and then is not progress).
+  void arm(Clock::time_point when) {
+    timer_.expires_at(when);
+    timer_.async_wait([weak = std::weak_ptr<WsSession>(shared_from_this())](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_) return;
+      if (self->handshake_) return self->cut("no Noise handshake within the handshake timeout (--handshake-timeout)");
+      auto due = self->last_progress_ + self->shared_->config.idle_timeout;
+      if (Clock::now() >= due) return self->cut("no whole message for the idle timeout (--idle-timeout)");
+      self->arm(due);
+    });
+  }
+
   void close_with(websocket::close_code code, const char* reason) {
     if (closed_.exchange(true)) return;
+    mark_closed();
     shared_->log(peer_, handshake_ ? "handshake" : "transport", reason);
-    ws_.async_close(websocket::close_reason(code, reason), [self = shared_from_this()](beast::error_code) {});
+    ws_.async_close(websocket::close_reason(code, reason), [self = shared_from_this()](beast::error_code) {
+      beast::error_code ec;
+      self->timer_.cancel();
+      beast::get_lowest_layer(self->ws_).socket().close(ec);
+    });
   }
 
   void read_next() {
     ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
-        self->closed_ = true;
+        bool was_closed = self->closed_.load();
+        self->mark_closed();
+        self->timer_.cancel();
+        if (was_closed) return;
         // A close or a hang-up after the handshake is how sessions end, not a failure.
         bool ended = ec == websocket::error::closed || ec == net::error::eof ||
                      ec == net::error::connection_reset || ec == net::error::operation_aborted;
@@ -172,6 +368,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
           self->shared_->log(self->peer_, "read", ec.message());
         return;
       }
+      if (!self->ws_.got_binary()) {
+        self->buffer_.consume(self->buffer_.size());
+        return self->close_with(websocket::close_code::policy_error, "expected binary WebSocket messages, saw text");
+      }
+      self->last_progress_ = Clock::now();
       self->on_message();
     });
   }
@@ -189,12 +390,14 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         std::string evidence = shared_->current_evidence();
         auto m2 = handshake_->write_message(as_bytes(evidence));
         if (!m2) return close_with(websocket::close_code::internal_error, "Handshake failed");
-        queue_write(std::move(m2).value());
+        queue_write(std::move(m2).value(), 0);
       } else {
         auto split = handshake_->split();
         if (!split) return close_with(websocket::close_code::internal_error, "Handshake failed");
         transport_.emplace(std::move(split).value());
         handshake_.reset();
+        slot_->proven = true;
+        arm(last_progress_ + shared_->config.idle_timeout);
       }
       return read_next();
     }
@@ -202,6 +405,16 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     if (!frame) return close_with(websocket::close_code::internal_error, "Decryption failed");
     auto whole = assembler_.add(*frame);
     if (!whole) return close_with(websocket::close_code::internal_error, "Frame decode failed");
+    // Partial requests count against the server's total; one connection may hold at most
+    // one whole request's worth (plus a frame) in pieces.
+    size_t held = assembler_.buffered();
+    shared_->buffered += held;
+    shared_->buffered -= assembler_charge_;
+    assembler_charge_ = held;
+    if (held > shared_->config.max_request_bytes + transport::kMaxFramePayload)
+      return close_with(websocket::close_code::policy_error, "Too many bytes in incomplete requests");
+    if (held > 0 && shared_->buffered > shared_->config.max_total_buffer)
+      return close_with(websocket::close_code::try_again_later, "Server buffers full");
     if (*whole) {
       auto request = transport::decode_request(**whole);
       if (!request) return close_with(websocket::close_code::bad_payload, "Invalid protobuf message");
@@ -212,6 +425,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   void dispatch(transport::Request req) {
     if (req.verb == "GET" && req.path == "/ping") return send_now(text_response(req.id, 200, "PONG"));
+    if (shared_->stopping) return send_now(text_response(req.id, 503, "confer-server is shutting down"));
     if (req.verb == "POST" && req.path == "/v1/attestation" && shared_->config.offer_fresh_attestation)
       return fresh_attestation(req);
     if (req.verb == "POST" && req.path == chat::kChatPath) return chat(std::move(req));
@@ -264,6 +478,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     send_now(text_response(req.id, 200, *evidence));
   }
 
+
   void chat(transport::Request req) {
     auto parsed = parse_chat_request(req.body);
     if (!parsed) return send_now(text_response(req.id, 400, parsed.error().message));
@@ -271,34 +486,46 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return send_now(text_response(req.id, 429, fmt::format("at most {} requests at once per connection",
                                                              shared_->config.max_streams_per_connection)));
     ++active_streams_;
+    ++shared_->active_streams;
     std::weak_ptr<WsSession> weak = shared_from_this();
     net::post(shared_->upstream_pool, [weak, shared = shared_, peer = peer_, id = req.id,
                                        request = std::move(parsed).value()] {
       // Nothing may escape a pool thread: it would end the process and every session.
       try {
-        answer(weak, *shared, peer, id, request);
+        // A request whose client left while it waited for a thread is not sent at all.
+        if (auto s = weak.lock(); s && s->alive()) answer(weak, *shared, peer, id, request);
       } catch (...) {
         shared->log(peer, "request", "internal: " + current_exception_text());
         if (auto s = weak.lock()) s->send(text_response(id, 500, "Internal error"));
       }
+      --shared->active_streams;
       if (auto s = weak.lock()) net::post(s->ws_.get_executor(), [s] { --s->active_streams_; });
     });
   }
 
-  // On an upstream pool thread: calls the model and sends the answer back, streamed or whole.
+  // On an upstream pool thread: calls the model and sends the answer back, streamed or
+  // whole. The call ends within a second of the client going (or being cut).
   static void answer(const std::weak_ptr<WsSession>& weak, const Shared& shared, const std::string& peer, int64_t id,
                      const ChatRequest& request) {
     auto emit = [&](int32_t status, std::string body) {
       if (auto s = weak.lock()) s->send(text_response(id, status, body));
     };
-    auto result = call_upstream(shared.config.upstream, request, [&](std::string_view token) {
+    auto client_there = [&] {
       auto s = weak.lock();
-      if (!s || !s->alive()) return false;
-      std::string event = chat::serialize_chat_event(chat::ChatEvent::token(token));
-      if (shared.config.rewrite_event) event = shared.config.rewrite_event(std::move(event));
-      s->send(text_response(id, 200, event));
-      return true;
-    });
+      return s && s->alive();
+    };
+    auto result = call_upstream(
+        shared.config.upstream, request,
+        [&](std::string_view token) {
+          auto s = weak.lock();
+          if (!s || !s->alive()) return false;
+          std::string event = chat::serialize_chat_event(chat::ChatEvent::token(token));
+          if (shared.config.rewrite_event) event = shared.config.rewrite_event(std::move(event));
+          s->send(text_response(id, 200, event));
+          return s->wait_for_room();
+        },
+        client_there);
+    if (!client_there()) return;
     if (!result) {
       // The upstream's message may quote the conversation: the log gets its kind only.
       shared.log(peer, "upstream", std::string("request failed (") + errc_name(result.error().code) + ")");
@@ -311,30 +538,50 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     }
   }
 
-  void send_now(const transport::Response& r) {
-    if (closed_ || !transport_) return;
-    for (auto& frame : transport::encode_frames(transport::encode_response(r), transport::random_id())) {
-      auto ct = transport_->encrypt(frame);
-      if (!ct) return close_with(websocket::close_code::internal_error, "Failed");
-      queue_write(std::move(ct).value());
+  void send_now(const transport::Response& r, size_t charge = 0) {
+    if (closed_ || !transport_) return release(charge);
+    auto frames = transport::encode_frames(transport::encode_response(r), transport::random_id());
+    for (size_t i = 0; i < frames.size(); ++i) {
+      auto ct = transport_->encrypt(frames[i]);
+      if (!ct) {
+        release(charge);
+        return close_with(websocket::close_code::internal_error, "Failed");
+      }
+      queue_write(std::move(ct).value(), i + 1 == frames.size() ? charge : 0);
     }
   }
 
-  void queue_write(Bytes message) {
-    outbox_.push_back(std::move(message));
+  void release(size_t charge) {
+    if (charge == 0) return;
+    queued_ -= charge;
+    shared_->buffered -= charge;
+    std::lock_guard<std::mutex> lock(flow_mu_);
+    flow_cv_.notify_all();
+  }
+
+  void queue_write(Bytes message, size_t charge) {
+    outbox_.push_back(Outgoing{std::move(message), charge});
     if (outbox_.size() == 1) write_next();
   }
 
   void write_next() {
-    ws_.async_write(net::buffer(outbox_.front()), [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_write(net::buffer(outbox_.front().bytes), [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (ec) {
-        self->closed_ = true;
+        self->mark_closed();
         return;
       }
+      self->last_progress_ = Clock::now();
+      size_t charge = self->outbox_.front().charge;
       self->outbox_.pop_front();
+      self->release(charge);
       if (!self->outbox_.empty()) self->write_next();
     });
   }
+
+  struct Outgoing {
+    Bytes bytes;
+    size_t charge = 0;  // what send() counted for the response this message ends
+  };
 
   std::string peer_;
   websocket::stream<beast::tcp_stream> ws_;
@@ -343,22 +590,52 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::optional<noise::HandshakeState> handshake_;
   std::optional<noise::TransportState> transport_;
   transport::FrameAssembler assembler_;
-  std::deque<Bytes> outbox_;
+  size_t assembler_charge_ = 0;
+  std::deque<Outgoing> outbox_;
+  std::atomic<size_t> queued_{0};
+  std::mutex flow_mu_;
+  std::condition_variable flow_cv_;
   size_t active_streams_ = 0;
   std::atomic<bool> closed_{false};
   std::shared_ptr<ConnectionAuth> auth_;
+  std::shared_ptr<Slot> slot_;
+  net::steady_timer timer_;
+  Clock::time_point last_progress_ = Clock::now();
 };
 
-// Reads one HTTP request: a WebSocket upgrade at /websocket, or GET /v1/ping.
+// Reads one HTTP request: a WebSocket upgrade at /websocket, or GET /v1/ping. With a
+// refusal (no slot for it) it reads the request only to answer 503 with that text.
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket&& socket, std::shared_ptr<Shared> shared)
-      : stream_(std::move(socket)), shared_(std::move(shared)) {}
+  HttpSession(tcp::socket&& socket, std::shared_ptr<Shared> shared, std::shared_ptr<Slot> slot,
+              const char* refusal = nullptr)
+      : stream_(std::move(socket)), shared_(std::move(shared)), slot_(std::move(slot)), refusal_(refusal) {
+    if (refusal_) ++shared_->refusing;
+  }
+  ~HttpSession() {
+    if (refusal_) --shared_->refusing;
+  }
 
   void start() {
     parser_.emplace();
     parser_->body_limit(8192);
-    stream_.expires_after(shared_->config.handshake_timeout);
+    parser_->header_limit(8192);
+    if (slot_) {
+      stream_.expires_at(slot_->accepted + shared_->config.handshake_timeout);
+      std::weak_ptr<HttpSession> weak = shared_from_this();
+      slot_->on_cut([weak, ex = stream_.get_executor()](const char* why) {
+        net::post(ex, [weak, why] {
+          if (auto s = weak.lock()) {
+            s->shared_->log(s->peer_, "http", why);
+            s->stream_.cancel();
+            s->stream_.close();
+          }
+        });
+      });
+    } else {
+      stream_.expires_after(std::chrono::seconds(2));
+    }
+    peer_ = peer_of(stream_.socket());
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
       if (!ec) self->on_request();
     });
@@ -367,31 +644,28 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
  private:
   void on_request() {
     auto req = parser_->release();
+    if (refusal_) return reply(req, http::status::service_unavailable, refusal_);
     std::string_view target(req.target().data(), req.target().size());
     std::string_view path = target.substr(0, target.find('?'));
     if (websocket::is_upgrade(req)) {
       if (path != "/websocket") return reply(req, http::status::not_found, "Not found\n");
-      if (++shared_->connections > shared_->config.max_connections) {
-        --shared_->connections;
-        return reply(req, http::status::service_unavailable, "Too many connections\n");
-      }
+      if (shared_->stopping) return reply(req, http::status::service_unavailable, "confer-server is shutting down\n");
       // Confer's proxy takes its JWT as ?token= at the upgrade; here it is optional (a
       // client may sign in inside the channel instead), but one that is given must verify.
       auto auth = std::make_shared<ConnectionAuth>();
       if (auto token = query_value(target, "token")) {
         auto accepted = shared_->accounts ? shared_->accounts->accept_token(*auth, *token, now_utc())
                                           : Result<void>(make_error(Errc::key, "this server keeps no accounts"));
-        if (!accepted) {
-          --shared_->connections;
-          return reply(req, http::status::unauthorized, "Invalid token\n");
-        }
+        if (!accepted) return reply(req, http::status::unauthorized, "Invalid token\n");
       }
       stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), shared_, std::move(auth))->start(std::move(req));
+      slot_->on_cut({});
+      std::make_shared<WsSession>(stream_.release_socket(), shared_, std::move(auth), std::move(slot_))
+          ->start(std::move(req));
       return;
     }
     if (req.method() == http::verb::get && path == "/v1/ping") {
-      bool ok = shared_->provider->evidence(Bytes(64, 0)).ok();
+      bool ok = shared_->ping();
       return reply(req, ok ? http::status::ok : http::status::service_unavailable,
                    ok ? "PONG" : "Attestation unavailable");
     }
@@ -402,6 +676,7 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     auto res = std::make_shared<http::response<http::string_body>>(status, req.version());
     res->set(http::field::content_type, "text/plain");
     res->set(http::field::server, "confer-server");
+    if (status == http::status::service_unavailable) res->set(http::field::retry_after, "5");
     res->keep_alive(false);
     res->body() = std::move(body);
     res->prepare_payload();
@@ -413,6 +688,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 
   beast::tcp_stream stream_;
   std::shared_ptr<Shared> shared_;
+  std::shared_ptr<Slot> slot_;
+  const char* refusal_;
+  std::string peer_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
 };
@@ -420,17 +698,21 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 class Listener final : public Server {
  public:
   Listener(std::shared_ptr<Shared> shared, tcp::acceptor acceptor, std::unique_ptr<net::io_context> ioc)
-      : shared_(std::move(shared)), ioc_(std::move(ioc)), acceptor_(std::move(acceptor)) {}
+      : shared_(std::move(shared)), ioc_(std::move(ioc)), acceptor_(std::move(acceptor)),
+        strand_(net::make_strand(*ioc_)), backoff_(strand_), drain_timer_(strand_) {}
 
   unsigned short port() const override { return acceptor_.local_endpoint().port(); }
   const noise::PublicKey& static_key() const override { return shared_->static_key.pub; }
 
   void run() override {
-    accept();
+    net::post(strand_, [this] { accept(); });
     std::vector<std::thread> threads;
     for (int i = 1; i < shared_->config.io_threads; ++i) threads.emplace_back([this] { run_io(); });
     run_io();
     for (auto& t : threads) t.join();
+    // Calls still running see their clients gone and end within a second; queued ones
+    // are dropped.
+    shared_->upstream_pool.stop();
     shared_->upstream_pool.join();
   }
 
@@ -447,30 +729,82 @@ class Listener final : public Server {
   }
 
   void stop() override {
-    net::post(*ioc_, [this] {
+    net::post(strand_, [this] {
+      if (shared_->stopping.exchange(true)) return;
       beast::error_code ec;
       acceptor_.close(ec);
+      backoff_.cancel();
+      drain_until_ = Clock::now() + shared_->config.grace;
+      drain();
     });
-    shared_->upstream_pool.stop();
-    ioc_->stop();
   }
 
  private:
-  void accept() {
-    acceptor_.async_accept(net::make_strand(*ioc_), [this](beast::error_code ec, tcp::socket socket) {
-      if (ec == net::error::operation_aborted) return;
-      if (!ec) {
-        beast::error_code nodelay_ec;  // streamed tokens are small writes: no Nagle delay
-        socket.set_option(tcp::no_delay(true), nodelay_ec);
-        std::make_shared<HttpSession>(std::move(socket), shared_)->start();
-      }
-      accept();
+  // Every 50 ms while stopping: once no answer is streaming (or the grace period is
+  // over) every connection is cut; once none is left (or a second later) the I/O ends.
+  void drain() {
+    auto now = Clock::now();
+    if (!cut_all_ && (shared_->active_streams == 0 || now >= drain_until_)) {
+      cut_all_ = true;
+      cut_at_ = now;
+      for (auto& slot : shared_->live_slots()) slot->cut("confer-server is stopping");
+    }
+    if (cut_all_ && ((shared_->connection_count() == 0 && shared_->refusing == 0) ||
+                     now - cut_at_ >= std::chrono::seconds(1))) {
+      ioc_->stop();
+      return;
+    }
+    drain_timer_.expires_after(std::chrono::milliseconds(50));
+    drain_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) drain();
     });
+  }
+
+  void accept() {
+    // The accept loop, its back-off and the drain share one strand.
+    acceptor_.async_accept(net::make_strand(*ioc_), net::bind_executor(strand_, [this](beast::error_code ec,
+                                                                                    tcp::socket socket) {
+      if (ec == net::error::operation_aborted || shared_->stopping) return;
+      if (ec) {
+        // Out of descriptors (or another accept failure): wait before trying again, so
+        // the loop does not spin; connections that end free descriptors meanwhile.
+        if (!backing_off_logged_) shared_->log("-", "accept", ec.message() + "; accepting again in 100 ms");
+        backing_off_logged_ = true;
+        backoff_.expires_after(std::chrono::milliseconds(100));
+        backoff_.async_wait([this](beast::error_code wait_ec) {
+          if (!wait_ec && !shared_->stopping) accept();
+        });
+        return;
+      }
+      backing_off_logged_ = false;
+      on_accepted(std::move(socket));
+      accept();
+    }));
+  }
+
+  void on_accepted(tcp::socket socket) {
+    beast::error_code ec;
+    socket.set_option(tcp::no_delay(true), ec);  // streamed tokens are small writes: no Nagle delay
+    auto endpoint = socket.remote_endpoint(ec);
+    if (ec) return;
+    auto admitted = Shared::admit(shared_, endpoint.address().to_string());
+    if (auto* slot = std::get_if<std::shared_ptr<Slot>>(&admitted))
+      return std::make_shared<HttpSession>(std::move(socket), shared_, std::move(*slot))->start();
+    // Refused: told so in a 503 while that costs little, else closed at once.
+    if (shared_->refusing >= shared_->config.max_connections) return;
+    std::make_shared<HttpSession>(std::move(socket), shared_, nullptr, std::get<const char*>(admitted))->start();
   }
 
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<net::io_context> ioc_;
   tcp::acceptor acceptor_;
+  net::strand<net::io_context::executor_type> strand_;
+  net::steady_timer backoff_;
+  net::steady_timer drain_timer_;
+  bool backing_off_logged_ = false;
+  bool cut_all_ = false;
+  Clock::time_point drain_until_;
+  Clock::time_point cut_at_;
 };
 
 }  // namespace

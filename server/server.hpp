@@ -21,12 +21,21 @@ struct ServerConfig {
   int listen_fd = -1;  // a socket already bound and listening on host:port, taken over; else bound here
   UpstreamOptions upstream;
   int io_threads = 2;
-  int upstream_threads = 8;            // concurrent upstream calls across all sessions
-  size_t max_connections = 256;
+  // Every limit below is listed, with its default and what happens past it, in
+  // docs/security.md. Keep the two in step.
+  int upstream_threads = 64;           // concurrent upstream calls across all sessions
+  size_t max_connections = 256;        // every accepted TCP connection, from accept
+  size_t max_connections_per_ip = 32;  // the same, per client address
   size_t max_streams_per_connection = 4;
   size_t max_request_bytes = chat::kMaxRequestBytes;
+  size_t max_send_buffer = 1u << 20;     // sealed bytes waiting for one slow client
+  size_t max_total_buffer = 256u << 20;  // the same plus partial requests, all connections
+  // No complete WebSocket message in either direction for this long: closed.
   std::chrono::seconds idle_timeout{300};
-  std::chrono::seconds handshake_timeout{30};
+  // From accept until the Noise handshake is complete (the HTTP upgrade included).
+  std::chrono::seconds handshake_timeout{10};
+  // On stop(): streams in flight get this long to finish before they are cut.
+  std::chrono::seconds grace{10};
   int64_t max_context_tokens = 262144;
   // Accounts and storage (server/accounts.hpp); none: those routes answer 404.
   std::shared_ptr<store::Store> store;
@@ -46,6 +55,8 @@ class Server {
   virtual ~Server() = default;
   virtual unsigned short port() const = 0;  // the bound port (useful with port 0)
   virtual void run() = 0;                   // blocks until stop()
+  // Stops accepting, lets answers in flight finish for up to ServerConfig::grace, then
+  // cuts what is left; run() returns once every connection is gone. Any thread.
   virtual void stop() = 0;
   virtual const noise::PublicKey& static_key() const = 0;
 };

@@ -1,6 +1,8 @@
 #include "server/upstream.hpp"
 
+#include <chrono>
 #include <map>
+#include <optional>
 #include <mutex>
 
 #include <fmt/format.h>
@@ -79,6 +81,7 @@ Result<UpstreamDelta> parse_upstream_chunk(std::string_view data) {
       if (!c.is_object() || !c.contains("delta") || !c["delta"].is_object()) continue;
       const auto& delta = c["delta"];
       if (delta.contains("content") && delta["content"].is_string()) d.content += delta["content"].get<std::string>();
+      if (c.contains("finish_reason") && c["finish_reason"].is_string()) d.finished = true;
     }
   }
   if (doc.contains("usage") && doc["usage"].is_object() && doc["usage"].contains("total_tokens") &&
@@ -164,7 +167,9 @@ struct StreamState {
   std::optional<Error> error;
   bool stopped = false;   // the consumer asked to stop
   bool done = false;      // "[DONE]"
+  bool finished = false;  // a choice said why it ended (finish_reason)
   bool overflow = false;  // a line past the bound
+  bool got_token = false;
 
   // Whether the transfer should go on.
   bool wanted() const { return !overflow && !error && !stopped; }
@@ -181,7 +186,9 @@ struct StreamState {
       return;
     }
     if (delta->total_tokens) result.total_tokens = *delta->total_tokens;
+    if (delta->finished) finished = true;
     if (!delta->content.empty()) {
+      got_token = true;
       result.text += delta->content;
       if (!on_token(delta->content)) stopped = true;
     }
@@ -251,7 +258,8 @@ std::string first_upstream_model(const UpstreamOptions& options) {
 }
 
 Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatRequest& request,
-                                     const std::function<bool(std::string_view)>& on_token) {
+                                     const std::function<bool(std::string_view)>& on_token,
+                                     const std::function<bool()>& wanted) {
   if (options.url == "demo") return demo_answer(request, on_token);
   StreamState state;
   SseParser sse([&](std::string_view data) { state.event(data, on_token); });
@@ -265,22 +273,57 @@ Result<UpstreamResult> call_upstream(const UpstreamOptions& options, const ChatR
   http.max_error_body = kMaxErrorBody;
   http.connect_timeout_s = options.connect_timeout_s;
   http.idle_timeout_s = options.idle_timeout_s;
+  // The deadlines are judged by tokens, not bytes: keep-alive comments and empty
+  // deltas reset the idle timer but never hold a slot past these.
+  auto started = std::chrono::steady_clock::now();
+  bool silent = false;
+  http.idle_expired = &silent;
+  std::optional<Error> expired;
+  http.keep_going = [&] {
+    if (wanted && !wanted()) {
+      state.stopped = true;
+      return false;
+    }
+    auto elapsed = std::chrono::steady_clock::now() - started;
+    if (request.stream && !state.got_token && elapsed >= std::chrono::seconds(options.first_token_timeout_s)) {
+      expired = Error{Errc::protocol, fmt::format("upstream sent no token within {} s (--upstream-first-token-timeout)",
+                                                  options.first_token_timeout_s)};
+      return false;
+    }
+    if (elapsed >= std::chrono::seconds(options.total_timeout_s)) {
+      expired = Error{Errc::protocol, fmt::format("upstream did not finish the answer within {} s "
+                                                  "(--upstream-total-timeout)", options.total_timeout_s)};
+      return false;
+    }
+    return true;
+  };
   if (request.stream)
     http.on_body = [&](std::string_view bytes) {
       if (!sse.feed(bytes)) state.overflow = true;
       return state.wanted();
     };
   auto response = net::http_request(http);
+  if (expired) return std::move(*expired);
   if (state.stopped) return std::move(state.result);
   if (state.error) return std::move(*state.error);
   if (state.overflow) return make_error(Errc::protocol, "upstream: an event-stream line exceeded 1 MiB");
-  if (!response) return Error{response.error().code, "upstream " + response.error().message};
+  if (!response) {
+    if (silent)
+      return make_error(Errc::protocol, fmt::format("upstream sent nothing for {} s (--upstream-timeout)",
+                                                    options.idle_timeout_s));
+    return Error{response.error().code, "upstream " + response.error().message};
+  }
   if (response->status != 200)
     return make_error(Errc::protocol,
                       fmt::format("upstream answered HTTP {}: {}", response->status, error_message(response->body)));
   if (!request.stream) return parse_completion(response->body);
-  if (!state.done && state.result.text.empty())
-    return make_error(Errc::protocol, "upstream: the event stream ended without data");
+  if (!state.done && !state.finished)
+    return make_error(Errc::protocol,
+                      state.result.text.empty()
+                          ? std::string("upstream: the event stream ended without data")
+                          : fmt::format("upstream: the event stream ended before the answer was finished (no [DONE] "
+                                        "or finish_reason after {} bytes of text)",
+                                        state.result.text.size()));
   return std::move(state.result);
 }
 

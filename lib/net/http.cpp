@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include <curl/curl.h>
 
@@ -28,11 +29,31 @@ struct Transfer {
   const HttpRequest* request = nullptr;
   HttpResponse* response = nullptr;
   bool overflow = false;
+  bool idle_expired = false;
+  std::chrono::steady_clock::time_point last_byte = std::chrono::steady_clock::now();
 };
+
+// The idle timeout is kept here rather than by CURLOPT_LOW_SPEED_*, whose averaging
+// let a 10 s setting fire after 17 s: the transfer ends within about a second of the
+// setting (curl calls back at least once a second).
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(user);
+  if (t->request->idle_timeout_s > 0 &&
+      std::chrono::steady_clock::now() - t->last_byte >= std::chrono::seconds(t->request->idle_timeout_s)) {
+    t->idle_expired = true;
+    return 1;
+  }
+  if (t->request->keep_going && !t->request->keep_going()) {
+    t->response->stopped = true;
+    return 1;
+  }
+  return 0;
+}
 
 size_t on_data(char* ptr, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
+  t->last_byte = std::chrono::steady_clock::now();
   long status = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   std::string& body = t->response->body;
@@ -57,6 +78,7 @@ size_t on_data(char* ptr, size_t size, size_t n, void* user) {
 size_t on_header(char* ptr, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
+  t->last_byte = std::chrono::steady_clock::now();
   std::string_view line(ptr, len);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (after a redirect or 100-continue)
     t->response->headers.clear();
@@ -92,9 +114,10 @@ void set_options(CURL* curl, const HttpRequest& r, curl_slist* headers, Transfer
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, r.connect_timeout_s);
   if (r.total_timeout_s > 0) curl_easy_setopt(curl, CURLOPT_TIMEOUT, r.total_timeout_s);
-  if (r.idle_timeout_s > 0) {
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, r.idle_timeout_s);
+  if (r.idle_timeout_s > 0 || r.keep_going) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   }
   if (r.max_redirects > 0) {
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
@@ -131,6 +154,9 @@ Result<HttpResponse> http_request(const HttpRequest& request) {
   CURLcode rc = curl_easy_perform(curl.get());
   curl_easy_getinfo(curl.get(), CURLINFO_RESPONSE_CODE, &response.status);
   if (response.stopped) return response;
+  if (t.idle_expired && request.idle_expired != nullptr) *request.idle_expired = true;
+  if (t.idle_expired)
+    return make_error(Errc::network, fmt::format("{}: nothing received for {} s", request.url, request.idle_timeout_s));
   if (t.overflow)
     return make_error(Errc::protocol, fmt::format("{}: expected a response of at most {} bytes, saw more",
                                                   request.url, request.max_body));

@@ -30,12 +30,18 @@ struct HttpRequest {
   // Streaming: a 200 response's body goes here piece by piece instead of into
   // HttpResponse::body; returning false ends the transfer (HttpResponse::stopped).
   std::function<bool(std::string_view)> on_body;
+  // Asked while the transfer runs (whenever data arrives, and about once a second while
+  // none does); returning false ends it (HttpResponse::stopped). For a caller's own
+  // deadlines and for giving up when whoever wanted the answer has gone.
+  std::function<bool()> keep_going;
+  // Set to true when the idle timeout ended the transfer (so a caller can name its own option).
+  bool* idle_expired = nullptr;
 };
 
 struct HttpResponse {
   long status = 0;
   std::string body;      // the body (not streamed), or an error status's bounded prefix
-  bool stopped = false;  // on_body asked to stop
+  bool stopped = false;  // on_body or keep_going asked to stop
   std::map<std::string, std::string> headers;  // the kept ones, by lower-case name (final response)
 };
 

@@ -58,6 +58,12 @@ std::vector<Bytes> encode_frames(ByteView message, int64_t chunk_id) {
 FrameAssembler::FrameAssembler(size_t max_message_size, size_t max_open_groups)
     : max_message_size_(max_message_size), max_open_groups_(max_open_groups) {}
 
+size_t FrameAssembler::buffered() const {
+  size_t total = 0;
+  for (const auto& [id, g] : groups_) total += g.bytes;
+  return total;
+}
+
 Result<std::optional<Bytes>> FrameAssembler::add(ByteView bytes) {
   quiet_protobuf();
   confer::NoiseTransportFrame f;

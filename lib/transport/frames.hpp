@@ -26,6 +26,8 @@ class FrameAssembler {
   // A complete message when this frame finished one, nothing while one is incomplete,
   // an error (Errc::protocol) for a frame that breaks the rules or the bounds.
   Result<std::optional<Bytes>> add(ByteView frame);
+  // Payload bytes held for incomplete messages (what a half-sent request costs).
+  size_t buffered() const;
 
  private:
   struct Group {
