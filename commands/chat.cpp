@@ -90,6 +90,24 @@ std::atomic<bool> g_chat_interrupted{false};
 
 bool renders_markdown(const ChatOptions& o) { return !o.json && !o.raw && isatty(STDOUT_FILENO) == 1; }
 
+void end_line(const std::string& reply, const ChatOptions& o);
+
+// Tokens came, then an error or a lost connection: what was shown is a cut answer,
+// never a whole one. Said plainly, and as {"type":"incomplete"} under --json. `status`
+// is the server's (0: the connection ended).
+Error cut_off(const std::string& reply, const ChatOptions& o, int32_t status, const std::string& why) {
+  end_line(reply, o);
+  if (o.json) {
+    std::printf("%s\n", dump_json(json{{"type", "incomplete"}, {"status", status}, {"message", why},
+                                       {"content", reply}})
+                            .c_str());
+    std::fflush(stdout);
+  }
+  std::string cause = status != 0 ? fmt::format("the server reported {} {}", status, why) : "the connection ended: " + why;
+  return Error{Errc::protocol, fmt::format("the answer was cut off after {} bytes ({}); it was not saved to the "
+                                           "history", reply.size(), cause)};
+}
+
 // Sends the conversation and renders the answer as it streams. Returns the reply text.
 Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, const Settings& s,
                    const std::vector<Message>& history, bool* started) {
@@ -124,7 +142,12 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
       answer.outcome = Outcome::interrupted;
       return answer;
     }
-    CONFER_TRY(auto next, channel.next(std::chrono::milliseconds(50)));
+    auto polled = channel.next(std::chrono::milliseconds(50));
+    if (!polled && !reply.empty()) {
+      printer.done();
+      return cut_off(reply, o, 0, polled.error().message);
+    }
+    CONFER_TRY(auto next, std::move(polled));
     if (!next) {
       if (std::chrono::steady_clock::now() - last > std::chrono::seconds(o.timeout))
         return make_error(Errc::protocol, fmt::format("the server sent nothing for {} s", o.timeout));
@@ -135,6 +158,10 @@ Result<Answer> ask(transport::ClientChannel& channel, const ChatOptions& o, cons
     spinner.stop();
     if (started) *started = true;
     std::string payload(next->body.begin(), next->body.end());
+    if (next->status != 200 && !reply.empty()) {
+      printer.done();
+      return cut_off(reply, o, next->status, payload);
+    }
     if (next->status != 200)
       return make_error(Errc::protocol, fmt::format("server refused the request: {} {}", next->status, payload));
     if (o.no_stream) {
@@ -338,7 +365,7 @@ Handler setup_chat(CLI::App& app) {
   app.add_flag("--offline", o->offline, "Never fetch collateral (AMD's VCEK, Intel's TDX collateral): it must come with the evidence or the cache");
   app.add_flag("--require-fresh", o->require_fresh, "Refuse servers that do not offer fresh attestation");
   app.add_option("--timeout", o->timeout, "Seconds to wait for the server before giving up")->check(CLI::Range(1, 3600));
-  app.add_option("--connect-timeout", o->connect_timeout, "Seconds to connect (the handshake gets twice that plus 30)")
+  app.add_option("--connect-timeout", o->connect_timeout, "Seconds the server gets to accept and to complete its part of the handshake")
       ->check(CLI::Range(1, 600));
   auto* cont = app.add_flag("-c,--continue", o->history.continue_last, "Continue the last conversation");
   auto* named = app.add_option("--conversation", o->history.conversation,

@@ -204,7 +204,10 @@ Result<transport::ServerUrl> configured_server(const std::string& server) {
 
 int fail_session(const Error& error, const attest::Verification& refused, const transport::ServerUrl& url,
                  bool require_fresh) {
-  if (error.code != Errc::attestation) return fail(error, {"is confer-server running at " + url.text() + "?"});
+  if (error.code == Errc::network && error.message.find("--connect-timeout") != std::string::npos)
+    return fail(error, {"a slow server or network may need a larger --connect-timeout"});
+  if (error.code == Errc::network) return fail(error, {"is confer-server running at " + url.text() + "?"});
+  if (error.code != Errc::attestation) return fail(error);
   if (const Check* f = refused.first_failure()) return fail(error, {hint_for(*f)}, f->name);
   if (require_fresh) return fail(error, {"--require-fresh refuses servers that do not offer fresh attestation"});
   return fail(error, {"see confer verify-attestation " + url.text()});

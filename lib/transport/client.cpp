@@ -125,7 +125,7 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
   ioc.restart();
   if (!connected) {
     socket.close(ec);
-    return make_error(Errc::network, fmt::format("connecting to {}:{}: no answer within {} s", host, port,
+    return make_error(Errc::network, fmt::format("connecting to {}:{}: no answer within {} s (--connect-timeout)", host, port,
                                                  timeout.count()));
   }
   if (ec) return make_error(Errc::network, fmt::format("connecting to {}:{}: {}", host, port, ec.message()));
@@ -146,13 +146,27 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
 }
 
 // The handshake runs on blocking calls; if the server goes silent, shutting the socket
-// down from this thread makes them return instead of waiting forever.
+// down from this thread makes them return instead of waiting forever. The clock counts
+// the server's time only: it is paused while the client verifies the evidence (which
+// has its own deadlines for any fetch).
 class Watchdog {
  public:
   Watchdog(int fd, std::chrono::seconds timeout)
-      : thread_([this, fd, timeout] {
+      : timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout), thread_([this, fd] {
           std::unique_lock<std::mutex> lock(mu_);
-          if (!cv_.wait_for(lock, timeout, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
+          for (;;) {
+            if (done_) return;
+            if (paused_) {
+              cv_.wait(lock);
+              continue;
+            }
+            if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && !paused_ && !done_ &&
+                std::chrono::steady_clock::now() >= deadline_) {
+              fired_ = true;
+              ::shutdown(fd, SHUT_RDWR);
+              return;
+            }
+          }
         }) {}
   ~Watchdog() {
     {
@@ -165,15 +179,40 @@ class Watchdog {
   Watchdog(const Watchdog&) = delete;
   Watchdog& operator=(const Watchdog&) = delete;
 
+  void pause() {
+    std::lock_guard<std::mutex> lock(mu_);
+    left_ = deadline_ - std::chrono::steady_clock::now();
+    paused_ = true;
+    cv_.notify_all();
+  }
+  void resume() {
+    std::lock_guard<std::mutex> lock(mu_);
+    deadline_ = std::chrono::steady_clock::now() + left_;
+    paused_ = false;
+    cv_.notify_all();
+  }
+  bool fired() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fired_;
+  }
+  // The error to report: `e` itself, unless the deadline is what ended the handshake.
+  Error explain(Error e) {
+    if (!fired()) return e;
+    return Error{Errc::network, fmt::format("the server did not complete the handshake within {} s "
+                                            "(--connect-timeout)", timeout_.count())};
+  }
+
  private:
+  std::chrono::seconds timeout_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::duration left_{};
+  bool paused_ = false;
   bool done_ = false;
+  bool fired_ = false;
   std::thread thread_;
 };
-
-// The handshake includes the verifier, which may fetch a VCEK (30 s at most).
-std::chrono::seconds handshake_budget(const ChannelOptions& o) { return 2 * o.connect_timeout + std::chrono::seconds(30); }
 
 template <class Ws>
 class Channel final : public ClientChannel, public std::enable_shared_from_this<Channel<Ws>> {
@@ -304,7 +343,8 @@ class Channel final : public ClientChannel, public std::enable_shared_from_this<
 
 template <class Ws>
 Result<std::unique_ptr<ClientChannel>> handshake(std::unique_ptr<net::io_context> ioc, std::unique_ptr<Ws> ws,
-                                                 const ServerUrl& url, const HandshakeVerifier& verify) {
+                                                 const ServerUrl& url, const HandshakeVerifier& verify,
+                                                 Watchdog& watchdog) {
   // On every early return the stream must go before the io_context it was built on.
   struct StreamFirst {
     std::unique_ptr<Ws>& ws;
@@ -315,30 +355,47 @@ Result<std::unique_ptr<ClientChannel>> handshake(std::unique_ptr<net::io_context
   ws->read_message_max(noise::kMaxMessage);
   ws->set_option(websocket::stream_base::decorator(
       [](websocket::request_type& req) { req.set(http::field::user_agent, "confer/" CONFER_VERSION); }));
-  ws->handshake(url.host, url.target, ec);
-  if (ec) return make_error(Errc::network, fmt::format("WebSocket upgrade at {}: {}", url.text(), ec.message()));
+  websocket::response_type upgrade;
+  ws->handshake(upgrade, url.host, url.target, ec);
+  if (ec == websocket::error::upgrade_declined && upgrade.result() == http::status::service_unavailable)
+    return make_error(Errc::protocol, fmt::format("{} is full or stopping (503 {}); try again later", url.text(),
+                                                  std::string(upgrade.reason())));
+  // (Boost 1.74 leaves the response unset when the upgrade is declined: its status is
+  // then unknown, and a declined upgrade is most often a full or stopping server.)
+  if (ec == websocket::error::upgrade_declined && upgrade.result() != http::status::ok)
+    return make_error(Errc::protocol, fmt::format("WebSocket upgrade at {}: the server answered {} {}", url.text(),
+                                                  upgrade.result_int(), std::string(upgrade.reason())));
+  if (ec == websocket::error::upgrade_declined)
+    return make_error(Errc::protocol, fmt::format("{} declined the WebSocket upgrade: it is full or stopping (or not "
+                                                  "confer-server); try again later", url.text()));
+  if (ec)
+    return watchdog.explain(
+        make_error(Errc::network, fmt::format("WebSocket upgrade at {}: {}", url.text(), ec.message())));
 
   CONFER_TRY(auto client_key, noise::KeyPair::generate());
   CONFER_TRY(auto hs, noise::HandshakeState::create(noise::Role::initiator, std::move(client_key), {}));
   CONFER_TRY(Bytes m1, hs.write_message({}));
   ws->write(net::buffer(m1), ec);
-  if (ec) return make_error(Errc::network, "sending handshake message 1: " + ec.message());
+  if (ec) return watchdog.explain(make_error(Errc::network, "sending handshake message 1: " + ec.message()));
   beast::flat_buffer buffer;
   ws->read(buffer, ec);
-  if (ec) return make_error(Errc::protocol, "reading handshake message 2: " + ec.message());
+  if (ec) return watchdog.explain(make_error(Errc::protocol, "reading handshake message 2: " + ec.message()));
   auto data = buffer.data();
   Bytes m2(static_cast<const uint8_t*>(data.data()), static_cast<const uint8_t*>(data.data()) + data.size());
   auto payload = hs.read_message(m2);
   if (!payload) return make_error(Errc::protocol, "handshake message 2: " + payload.error().message);
   noise::PublicKey server_static = hs.remote_static();
   // Verification decides before message 3: a refused server never sees our key or a request.
-  if (auto verdict = verify(server_static, *payload); !verdict) {
+  watchdog.pause();
+  auto verdict = verify(server_static, *payload);
+  watchdog.resume();
+  if (!verdict) {
     ws->close(websocket::close_code::policy_error, ec);
     return std::move(verdict).error();
   }
   CONFER_TRY(Bytes m3, hs.write_message({}));
   ws->write(net::buffer(m3), ec);
-  if (ec) return make_error(Errc::network, "sending handshake message 3: " + ec.message());
+  if (ec) return watchdog.explain(make_error(Errc::network, "sending handshake message 3: " + ec.message()));
   CONFER_TRY(auto transport, hs.split());
   auto channel = std::make_shared<Channel<Ws>>(std::move(ioc), std::move(ws), std::move(transport), server_static);
   channel->start();
@@ -364,8 +421,8 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
   if (!url.tls) {
     auto ws = std::make_unique<websocket::stream<tcp::socket>>(*ioc);
     CONFER_TRY_VOID(open_tcp(*ioc, ws->next_layer(), url, proxy, options.connect_timeout));
-    Watchdog watchdog(ws->next_layer().native_handle(), handshake_budget(options));
-    return handshake(std::move(ioc), std::move(ws), url, verify);
+    Watchdog watchdog(ws->next_layer().native_handle(), options.connect_timeout);
+    return handshake(std::move(ioc), std::move(ws), url, verify, watchdog);
   }
   static net::ssl::context tls_ctx = [] {
     net::ssl::context ctx(net::ssl::context::tls_client);
@@ -375,15 +432,15 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
   }();
   auto ws = std::make_unique<websocket::stream<beast::ssl_stream<tcp::socket>>>(*ioc, tls_ctx);
   CONFER_TRY_VOID(open_tcp(*ioc, beast::get_lowest_layer(*ws), url, proxy, options.connect_timeout));
-  Watchdog watchdog(beast::get_lowest_layer(*ws).native_handle(), handshake_budget(options));
+  Watchdog watchdog(beast::get_lowest_layer(*ws).native_handle(), options.connect_timeout);
   auto& tls = ws->next_layer();
   if (!SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str()))
     return make_error(Errc::internal, "TLS: setting SNI failed");
   tls.set_verify_callback(net::ssl::host_name_verification(url.host));
   beast::error_code ec;
   tls.handshake(net::ssl::stream_base::client, ec);
-  if (ec) return make_error(Errc::network, fmt::format("TLS with {}: {}", url.host, ec.message()));
-  return handshake(std::move(ioc), std::move(ws), url, verify);
+  if (ec) return watchdog.explain(make_error(Errc::network, fmt::format("TLS with {}: {}", url.host, ec.message())));
+  return handshake(std::move(ioc), std::move(ws), url, verify, watchdog);
 }
 
 }  // namespace confer::transport
