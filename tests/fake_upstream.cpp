@@ -1,11 +1,13 @@
 // fake_upstream: a deterministic OpenAI-compatible model server for end-to-end tests.
 //
-//   fake_upstream --port-file FILE --log FILE [--tokens N] [--delay-ms MS]
+//   fake_upstream --port-file FILE --log FILE [--events FILE] [--tokens N] [--delay-ms MS]
 //                 [--fail-status CODE] [--hang] [--deep-error DEPTH]
+//                 [--truncate-after N] [--keepalive-only]
 //
-// Listens on 127.0.0.1 on an ephemeral port, writes "PORT\n" to --port-file (a temporary
-// file renamed into place, so a reader never sees a partial number) and serves until
-// SIGTERM/SIGINT (exit status 0). One request per connection; every response closes it.
+// Listens on 127.0.0.1 on an ephemeral port (listen backlog SOMAXCONN), writes "PORT\n"
+// to --port-file (a temporary file renamed into place, so a reader never sees a partial
+// number) and serves until SIGTERM/SIGINT (exit status 0). One request per connection;
+// every response closes it.
 //
 // Routes
 //   POST /v1/chat/completions  the chat endpoint below
@@ -20,12 +22,25 @@
 //   JSON re-dumped compactly (so it holds no raw newline). A body that is not JSON is
 //   logged raw, with "\" "\n" "\r" escaped as \\ \n \r, and answered 400.
 //
+// The events (--events FILE)
+//   Every streamed chat (the "stream": true reply below, including --truncate-after and
+//   --keepalive-only) appends exactly one line to --events when it ends, flushed at once:
+//     end MS REASON SENT
+//   MS: the wall clock when it ended, in milliseconds since the Unix epoch
+//       (std::chrono::system_clock);
+//   REASON: done        every piece, the usage event and data: [DONE] were sent
+//           client-left a send failed (the peer closed or reset the connection)
+//           truncated   --truncate-after ended the stream early
+//   SENT: the number of pieces sent (0 under --keepalive-only).
+//   Non-streamed replies, --fail-status, --hang and the --deep-error reply add no line.
+//
 // The reply text (what tests predict)
 //   WORDS  = the content of the last message whose role is "user", split on ASCII
 //            whitespace (space, \t, \n, \v, \f, \r). Content is a string, or an array of
 //            parts whose "text" members are joined with one space; no user message
 //            means no words.
-//   PIECES = "echo:" followed by " " + each word, in order.
+//   PIECES = "echo:" followed by " " + each word, in order (made one at a time as they
+//            are sent, so --tokens 100000000 costs no memory).
 //            With --tokens N there are exactly N pieces: piece 0 is "echo:" and piece i
 //            (i >= 1) is " " + WORDS[(i - 1) mod len(WORDS)], or " echo" when WORDS is
 //            empty; N = 0 gives no pieces.
@@ -45,6 +60,13 @@
 //       data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":PIECE}}]}\n\n
 //     then data: {"id":"x","object":"chat.completion.chunk","choices":[],"usage":{...}}\n\n
 //     then data: [DONE]\n\n
+//     then the chunked body ends (0\r\n\r\n).
+//   --truncate-after N: a streamed chat sends the first N pieces (all of them if there
+//     are fewer), then ends the chunked body (0\r\n\r\n) and closes: no usage event and
+//     no data: [DONE].
+//   --keepalive-only: a streamed chat sends the 200 event-stream head, then the SSE
+//     comment ": keep-alive\n\n" as one chunk at once and every 200 ms after, forever:
+//     never a piece, until a send fails (the client left).
 //   --fail-status CODE: every chat request (after logging) gets CODE with
 //     {"error":{"message":"fake upstream failure"}}.
 //   --hang: every chat request is read and logged, then never answered; the connection
@@ -86,24 +108,39 @@ constexpr size_t kMaxBodyBytes = 1024 * 1024;
 struct Config {
   std::string port_file;
   std::string log_path;
+  std::string events_path;  // empty: no events
   std::optional<size_t> tokens;
   int delay_ms = 0;
   int fail_status = 0;  // 0: answer normally
   bool hang = false;
   size_t deep_error = 0;  // 0: off
+  std::optional<size_t> truncate_after;
+  bool keepalive_only = false;
 };
 
 Config g_config;
 std::FILE* g_log = nullptr;
+std::FILE* g_events = nullptr;
 std::mutex g_log_mu;
 
 void on_signal(int) { _exit(0); }
 
-void log_line(const std::string& line) {
+void append_line(std::FILE* file, const std::string& line) {
+  if (file == nullptr) return;
   std::lock_guard<std::mutex> lock(g_log_mu);
-  std::fwrite(line.data(), 1, line.size(), g_log);
-  std::fputc('\n', g_log);
-  std::fflush(g_log);
+  std::fwrite(line.data(), 1, line.size(), file);
+  std::fputc('\n', file);
+  std::fflush(file);
+}
+
+void log_line(const std::string& line) { append_line(g_log, line); }
+
+// "end MS REASON SENT" (see the header).
+void stream_ended(const char* why, size_t sent) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  append_line(g_events, "end " + std::to_string(ms) + " " + why + " " + std::to_string(sent));
 }
 
 std::string escape_raw(std::string_view raw) {
@@ -321,17 +358,20 @@ std::vector<std::string> split_words(std::string_view text) {
   return words;
 }
 
-std::vector<std::string> reply_pieces(const std::vector<std::string>& words) {
-  size_t count = g_config.tokens ? *g_config.tokens : words.size() + 1;
-  std::vector<std::string> pieces;
-  pieces.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
-    if (i == 0) pieces.emplace_back("echo:");
-    else if (words.empty()) pieces.emplace_back(" echo");
-    else pieces.push_back(" " + words[(i - 1) % words.size()]);
-  }
-  return pieces;
+// The number of PIECES, and piece i, made when it is needed.
+size_t piece_count(const std::vector<std::string>& words) {
+  return g_config.tokens ? *g_config.tokens : words.size() + 1;
 }
+
+std::string reply_piece(const std::vector<std::string>& words, size_t i) {
+  if (i == 0) return "echo:";
+  if (words.empty()) return " echo";
+  return " " + words[(i - 1) % words.size()];
+}
+
+constexpr std::string_view kStreamHead =
+    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
 
 void sleep_delay() {
   if (g_config.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(g_config.delay_ms));
@@ -359,9 +399,7 @@ bool chat(int fd, const std::string& raw_body) {
   if (g_config.deep_error != 0 && !deep_sent.exchange(true)) {
     std::string event = "data: {\"error\": " + std::string(g_config.deep_error, '[') +
                         std::string(g_config.deep_error, ']') + "}\n\n";
-    if (send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                     "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n") &&
-        send_chunk(fd, event))
+    if (send_all(fd, kStreamHead) && send_chunk(fd, event))
       send_all(fd, "0\r\n\r\n");
     return true;
   }
@@ -383,16 +421,16 @@ bool chat(int fd, const std::string& raw_body) {
       }
     }
   }
-  std::vector<std::string> pieces = reply_pieces(last_user_words);
+  const size_t pieces = piece_count(last_user_words);
   Json usage = {{"prompt_tokens", prompt_tokens},
-                {"completion_tokens", pieces.size()},
-                {"total_tokens", prompt_tokens + pieces.size()}};
+                {"completion_tokens", pieces},
+                {"total_tokens", prompt_tokens + pieces}};
 
   auto stream_it = body.find("stream");
   bool stream = stream_it != body.end() && stream_it->is_boolean() && stream_it->get<bool>();
   if (!stream) {
     std::string text;
-    for (const auto& piece : pieces) text += piece;
+    for (size_t i = 0; i < pieces; ++i) text += reply_piece(last_user_words, i);
     sleep_delay();
     Json reply = {{"id", "x"},
                   {"object", "chat.completion"},
@@ -404,20 +442,40 @@ bool chat(int fd, const std::string& raw_body) {
     return true;
   }
 
-  if (!send_all(fd, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"))
+  if (!send_all(fd, kStreamHead)) {
+    stream_ended("client-left", 0);
     return true;
-  for (size_t i = 0; i < pieces.size(); ++i) {
-    if (i > 0) sleep_delay();
+  }
+  if (g_config.keepalive_only) {
+    while (send_chunk(fd, ": keep-alive\n\n")) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stream_ended("client-left", 0);
+    return true;
+  }
+  size_t sent = 0;
+  for (; sent < pieces; ++sent) {
+    if (g_config.truncate_after && sent == *g_config.truncate_after) break;
+    if (sent > 0) sleep_delay();
+    Json delta = {{"content", reply_piece(last_user_words, sent)}};
     Json event = {{"id", "x"},
                   {"object", "chat.completion.chunk"},
-                  {"choices", Json::array({{{"index", 0}, {"delta", {{"content", pieces[i]}}}}})}};
-    if (!send_chunk(fd, "data: " + dump(event) + "\n\n")) return true;  // the client left
+                  {"choices", Json::array({{{"index", 0}, {"delta", delta}}})}};
+    if (!send_chunk(fd, "data: " + dump(event) + "\n\n")) {
+      stream_ended("client-left", sent);
+      return true;
+    }
+  }
+  if (g_config.truncate_after) {
+    send_all(fd, "0\r\n\r\n");
+    stream_ended("truncated", sent);
+    return true;
   }
   Json last = {{"id", "x"}, {"object", "chat.completion.chunk"}, {"choices", Json::array()}, {"usage", usage}};
-  if (!send_chunk(fd, "data: " + dump(last) + "\n\n")) return true;
-  if (!send_chunk(fd, "data: [DONE]\n\n")) return true;
-  send_all(fd, "0\r\n\r\n");
+  if (!send_chunk(fd, "data: " + dump(last) + "\n\n") || !send_chunk(fd, "data: [DONE]\n\n") ||
+      !send_all(fd, "0\r\n\r\n")) {
+    stream_ended("client-left", sent);
+    return true;
+  }
+  stream_ended("done", sent);
   return true;
 }
 
@@ -458,8 +516,9 @@ bool write_port_file(const std::string& path, int port) {
 [[noreturn]] void usage(const std::string& problem) {
   std::fprintf(stderr,
                "fake_upstream: %s\n"
-               "usage: fake_upstream --port-file FILE --log FILE [--tokens N] [--delay-ms MS]\n"
-               "                     [--fail-status CODE] [--hang] [--deep-error DEPTH]\n",
+               "usage: fake_upstream --port-file FILE --log FILE [--events FILE] [--tokens N]\n"
+               "                     [--delay-ms MS] [--fail-status CODE] [--hang] [--deep-error DEPTH]\n"
+               "                     [--truncate-after N] [--keepalive-only]\n",
                problem.c_str());
   std::exit(2);
 }
@@ -476,6 +535,8 @@ Config parse_args(int argc, char** argv) {
       config.port_file = value();
     } else if (arg == "--log") {
       config.log_path = value();
+    } else if (arg == "--events") {
+      config.events_path = value();
     } else if (arg == "--tokens") {
       size_t n = 0;
       if (!parse_number(value(), n)) usage("--tokens expects a non-negative integer");
@@ -492,6 +553,12 @@ Config parse_args(int argc, char** argv) {
       size_t n = 0;
       if (!parse_number(value(), n) || n == 0) usage("--deep-error expects a positive integer");
       config.deep_error = n;
+    } else if (arg == "--truncate-after") {
+      size_t n = 0;
+      if (!parse_number(value(), n)) usage("--truncate-after expects a non-negative integer");
+      config.truncate_after = n;
+    } else if (arg == "--keepalive-only") {
+      config.keepalive_only = true;
     } else {
       usage("unknown argument " + arg);
     }
@@ -517,6 +584,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "fake_upstream: %s: %s\n", g_config.log_path.c_str(), std::strerror(errno));
     return 1;
   }
+  if (!g_config.events_path.empty()) {
+    g_events = std::fopen(g_config.events_path.c_str(), "a");
+    if (g_events == nullptr) {
+      std::fprintf(stderr, "fake_upstream: %s: %s\n", g_config.events_path.c_str(), std::strerror(errno));
+      return 1;
+    }
+  }
 
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (listener < 0) {
@@ -529,7 +603,7 @@ int main(int argc, char** argv) {
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = 0;
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 128) != 0) {
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, SOMAXCONN) != 0) {
     std::perror("fake_upstream: bind/listen on 127.0.0.1");
     return 1;
   }

@@ -20,11 +20,11 @@ using namespace confer;
 
 namespace {
 
-test::Run run_server(const std::vector<std::string>& args) {
+test::Run run_server(const std::vector<std::string>& args, std::chrono::seconds limit = std::chrono::seconds(60)) {
   test::SpawnOptions options;
   options.capture = true;
   test::Process p(CONFER_SERVER_BIN, args, options);
-  auto done = p.wait_for(std::chrono::seconds(60));
+  auto done = p.wait_for(limit);
   REQUIRE_MESSAGE(done.has_value(), "confer-server did not exit");
   return *done;
 }
@@ -181,4 +181,23 @@ TEST_CASE("confer-server: --version and --help need no --upstream, a bad --upstr
   CHECK(taken.exit_code == 2);
   CHECK(taken.err.find("cannot bind") != std::string::npos);
   CHECK(taken.err.find("generating") == std::string::npos);
+}
+
+// (--listen 127.0.0.1:99999 is refused, naming the port, in the manifest case above.)
+TEST_CASE("load: confer-server refuses out-of-range load limits with exit 2, naming the flag") {
+  test::TempDir dir;
+  const std::vector<std::pair<std::string, std::string>> refused = {{"--max-connections", "-1"},
+                                                                    {"--max-connections", "0"},
+                                                                    {"--upstream-concurrency", "0"},
+                                                                    {"--grace", "-1"},
+                                                                    {"--max-send-buffer", "10"}};
+  for (const auto& bad : refused) {
+    // A value taken by mistake would start a server: it is stopped after 15 s, and fails.
+    auto r = run_server({"--attestation", "dev", "--dev-root", dir.path() + "/root.pem", "--store", "none", "--listen",
+                         "127.0.0.1:0", "--upstream", "demo", bad.first, bad.second},
+                        std::chrono::seconds(15));
+    MESSAGE(bad.first, " ", bad.second, ": exit ", r.exit_code, ", stderr: ", r.err);
+    CHECK(r.exit_code == 2);
+    CHECK(r.err.find(bad.first) != std::string::npos);
+  }
 }

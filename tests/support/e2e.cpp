@@ -13,16 +13,12 @@
 
 namespace confer::test {
 
-Upstream::Upstream(std::vector<std::string> extra) {
-  std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log};
-  args.insert(args.end(), extra.begin(), extra.end());
-  child = std::make_unique<Process>(FAKE_UPSTREAM_BIN, args);
-  url = "http://127.0.0.1:" + trim(wait_for_file(dir.path() + "/port"));
-}
+namespace {
 
-std::vector<std::string> Upstream::requests() const {
+// The non-empty lines of `path` (none when it is absent).
+std::vector<std::string> lines_of(const std::string& path) {
   std::vector<std::string> out;
-  auto bytes = read_file(log);
+  auto bytes = read_file(path);
   if (!bytes) return out;
   std::istringstream in(std::string(bytes->begin(), bytes->end()));
   for (std::string line; std::getline(in, line);)
@@ -30,12 +26,26 @@ std::vector<std::string> Upstream::requests() const {
   return out;
 }
 
+}  // namespace
+
+Upstream::Upstream(std::vector<std::string> extra) {
+  std::vector<std::string> args{"--port-file", dir.path() + "/port", "--log", log, "--events", events};
+  args.insert(args.end(), extra.begin(), extra.end());
+  child = std::make_unique<Process>(FAKE_UPSTREAM_BIN, args);
+  url = "http://127.0.0.1:" + trim(wait_for_file(dir.path() + "/port"));
+}
+
+std::vector<std::string> Upstream::requests() const { return lines_of(log); }
+
+std::vector<std::string> Upstream::ends() const { return lines_of(events); }
+
 std::string Upstream::trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
 
-Server::Server(const std::string& upstream, const std::string& bin, std::vector<std::string> extra) {
+Server::Server(const std::string& upstream, const std::string& bin, std::vector<std::string> extra,
+               std::vector<std::string> wrapper) {
   std::vector<std::string> args;
   if (bin == CONFER_SERVER_BIN)
     args = {"--listen", "127.0.0.1:0", "--attestation", "dev", "--dev-root", root, "--upstream", upstream,
@@ -45,7 +55,13 @@ Server::Server(const std::string& upstream, const std::string& bin, std::vector<
   if (bin == CONFER_SERVER_BIN && std::find(extra.begin(), extra.end(), "--store") == extra.end())
     args.insert(args.end(), {"--store", "sqlite:" + dir.path() + "/store.db"});
   args.insert(args.end(), extra.begin(), extra.end());
-  child = std::make_unique<Process>(bin, args);
+  if (wrapper.empty()) {
+    child = std::make_unique<Process>(bin, args);
+  } else {
+    args.insert(args.begin(), bin);
+    args.insert(args.begin(), wrapper.begin() + 1, wrapper.end());
+    child = std::make_unique<Process>(wrapper.front(), args);
+  }
   url = "ws://127.0.0.1:" + Upstream::trim(wait_for_file(dir.path() + "/port"));
 }
 

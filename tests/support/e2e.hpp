@@ -18,12 +18,15 @@ namespace confer::test {
 struct Upstream {
   TempDir dir;
   std::string log = dir.path() + "/upstream.log";
+  std::string events = dir.path() + "/events.log";  // the fake's --events
   std::unique_ptr<Process> child;
   std::string url;
 
   explicit Upstream(std::vector<std::string> extra = {});
   // Every request body the upstream received, one per line.
   std::vector<std::string> requests() const;
+  // Every streamed chat that ended: "end MS REASON SENT" (tests/fake_upstream.cpp).
+  std::vector<std::string> ends() const;
   static std::string trim(std::string s);
 };
 
@@ -33,7 +36,10 @@ struct Server {
   std::unique_ptr<Process> child;
   std::string url;
 
-  Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {});
+  // `wrapper`: a program and its arguments that start `bin` (e.g. prlimit --nofile=64:64 --);
+  // the child is then the wrapper, which must exec `bin` in its own process.
+  Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {},
+         std::vector<std::string> wrapper = {});
 };
 
 // Plays the kernel's part of configfs-tsm in a plain directory: for each new entry with
