@@ -72,7 +72,7 @@ complete -c confer -n $ch -l offline -d 'Never fetch collateral'
 complete -c confer -n $ch -l verbose -d "OpenSSL's own text after each failure"
 complete -c confer -n $ch -l require-fresh -d 'Refuse servers without fresh attestation'
 complete -c confer -n $ch -l timeout -x -d 'Seconds the server may stay silent'
-complete -c confer -n $ch -l connect-timeout -x -d 'Seconds to connect (handshake: twice that plus 30)'
+complete -c confer -n $ch -l connect-timeout -x -d 'Seconds the server gets to accept and complete its part of the handshake'
 complete -c confer -n $ch -l color -x -a 'auto always never' -d 'When to use colour'
 complete -c confer -n $ch -s c -l continue -d 'Continue the last conversation'
 complete -c confer -n $ch -l conversation -x -d 'Continue (or start) the conversation with this id'
