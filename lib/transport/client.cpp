@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "core/exception.hpp"
+#include "net/watchdog.hpp"
 
 namespace confer::transport {
 
@@ -145,56 +146,13 @@ Result<void> open_tcp(net::io_context& ioc, tcp::socket& socket, const ServerUrl
   return {};
 }
 
-// The handshake runs on blocking calls; if the server goes silent, shutting the socket
-// down from this thread makes them return instead of waiting forever. The clock counts
-// the server's time only: it is paused while the client verifies the evidence (which
-// has its own deadlines for any fetch).
-class Watchdog {
+// The handshake runs on blocking calls; if the server goes silent, the watchdog shuts the
+// socket down so that they return instead of waiting forever. The clock counts the
+// server's time only: it is paused while the client verifies the evidence (which has its
+// own deadlines for any fetch).
+class HandshakeWatchdog : public confer::net::Watchdog {
  public:
-  Watchdog(int fd, std::chrono::seconds timeout)
-      : timeout_(timeout), deadline_(std::chrono::steady_clock::now() + timeout), thread_([this, fd] {
-          std::unique_lock<std::mutex> lock(mu_);
-          for (;;) {
-            if (done_) return;
-            if (paused_) {
-              cv_.wait(lock);
-              continue;
-            }
-            if (cv_.wait_until(lock, deadline_) == std::cv_status::timeout && !paused_ && !done_ &&
-                std::chrono::steady_clock::now() >= deadline_) {
-              fired_ = true;
-              ::shutdown(fd, SHUT_RDWR);
-              return;
-            }
-          }
-        }) {}
-  ~Watchdog() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  Watchdog(const Watchdog&) = delete;
-  Watchdog& operator=(const Watchdog&) = delete;
-
-  void pause() {
-    std::lock_guard<std::mutex> lock(mu_);
-    left_ = deadline_ - std::chrono::steady_clock::now();
-    paused_ = true;
-    cv_.notify_all();
-  }
-  void resume() {
-    std::lock_guard<std::mutex> lock(mu_);
-    deadline_ = std::chrono::steady_clock::now() + left_;
-    paused_ = false;
-    cv_.notify_all();
-  }
-  bool fired() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return fired_;
-  }
+  HandshakeWatchdog(int fd, std::chrono::seconds timeout) : Watchdog(fd, timeout), timeout_(timeout) {}
   // The error to report: `e` itself, unless the deadline is what ended the handshake.
   Error explain(Error e) {
     if (!fired()) return e;
@@ -204,14 +162,6 @@ class Watchdog {
 
  private:
   std::chrono::seconds timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::chrono::steady_clock::time_point deadline_;
-  std::chrono::steady_clock::duration left_{};
-  bool paused_ = false;
-  bool done_ = false;
-  bool fired_ = false;
-  std::thread thread_;
 };
 
 template <class Ws>
@@ -344,7 +294,7 @@ class Channel final : public ClientChannel, public std::enable_shared_from_this<
 template <class Ws>
 Result<std::unique_ptr<ClientChannel>> handshake(std::unique_ptr<net::io_context> ioc, std::unique_ptr<Ws> ws,
                                                  const ServerUrl& url, const HandshakeVerifier& verify,
-                                                 Watchdog& watchdog) {
+                                                 HandshakeWatchdog& watchdog) {
   // On every early return the stream must go before the io_context it was built on.
   struct StreamFirst {
     std::unique_ptr<Ws>& ws;
@@ -421,7 +371,7 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
   if (!url.tls) {
     auto ws = std::make_unique<websocket::stream<tcp::socket>>(*ioc);
     CONFER_TRY_VOID(open_tcp(*ioc, ws->next_layer(), url, proxy, options.connect_timeout));
-    Watchdog watchdog(ws->next_layer().native_handle(), options.connect_timeout);
+    HandshakeWatchdog watchdog(ws->next_layer().native_handle(), options.connect_timeout);
     return handshake(std::move(ioc), std::move(ws), url, verify, watchdog);
   }
   static net::ssl::context tls_ctx = [] {
@@ -432,7 +382,7 @@ Result<std::unique_ptr<ClientChannel>> connect_channel(const ServerUrl& url, con
   }();
   auto ws = std::make_unique<websocket::stream<beast::ssl_stream<tcp::socket>>>(*ioc, tls_ctx);
   CONFER_TRY_VOID(open_tcp(*ioc, beast::get_lowest_layer(*ws), url, proxy, options.connect_timeout));
-  Watchdog watchdog(beast::get_lowest_layer(*ws).native_handle(), options.connect_timeout);
+  HandshakeWatchdog watchdog(beast::get_lowest_layer(*ws).native_handle(), options.connect_timeout);
   auto& tls = ws->next_layer();
   if (!SSL_set_tlsext_host_name(tls.native_handle(), url.host.c_str()))
     return make_error(Errc::internal, "TLS: setting SNI failed");
