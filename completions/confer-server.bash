@@ -11,13 +11,13 @@ _confer_server() {
     --tsm-root|--tdx-collateral) COMPREPLY=($(compgen -d -- "$cur")); return ;;
     --ita-url) COMPREPLY=($(compgen -W "https://" -- "$cur")); return ;;
     --store) COMPREPLY=($(compgen -W "sqlite: postgresql:// none" -- "$cur")); return ;;
-    --listen|--model|--threads|--max-connections|--max-connections-per-ip|--handshake-timeout|--idle-timeout|\
+    --listen|--model|--threads|--max-connections|--max-connections-per-ip|--handshake-timeout|--client-verify-timeout|--idle-timeout|\
     --upstream-concurrency|--upstream-timeout|--upstream-first-token-timeout|--upstream-total-timeout|\
     --max-send-buffer|--max-total-buffer|--grace|--rp-id|--origin) return ;;
   esac
   COMPREPLY=($(compgen -W "--help --version --listen --upstream --model --attestation --manifest --manifest-bundle
     --dev-root --dev-product --tsm-root --tdx-collateral --ita-url --ita-api-key-file --threads
-    --max-connections --max-connections-per-ip --handshake-timeout --idle-timeout --upstream-concurrency
+    --max-connections --max-connections-per-ip --handshake-timeout --client-verify-timeout --idle-timeout --upstream-concurrency
     --upstream-timeout --upstream-first-token-timeout --upstream-total-timeout --max-send-buffer
     --max-total-buffer --grace --port-file --store --token-key-file --rp-id --origin" -- "$cur"))
 }

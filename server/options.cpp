@@ -52,7 +52,10 @@ void declare_options(CLI::App& app, ServerOptions& o) {
   app.add_option("--max-connections-per-ip", o.max_connections_per_ip, "Connections at once from one address")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
   app.add_option("--handshake-timeout", o.handshake_timeout_s,
-                 "Seconds from accept until the Noise handshake must be complete")
+                 "Seconds from accept until the client's Noise message 1 must have arrived")
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--client-verify-timeout", o.client_verify_timeout_s,
+                 "Seconds the client may take to verify the evidence (message 2 sent until message 3 arrives)")
       ->check(CLI::Range(1, 3600));
   app.add_option("--idle-timeout", o.idle_timeout_s,
                  "Seconds a connection may go without a whole message in either direction")
@@ -128,6 +131,7 @@ Result<ServerConfig> server_config(const ServerOptions& o) {
   config.max_connections = static_cast<size_t>(o.max_connections);
   config.max_connections_per_ip = static_cast<size_t>(o.max_connections_per_ip);
   config.handshake_timeout = std::chrono::seconds(o.handshake_timeout_s);
+  config.client_verify_timeout = std::chrono::seconds(o.client_verify_timeout_s);
   config.idle_timeout = std::chrono::seconds(o.idle_timeout_s);
   config.upstream_threads = o.upstream_concurrency;
   config.max_send_buffer = static_cast<size_t>(o.max_send_buffer);

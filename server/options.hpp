@@ -33,6 +33,7 @@ struct ServerOptions {
   int64_t max_connections = 256;
   int64_t max_connections_per_ip = 32;
   int handshake_timeout_s = 10;
+  int client_verify_timeout_s = 120;
   int idle_timeout_s = 300;
   int upstream_concurrency = 64;
   int upstream_timeout_s = 120;

@@ -334,7 +334,10 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
     timer_.async_wait([weak = std::weak_ptr<WsSession>(shared_from_this())](beast::error_code ec) {
       auto self = weak.lock();
       if (ec || !self || self->closed_) return;
-      if (self->handshake_) return self->cut("no Noise handshake within the handshake timeout (--handshake-timeout)");
+      if (self->handshake_ && !self->awaiting_m3_)
+        return self->cut("no Noise message 1 within the handshake timeout (--handshake-timeout)");
+      if (self->handshake_)
+        return self->cut("no Noise message 3 within the client's verification time (--client-verify-timeout)");
       auto due = self->last_progress_ + self->shared_->config.idle_timeout;
       if (Clock::now() >= due) return self->cut("no whole message for the idle timeout (--idle-timeout)");
       self->arm(due);
@@ -391,6 +394,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
         auto m2 = handshake_->write_message(as_bytes(evidence));
         if (!m2) return close_with(websocket::close_code::internal_error, "Handshake failed");
         queue_write(std::move(m2).value(), 0);
+        // The client now verifies the evidence: its own clock, not the handshake's.
+        awaiting_m3_ = true;
+        arm(Clock::now() + shared_->config.client_verify_timeout);
       } else {
         auto split = handshake_->split();
         if (!split) return close_with(websocket::close_code::internal_error, "Handshake failed");
@@ -588,6 +594,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   std::shared_ptr<Shared> shared_;
   beast::flat_buffer buffer_;
   std::optional<noise::HandshakeState> handshake_;
+  bool awaiting_m3_ = false;  // message 2 sent: the client-verify clock runs
   std::optional<noise::TransportState> transport_;
   transport::FrameAssembler assembler_;
   size_t assembler_charge_ = 0;

@@ -32,8 +32,12 @@ struct ServerConfig {
   size_t max_total_buffer = 256u << 20;  // the same plus partial requests, all connections
   // No complete WebSocket message in either direction for this long: closed.
   std::chrono::seconds idle_timeout{300};
-  // From accept until the Noise handshake is complete (the HTTP upgrade included).
+  // From accept until the client's Noise message 1 (the HTTP upgrade included), and
+  // the limit on the WebSocket upgrade and close.
   std::chrono::seconds handshake_timeout{10};
+  // From sending message 2 until message 3 arrives: the client verifies the evidence in
+  // between, and may fetch collateral (AMD KDS, Intel PCS) to do so.
+  std::chrono::seconds client_verify_timeout{120};
   // On stop(): streams in flight get this long to finish before they are cut.
   std::chrono::seconds grace{10};
   int64_t max_context_tokens = 262144;

@@ -34,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/protocol.hpp"
+#include "net/watchdog.hpp"
 #include "noise/noise.hpp"
 #include "support/e2e.hpp"
 #include "support/support.hpp"
@@ -265,34 +266,7 @@ class Drippers {
 
 // ---- A WebSocket and Noise client of our own (no attestation judged).
 
-// Shuts `fd` down after `limit` unless destroyed first, so that a blocking call on it
-// returns instead of waiting for ever.
-class Deadline {
- public:
-  Deadline(int fd, std::chrono::milliseconds limit)
-      : thread_([this, fd, limit] {
-          std::unique_lock<std::mutex> lock(mu_);
-          if (!cv_.wait_for(lock, limit, [this] { return done_; })) ::shutdown(fd, SHUT_RDWR);
-        }) {}
-  ~Deadline() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  Deadline(const Deadline&) = delete;
-  Deadline& operator=(const Deadline&) = delete;
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
-// A WebSocket at /websocket from 127.0.0.1, on blocking calls each bounded by a Deadline.
+// A WebSocket at /websocket from 127.0.0.1, on blocking calls each bounded by a confer::net::Watchdog.
 struct WsClient {
   net::io_context ioc;
   websocket::stream<tcp::socket> ws{ioc};
@@ -300,7 +274,7 @@ struct WsClient {
   explicit WsClient(int port, int rcvbuf = 0) {
     ws.next_layer().assign(tcp::v4(), connect_from(port, "127.0.0.1", rcvbuf));
     ws.read_message_max(noise::kMaxMessage);
-    Deadline deadline(fd(), 10s);
+    confer::net::Watchdog deadline(fd(), 10s);
     beast::error_code ec;
     ws.handshake("127.0.0.1:" + std::to_string(port), "/websocket", ec);
     REQUIRE_MESSAGE(!ec, "WebSocket upgrade: " << ec.message());
@@ -312,9 +286,9 @@ struct WsClient {
     ws.write(net::buffer(message.data(), message.size()), ec);
     REQUIRE_MESSAGE(!ec, "WebSocket write: " << ec.message());
   }
-  // One message, or the error that ended the wait (the Deadline's shows as a broken stream).
+  // One message, or the error that ended the wait (the watchdog's shows as a broken stream).
   Bytes read(std::chrono::milliseconds limit, beast::error_code& ec) {
-    Deadline deadline(fd(), limit);
+    confer::net::Watchdog deadline(fd(), limit);
     beast::flat_buffer buffer;
     ws.read(buffer, ec);
     auto data = buffer.data();
@@ -779,5 +753,43 @@ TEST_CASE("load: a text WebSocket frame is refused with close code 1008, a binar
   noise_hello(binary, evidence);
   MESSAGE("message 2 carried ", evidence.size(), " bytes of evidence");
   CHECK(nlohmann::json::parse(evidence, nullptr, /*allow_exceptions=*/false).is_object());
+  CHECK(server.child->running());
+}
+
+TEST_CASE("load: the client's verification between messages 2 and 3 has --client-verify-timeout, not --handshake-timeout") {
+  test::Upstream upstream;
+  test::Server server(upstream.url, CONFER_SERVER_BIN, {"--handshake-timeout", "1", "--client-verify-timeout", "4"});
+  WsClient c(port_of(server));
+  std::string evidence;
+  noise::HandshakeState hs = noise_hello(c, evidence);
+  std::this_thread::sleep_for(2s);  // "verifying" past the handshake timeout, inside the verification one
+  auto m3 = hs.write_message({});
+  REQUIRE(m3.ok());
+  c.write(*m3);
+  auto transport = hs.split();
+  REQUIRE(transport.ok());
+  send_request(c, *transport, chat_request("verified slowly"));
+  beast::error_code ec;
+  Bytes answer = c.read(10s, ec);
+  MESSAGE("after 2 s of verification: ", ec ? ec.message() : "answered", ", ", answer.size(), " bytes");
+  CHECK_FALSE(ec);
+  CHECK_FALSE(answer.empty());
+  CHECK(transport->decrypt(answer).ok());
+}
+
+TEST_CASE("load: a client silent past --client-verify-timeout after message 2 is closed then") {
+  test::Upstream upstream;
+  test::Server server(upstream.url, CONFER_SERVER_BIN, {"--handshake-timeout", "10", "--client-verify-timeout", "1"});
+  WsClient c(port_of(server));
+  std::string evidence;
+  noise_hello(c, evidence);
+  auto start = Clock::now();
+  beast::error_code ec;
+  c.read(5s, ec);  // the server says nothing more; it ends the connection
+  double took = seconds_since(start);
+  MESSAGE("waiting after message 2: ", ec.message(), " after ", took, " s");
+  CHECK(ec);
+  CHECK(took > 0.8);
+  CHECK(took < 3.0);
   CHECK(server.child->running());
 }

@@ -190,6 +190,8 @@ TEST_CASE("load: confer-server refuses out-of-range load limits with exit 2, nam
                                                                     {"--max-connections", "0"},
                                                                     {"--upstream-concurrency", "0"},
                                                                     {"--grace", "-1"},
+                                                                    {"--client-verify-timeout", "0"},
+                                                                    {"--client-verify-timeout", "3601"},
                                                                     {"--max-send-buffer", "10"}};
   for (const auto& bad : refused) {
     // A value taken by mistake would start a server: it is stopped after 15 s, and fails.
