@@ -4,8 +4,6 @@
 //  - added latency per streamed token through confer-server, against calling the
 //    upstream directly.
 // Usage: confer_bench_channel FAKE_UPSTREAM_BIN [sessions] [tokens]
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,13 +15,12 @@
 #include "client/session.hpp"
 #include "server/server.hpp"
 #include "transport/client.hpp"
+#include "bench_support.hpp"
 
 using namespace confer;
-using Clock = std::chrono::steady_clock;
+using namespace confer::bench;
 
 namespace {
-
-double since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // What confer chat does with message 2's payload: the library's verify_payload, with the
 // development root trusted and nothing fetched.
@@ -44,18 +41,13 @@ int main(int argc, char** argv) {
   std::string dir = std::filesystem::temp_directory_path() / ("confer-bench-" + std::to_string(getpid()));
   std::filesystem::create_directories(dir);
 
-  pid_t upstream_pid = fork();
-  if (upstream_pid == 0) {
-    std::string t = std::to_string(tokens);
-    execl(argv[1], argv[1], "--port-file", (dir + "/port").c_str(), "--log", "/dev/null", "--tokens", t.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
+  Child upstream({argv[1], "--port-file", dir + "/port", "--log", "/dev/null", "--tokens", std::to_string(tokens)});
+  auto port_text = upstream.wait_for_port(dir + "/port");
+  if (!port_text) {
+    std::fprintf(stderr, "bench: fake upstream: %s\n", port_text.error().message.c_str());
+    return 1;
   }
-  while (!std::filesystem::exists(dir + "/port")) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  Bytes port_file = *read_file(dir + "/port");
-  std::string port(port_file.begin(), port_file.end());
-  while (!port.empty() && port.back() == '\n') port.pop_back();
+  std::string port = *port_text;
 
   std::fprintf(stderr, "bench: upstream on port %s; generating the development chain\n", port.c_str());
   server::ServerConfig config;
@@ -152,8 +144,7 @@ int main(int argc, char** argv) {
   channel->reset();
   (*srv)->stop();
   serving.join();
-  kill(upstream_pid, SIGTERM);
-  waitpid(upstream_pid, nullptr, 0);
+  upstream.stop();
   std::filesystem::remove_all(dir);
   return 0;
 }
