@@ -45,7 +45,7 @@ std::string Upstream::trim(std::string s) {
 }
 
 Server::Server(const std::string& upstream, const std::string& bin, std::vector<std::string> extra,
-               std::vector<std::string> wrapper) {
+               std::vector<std::string> wrapper, std::map<std::string, std::string> env) {
   std::vector<std::string> args;
   if (bin == CONFER_SERVER_BIN)
     args = {"--listen", "127.0.0.1:0", "--attestation", "dev", "--dev-root", root, "--upstream", upstream,
@@ -55,12 +55,14 @@ Server::Server(const std::string& upstream, const std::string& bin, std::vector<
   if (bin == CONFER_SERVER_BIN && std::find(extra.begin(), extra.end(), "--store") == extra.end())
     args.insert(args.end(), {"--store", "sqlite:" + dir.path() + "/store.db"});
   args.insert(args.end(), extra.begin(), extra.end());
+  SpawnOptions options;
+  options.env = std::move(env);
   if (wrapper.empty()) {
-    child = std::make_unique<Process>(bin, args);
+    child = std::make_unique<Process>(bin, args, options);
   } else {
     args.insert(args.begin(), bin);
     args.insert(args.begin(), wrapper.begin() + 1, wrapper.end());
-    child = std::make_unique<Process>(wrapper.front(), args);
+    child = std::make_unique<Process>(wrapper.front(), args, options);
   }
   url = "ws://127.0.0.1:" + Upstream::trim(wait_for_file(dir.path() + "/port"));
 }

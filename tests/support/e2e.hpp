@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -37,9 +38,10 @@ struct Server {
   std::string url;
 
   // `wrapper`: a program and its arguments that start `bin` (e.g. prlimit --nofile=64:64 --);
-  // the child is then the wrapper, which must exec `bin` in its own process.
+  // the child is then the wrapper, which must exec `bin` in its own process. `env`: added
+  // to (or replacing in) the child's environment.
   Server(const std::string& upstream, const std::string& bin = CONFER_SERVER_BIN, std::vector<std::string> extra = {},
-         std::vector<std::string> wrapper = {});
+         std::vector<std::string> wrapper = {}, std::map<std::string, std::string> env = {});
 };
 
 // Plays the kernel's part of configfs-tsm in a plain directory: for each new entry with
